@@ -1,0 +1,192 @@
+"""The mathematics of one fully connected layer with softmax and cross-entropy.
+
+Pure numpy: no files, no printing. Every function takes arrays and returns arrays.
+
+Conventions (N nodes, d features, C classes)::
+
+    Z       (N, d)  node embeddings, one row per node
+    y       (N,)    true class of each node, as a position 0..C-1
+    Y       (N, C)  one-hot rows of y
+    W       (C, d)  one row of weights per class
+    b       (C,)    one bias per class
+    logits  (N, C)  H = Z W^T + b
+    probs   (N, C)  P = softmax(H) along the classes
+    loss    scalar  L = scale * sum_i -ln P[i, y_i],  scale = 1/N (mean) or 1 (sum)
+    grad_logits (N, C)  dL/dH = scale * (P - Y)
+    grad_W  (C, d)  dL/dW = (dL/dH)^T Z
+    grad_b  (C,)    dL/db = sum over nodes of dL/dH
+
+Each step's derivative sits next to the step. ``class_axis`` lets the trainer keep
+logits as classes x nodes (``class_axis=0``) so that the reductions over classes run
+along contiguous memory; the formulas are the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+REDUCTIONS = ("mean", "sum")
+
+
+def loss_scale(n_nodes: int, reduction: str) -> float:
+    """The factor in front of the sum of node losses: 1/N for "mean", 1 for "sum"."""
+    if reduction == "mean":
+        return 1.0 / n_nodes
+    if reduction == "sum":
+        return 1.0
+    raise ValueError(f"reduction must be one of {REDUCTIONS}, not {reduction!r}")
+
+
+def logits(Z: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Class scores of a linear layer.
+
+    Notes
+    -----
+    H[i, c] = z_i . w_c + b_c, that is H = Z W^T + b.
+    Derivatives: dH[i,c]/dw_c = z_i, dH[i,c]/db_c = 1 (used in :func:`grad_params`).
+
+    Z (N, d), W (C, d), b (C,) -> H (N, C).
+    """
+    return Z @ W.T + b
+
+
+def log_softmax(H: np.ndarray, class_axis: int = -1) -> np.ndarray:
+    """Logarithm of the softmax, computed stably (log-sum-exp).
+
+    Notes
+    -----
+    ln P[i, c] = H[i, c] - m_i - ln sum_q exp(H[i, q] - m_i),  m_i = max_q H[i, q].
+    Subtracting the row maximum changes nothing mathematically and keeps every
+    exponential in (0, 1], so logits of +-1000 give finite, exact results.
+    """
+    shifted = H - H.max(axis=class_axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=class_axis, keepdims=True))
+
+
+def softmax(H: np.ndarray, class_axis: int = -1) -> np.ndarray:
+    """Probabilities P[i, c] = exp(H[i, c]) / sum_q exp(H[i, q]), computed stably."""
+    return np.exp(log_softmax(H, class_axis))
+
+
+def cross_entropy_per_node(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each node's loss, -ln P[i, y_i].
+
+    log_probs (N, C), y (N,) -> (N,).
+    """
+    return -log_probs[np.arange(len(y)), y]
+
+
+def reduce_loss(loss_per_node: np.ndarray, reduction: str) -> float:
+    """L = scale * sum_i loss_i with scale = 1/N ("mean") or 1 ("sum")."""
+    return float(loss_scale(len(loss_per_node), reduction) * loss_per_node.sum())
+
+
+def grad_logits(probs: np.ndarray, y: np.ndarray, scale: float, class_axis: int = -1) -> np.ndarray:
+    """Gradient of the loss with respect to the logits.
+
+    Notes
+    -----
+    dL/dH[i, c] = scale * (P[i, c] - Y[i, c]), Y the one-hot matrix of y: the
+    derivative of -ln softmax(h)[y] is softmax(h) - onehot(y).
+
+    probs (N, C) (or (C, N) with ``class_axis=0``), y (N,) -> same shape as probs.
+    """
+    grad = probs * scale
+    nodes = np.arange(len(y))
+    if class_axis in (-1, probs.ndim - 1):
+        grad[nodes, y] -= scale
+    else:
+        grad[y, nodes] -= scale
+    return grad
+
+
+def grad_params(grad_H: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of the loss with respect to W and b, by the chain rule through H.
+
+    Notes
+    -----
+    dL/dw_c = sum_i dL/dH[i, c] z_i, that is dL/dW = (dL/dH)^T Z;
+    dL/db_c = sum_i dL/dH[i, c].
+
+    grad_H (N, C), Z (N, d) -> grad_W (C, d), grad_b (C,).
+    """
+    return grad_H.T @ Z, grad_H.sum(axis=0)
+
+
+def sgd_update(
+    W: np.ndarray, b: np.ndarray, grad_W: np.ndarray, grad_b: np.ndarray, learning_rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of gradient descent: W := W - lr dL/dW, b := b - lr dL/db."""
+    return W - learning_rate * grad_W, b - learning_rate * grad_b
+
+
+# A "carry" turns each intermediate result into the value the next step works from:
+# the identity keeps full precision; rounding mimics working with a pencil.
+Carry = Callable[[str, np.ndarray], np.ndarray]
+
+
+def exact(name: str, values: np.ndarray) -> np.ndarray:
+    """The carry that keeps every value at full precision."""
+    return values
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Every intermediate value of one gradient step (shapes as in the module notes)."""
+
+    logits: np.ndarray
+    probs: np.ndarray
+    predicted: np.ndarray  # (N,) class position of the largest probability
+    loss_per_node: np.ndarray
+    loss: float
+    grad_logits: np.ndarray
+    grad_W: np.ndarray
+    grad_b: np.ndarray
+    W_new: np.ndarray
+    b_new: np.ndarray
+
+
+def gradient_step(
+    Z: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    learning_rate: float,
+    reduction: str = "mean",
+    carry: Carry = exact,
+) -> StepResult:
+    """Forward pass, loss, backward pass and update, keeping every intermediate.
+
+    ``carry(name, values)`` is applied to each result before the next step uses it
+    (names: logits, probs, loss_per_node, loss, grad_logits, grad_W, grad_b, W_new,
+    b_new). With :func:`exact` the loss comes from the stable log-softmax; with a
+    rounding carry it comes from the carried probabilities, -ln p, as by hand.
+    """
+    scale = loss_scale(len(y), reduction)
+    H = carry("logits", logits(Z, W, b))
+    log_P = log_softmax(H)
+    P = carry("probs", np.exp(log_P))
+    if carry is not exact:
+        with np.errstate(divide="ignore"):
+            log_P = np.log(P)
+    per_node = carry("loss_per_node", cross_entropy_per_node(log_P, y))
+    loss = float(carry("loss", np.array(reduce_loss(per_node, reduction))))
+    grad_H = carry("grad_logits", grad_logits(P, y, scale))
+    grad_W, grad_b = grad_params(grad_H, Z)
+    grad_W, grad_b = carry("grad_W", grad_W), carry("grad_b", grad_b)
+    W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
+    return StepResult(
+        logits=H,
+        probs=P,
+        predicted=P.argmax(axis=1),
+        loss_per_node=per_node,
+        loss=loss,
+        grad_logits=grad_H,
+        grad_W=grad_W,
+        grad_b=grad_b,
+        W_new=carry("W_new", W_new),
+        b_new=carry("b_new", b_new),
+    )

@@ -1,0 +1,489 @@
+"""A node classification problem, and loading one from YAML, CSV or .npy files.
+
+Every check of the input happens here, once; the core assumes valid arrays. Errors
+are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .errors import NodeclfError
+from .sources import Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number
+
+PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
+WEIGHT_KEYS = ("W", "b")
+SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Embeddings, labels and a layer's weights (shapes as in ``core.py``).
+
+    ``y`` holds class positions into ``classes`` (-1 for a node with no label);
+    ``W``/``b`` are None when the input had no weights; ``split`` holds "train",
+    "val" or "test" per node when the labels carried a split.
+    """
+
+    node_ids: tuple  # as given: ints or strings
+    Z: np.ndarray  # (N, d)
+    y: np.ndarray  # (N,) int
+    classes: tuple  # class names in the order of W's rows
+    W: np.ndarray | None  # (C, d)
+    b: np.ndarray | None  # (C,)
+    learning_rate: float | None
+    source: str
+    split: np.ndarray | None = None  # (N,) str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def bundled_example(name: str = "article") -> Path:
+    """Path of an example shipped inside the package (works from any directory)."""
+    return Path(str(resources.files("nodeclf_cli") / "examples" / f"{name}.yaml"))
+
+
+class _Place(NamedTuple):
+    source: str
+    line: int | None
+    where: str
+
+
+class _Rows(NamedTuple):
+    """Vectors keyed by id, in file order, with where each came from."""
+
+    ids: list
+    values: Any  # list of lists of floats, or an array (from .npy)
+    places: list  # _Place per row, or None for .npy
+
+
+def _key(node_id: Any) -> str:
+    """Ids are matched by their text, so 1 (YAML) and "1" (CSV) are the same node."""
+    return str(node_id)
+
+
+def _check_keys(data: Mapping, allowed: tuple, source: str, what: str) -> None:
+    for key in data:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
+            raise NodeclfError(
+                f"unknown key {key!r} in {what}; {hint}", source, data.key_lines.get(key)
+            )
+
+
+def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows:
+    """``{id: [numbers], ...}`` as rows."""
+    if not isinstance(data, Mapping):
+        raise NodeclfError(
+            f"expected a mapping of node id to a list of numbers, or a CSV path; found "
+            f"{type(data).__name__}",
+            source,
+            line,
+            key,
+        )
+    ids, values, places = [], [], []
+    for node_id, vector in data.items():
+        where = f"{key}[{node_id}]"
+        row_line = data.key_lines[node_id]
+        if not isinstance(vector, list):
+            raise NodeclfError(
+                f"expected a list of numbers, found {vector!r}", source, row_line, where
+            )
+        ids.append(node_id)
+        values.append([to_number(v, source, row_line, where) for v in vector])
+        places.append(_Place(source, row_line, where))
+    return _Rows(ids, values, places)
+
+
+def _rows_from_csv(path: Path, what: str) -> _Rows:
+    """``id,x_0,...`` (embeddings) or ``class,b,w_0,...`` (weights) rows."""
+    ids, values, places = [], [], []
+    for line, cells in read_csv_rows(path, header_words=("id", "node", "node_id", "class")):
+        where = f"{what} {cells[0]}"
+        ids.append(parse_id(cells[0]))
+        values.append([to_number(c, path, line, where) for c in cells[1:]])
+        places.append(_Place(str(path), line, where))
+    return _Rows(ids, values, places)
+
+
+def _rows_from_npy(path: Path) -> _Rows:
+    """A 2-d .npy array, memory-mapped: node ids are row numbers."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise NodeclfError("no such file", path) from None
+    except (OSError, ValueError) as exc:
+        raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
+    if array.ndim != 2 or array.dtype.kind not in "fiu":
+        raise NodeclfError(
+            f"expected a 2-d array of numbers (nodes x features), found shape "
+            f"{array.shape} of {array.dtype}",
+            path,
+        )
+    return _Rows(list(range(array.shape[0])), array, None)
+
+
+def _resolve(value: Any, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _check_unique(rows: _Rows, what: str) -> None:
+    if rows.places is None:
+        return
+    seen: dict[str, _Place] = {}
+    for node_id, place in zip(rows.ids, rows.places):
+        first = seen.setdefault(_key(node_id), place)
+        if first is not place:
+            raise NodeclfError(
+                f"duplicate {what} {node_id!r} (first at line {first.line})",
+                place.source,
+                place.line,
+            )
+
+
+def _as_matrix(rows: _Rows, what: str) -> np.ndarray:
+    """Rows of equal length as a float64 (N, d) array (a .npy array is kept as it is)."""
+    if rows.places is None:
+        return rows.values
+    width = len(rows.values[0])
+    for vector, place in zip(rows.values, rows.places):
+        if len(vector) != width:
+            raise NodeclfError(
+                f"has {len(vector)} numbers, but the first {what} has {width}",
+                place.source,
+                place.line,
+                place.where,
+            )
+    if width == 0:
+        raise NodeclfError(f"the {what}s have no numbers", rows.places[0].source)
+    return np.array(rows.values, dtype=np.float64)
+
+
+def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _Rows:
+    if isinstance(value, (str, Path)) and not isinstance(value, Mapping):
+        path = _resolve(value, base)
+        rows = _rows_from_npy(path) if path.suffix == ".npy" else _rows_from_csv(path, "node")
+    else:
+        rows = _rows_from_yaml(value, source, "embeddings", line)
+    if not rows.ids:
+        raise NodeclfError("no embeddings: the problem has no nodes", source, line)
+    _check_unique(rows, "node id")
+    return rows
+
+
+class _Labels(NamedTuple):
+    by_id: dict  # id text -> (label, _Place)
+    split: dict | None  # id text -> "train" | "val" | "test"
+
+
+def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labels:
+    if isinstance(value, Mapping):
+        return _Labels(
+            {
+                _key(node_id): (label, _Place(source, value.key_lines[node_id], f"labels[{node_id}]"))
+                for node_id, label in value.items()
+            },
+            None,
+        )
+    if not isinstance(value, (str, Path)):
+        raise NodeclfError(
+            "expected a mapping of node id to class, or a CSV path", source, line, "labels"
+        )
+    path = _resolve(value, base)
+    if path.suffix == ".npy":
+        return _labels_from_npy(path)
+    by_id: dict = {}
+    split: dict = {}
+    for row_line, cells in read_csv_rows(path, ("id", "node", "node_id"), numeric=False):
+        place = _Place(str(path), row_line, f"node {cells[0]}")
+        if len(cells) not in (2, 3):
+            raise NodeclfError(
+                f"expected id,label or id,label,split; found {len(cells)} cells",
+                path,
+                row_line,
+            )
+        node = _key(parse_id(cells[0]))
+        if node in by_id:
+            raise NodeclfError(
+                f"duplicate node id {cells[0]!r} (first at line {by_id[node][1].line})",
+                path,
+                row_line,
+            )
+        if not cells[1]:
+            raise NodeclfError("the label is empty", path, row_line, place.where)
+        by_id[node] = (parse_id(cells[1]), place)
+        if len(cells) == 3:
+            if cells[2].lower() not in SPLITS:
+                raise NodeclfError(
+                    f"split must be train, val or test; found {cells[2]!r}",
+                    path,
+                    row_line,
+                    place.where,
+                )
+            split[node] = SPLITS[cells[2].lower()]
+    if split and len(split) != len(by_id):
+        missing = next(node for node in by_id if node not in split)
+        raise NodeclfError(
+            f"node {missing} has no split while others have one", path, by_id[missing][1].line
+        )
+    return _Labels(by_id, split or None)
+
+
+def _labels_from_npy(path: Path) -> _Labels:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        raise NodeclfError(
+            f"expected a 1-d array of integer classes, found shape {array.shape} of {array.dtype}",
+            path,
+        )
+    place = _Place(str(path), None, "labels")
+    return _Labels({str(i): (int(label), place) for i, label in enumerate(array)}, None)
+
+
+def _load_weights(value: Any, source: str, line: int | None, base: Path):
+    """(W rows, b, class names from a CSV or None, places of W's rows)."""
+    if isinstance(value, (str, Path)):
+        path = _resolve(value, base)
+        if path.suffix in (".yaml", ".yml"):
+            data = load_yaml(path)
+            inner = data.get("weights", data) if isinstance(data, Mapping) else data
+            return _load_weights(inner, str(path), getattr(data, "line", None), path.parent)
+        rows = _rows_from_csv(path, "class")
+        _check_unique(rows, "class")
+        for vector, place in zip(rows.values, rows.places):
+            if len(vector) < 2:
+                raise NodeclfError(
+                    "expected class,b,w_0,...: a bias and at least one weight",
+                    place.source,
+                    place.line,
+                    place.where,
+                )
+        W = _Rows(rows.ids, [v[1:] for v in rows.values], rows.places)
+        return W, [v[0] for v in rows.values], list(rows.ids), rows.places[0]
+    if not isinstance(value, Mapping):
+        raise NodeclfError("expected W: and b:, or a CSV path", source, line, "weights")
+    _check_keys(value, WEIGHT_KEYS, source, "weights")
+    for key in WEIGHT_KEYS:
+        if key not in value:
+            raise NodeclfError(f"missing weights.{key}", source, value.line, "weights")
+    W, b = value["W"], value["b"]
+    if not isinstance(W, Sequence) or not all(isinstance(row, list) for row in W):
+        raise NodeclfError(
+            "expected a list of rows, one per class", source, value.key_lines["W"], "weights.W"
+        )
+    if not isinstance(b, Sequence):
+        raise NodeclfError(
+            "expected a list of numbers, one per class", source, value.key_lines["b"], "weights.b"
+        )
+    places = [_Place(source, ln, f"weights.W row {i + 1}") for i, ln in enumerate(W.item_lines)]
+    values = [[to_number(v, p.source, p.line, p.where) for v in row] for row, p in zip(W, places)]
+    b_values = [
+        to_number(v, source, ln, f"weights.b[{i}]") for i, (v, ln) in enumerate(zip(b, b.item_lines))
+    ]
+    return _Rows(list(range(len(W))), values, places), b_values, None, _Place(
+        source, value.key_lines["b"], "weights.b"
+    )
+
+
+def _load_classes(value: Any, source: str, line: int | None) -> list | None:
+    if value is None:
+        return None
+    if not isinstance(value, Sequence):
+        raise NodeclfError("expected a list of class names", source, line, "classes")
+    seen: set = set()
+    for name, name_line in zip(value, value.item_lines):
+        if isinstance(name, bool) or not isinstance(name, (int, str)):
+            raise NodeclfError(
+                f"a class name must be a whole number or a name, found {name!r}",
+                source,
+                name_line,
+                "classes",
+            )
+        if _key(name) in seen:
+            raise NodeclfError(f"duplicate class {name!r}", source, name_line, "classes")
+        seen.add(_key(name))
+    return list(value)
+
+
+def _class_positions(labels: _Labels, classes: list | None, n_classes: int | None):
+    """Class positions per node id, and the class names."""
+    if classes is None and n_classes is None:
+        numbers = [label for label, _ in labels.by_id.values()]
+        n_classes = 1 + max(
+            (int(label) for label in numbers if isinstance(label, int) and not isinstance(label, bool)),
+            default=0,
+        )
+    names = classes if classes is not None else list(range(n_classes))
+    index = {_key(name): i for i, name in enumerate(names)}
+    positions = {}
+    for node, (label, place) in labels.by_id.items():
+        if isinstance(label, float) and label.is_integer() and classes is None:
+            label = int(label)
+        if _key(label) not in index:
+            if classes is not None:
+                why = f"class {label!r} is not one of the classes {names}"
+            elif isinstance(label, bool) or not isinstance(label, int):
+                why = f"expected a class number 0..{n_classes - 1}, found {label!r}"
+            elif label < 0:
+                why = f"class numbers start at 0, found {label}"
+            else:
+                why = (
+                    f"class {label} is out of range: the weights have {n_classes} classes, "
+                    f"numbered 0..{n_classes - 1}"
+                )
+            raise NodeclfError(why, place.source, place.line, place.where)
+        positions[node] = index[_key(label)]
+    return positions, names
+
+
+def load_problem(
+    path: Path | None = None,
+    *,
+    embeddings: Path | None = None,
+    labels: Path | None = None,
+    weights: Path | None = None,
+    learning_rate: float | None = None,
+    allow_unlabelled: bool = False,
+) -> Problem:
+    """Load and check a problem; options given here override the file's entries.
+
+    With neither ``path`` nor ``embeddings``, the bundled article example is used.
+    Paths inside a YAML file are relative to that file.
+    """
+    data: Mapping = Mapping()
+    data.key_lines, data.line = {}, None
+    source, base = "command line", Path.cwd()
+    if path is None and embeddings is None:
+        path = bundled_example()
+    if path is not None:
+        loaded = load_yaml(path)
+        if not isinstance(loaded, Mapping):
+            raise NodeclfError(
+                f"expected a mapping with keys {', '.join(PROBLEM_KEYS)}; found a "
+                f"{'list' if isinstance(loaded, list) else type(loaded).__name__}",
+                path,
+                1,
+            )
+        _check_keys(loaded, PROBLEM_KEYS, str(path), "the problem file")
+        data, source, base = loaded, str(path), path.parent
+
+    def entry(key: str, override: Any):
+        if override is not None:
+            return override, f"--{key.replace('_', '-')}", None, Path.cwd()
+        if key not in data:
+            return None, source, None, base
+        return data[key], source, data.key_lines[key], base
+
+    value, src, line, where_base = entry("embeddings", embeddings)
+    if value is None:
+        raise NodeclfError("no embeddings: add embeddings: to the file or pass --embeddings", source)
+    emb_rows = _load_embeddings(value, src, line, where_base)
+    Z = _as_matrix(emb_rows, "embedding")
+
+    value, src, line, where_base = entry("labels", labels)
+    if value is None:
+        raise NodeclfError("no labels: add labels: to the file or pass --labels", source)
+    label_set = _load_labels(value, src, line, where_base)
+
+    classes = _load_classes(data.get("classes"), source, data.key_lines.get("classes"))
+    W = b = None
+    value, src, line, where_base = entry("weights", weights)
+    if value is not None:
+        W_rows, b_values, csv_classes, b_place = _load_weights(value, src, line, where_base)
+        W, b, classes = _check_weights(W_rows, b_values, csv_classes, b_place, classes, Z.shape[1])
+
+    if classes is not None and len(classes) < 2:
+        raise NodeclfError(
+            f"a classifier needs at least two classes, found {len(classes)}",
+            source,
+            data.key_lines.get("classes"),
+            "classes",
+        )
+    positions, classes = _class_positions(label_set, classes, None if W is None else len(W))
+    if len(classes) < 2:
+        raise NodeclfError("a classifier needs at least two classes; the labels have one", source)
+
+    known = {_key(node_id) for node_id in emb_rows.ids}
+    for node, (_, place) in label_set.by_id.items():
+        if node not in known:
+            raise NodeclfError(
+                f"label for node {node}, which has no embedding", place.source, place.line
+            )
+    y = np.array([positions.get(_key(node_id), -1) for node_id in emb_rows.ids], dtype=np.int64)
+    if (y < 0).any() and not (allow_unlabelled and label_set.split):
+        missing = emb_rows.ids[int(np.argmax(y < 0))]
+        raise NodeclfError(f"node {missing} has no label", src)
+    split = None
+    if label_set.split:
+        split = np.array([label_set.split.get(_key(i), "") for i in emb_rows.ids])
+
+    value, src, line, _ = entry("learning_rate", learning_rate)
+    lr = None
+    if value is not None:
+        lr = to_number(value, src, line, "learning_rate")
+        if lr <= 0:
+            raise NodeclfError(f"must be a positive number, found {value}", src, line, "learning_rate")
+    return Problem(
+        node_ids=tuple(emb_rows.ids),
+        Z=Z,
+        y=y,
+        classes=tuple(classes),
+        W=W,
+        b=b,
+        learning_rate=lr,
+        source=source,
+        split=split,
+    )
+
+
+def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
+    """W (C, d) and b (C,) in the order of ``classes``, with every shape checked."""
+    W = _as_matrix(W_rows, "row of W")
+    if W.shape[1] != n_features:
+        place = W_rows.places[0]
+        raise NodeclfError(
+            f"W has {W.shape[1]} columns but the embeddings have {n_features} features",
+            place.source,
+            place.line,
+            place.where,
+        )
+    if len(b_values) != len(W):
+        raise NodeclfError(
+            f"b has {len(b_values)} numbers but W has {len(W)} rows (one per class)",
+            b_place.source,
+            b_place.line,
+            "weights.b",
+        )
+    b = np.array(b_values, dtype=np.float64)
+    if classes is not None and len(classes) != len(W):
+        raise NodeclfError(
+            f"W has {len(W)} rows but classes lists {len(classes)} classes {classes}",
+            W_rows.places[0].source,
+            W_rows.places[0].line,
+        )
+    if csv_classes is not None:
+        if classes is None:
+            return W, b, csv_classes
+        order = {_key(name): i for i, name in enumerate(csv_classes)}
+        missing = [name for name in classes if _key(name) not in order]
+        if missing:
+            raise NodeclfError(
+                f"the weights have no row for class {missing[0]!r} (rows: {csv_classes})",
+                W_rows.places[0].source,
+            )
+        rows = [order[_key(name)] for name in classes]
+        return W[rows], b[rows], classes
+    return W, b, classes

@@ -1,0 +1,252 @@
+"""Presentation: Rich tables and JSON built from results. Nothing here prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+from rich.table import Table
+from rich.text import Text
+
+from .core import StepResult
+from .problem import Problem
+from .rounding import Precision, round_value
+
+TIE_MARK = "*"
+
+
+class Cells:
+    """Turns numbers into table cells at one precision and remembers the ties."""
+
+    def __init__(self, precision: Precision) -> None:
+        self.precision = precision
+        self.ties: list[tuple[str, str]] = []
+
+    def __call__(self, x: float) -> str:
+        rounded = round_value(float(x), self.precision)
+        if not rounded.tie:
+            return rounded.text
+        self.ties.append((format(rounded.snapped, "f"), rounded.text))
+        return rounded.text + TIE_MARK
+
+    def row(self, values: Iterable[float]) -> list[str]:
+        return [self(v) for v in values]
+
+    def footnote(self) -> str | None:
+        """"* exactly half-way, rounded half-up: 0.685 -> 0.69", or None."""
+        if not self.ties:
+            return None
+        pairs = ", ".join(f"{exact} → {text}" for exact, text in dict(self.ties).items())
+        return f"{TIE_MARK} exactly half-way, rounded {self.precision.rounding}: {pairs}"
+
+
+def plain(x: Any) -> str:
+    """An input number as given (0.17, not 0.17000000000000001)."""
+    if isinstance(x, (float, np.floating)):
+        return format(float(x), ".12g")
+    return str(x)
+
+
+@dataclass
+class Section:
+    """One step of the working: its formula, a table (headers and rows of text), and
+    notes under the table. Plain data, so it can be written as Rich, Markdown or LaTeX.
+    """
+
+    formula: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add_row(self, *cells: str) -> None:
+        self.rows.append(list(cells))
+
+    def add_notes(self, *notes: str | None) -> Section:
+        self.notes += [note for note in notes if note]
+        return self
+
+    def _table(self, columns: list[int]) -> Table:
+        table = Table(highlight=False)
+        for i in columns:
+            # a number is never cut short: its column is at least as wide as it is
+            widest = max((len(row[i]) for row in self.rows), default=0)
+            table.add_column(
+                Text(self.headers[i], overflow="fold"),
+                justify="right",
+                style="bold" if i == 0 else None,
+                min_width=widest,
+                overflow="fold",
+            )
+        for row in self.rows:
+            table.add_row(*(Text(row[i]) for i in columns))
+        return table
+
+    def _column_groups(self, width: int) -> list[list[int]]:
+        """Columns split into groups that fit ``width``, each led by the first column."""
+        def need(i: int) -> int:  # widest cell plus padding and a border
+            return max([len(self.headers[i])] + [len(row[i]) for row in self.rows]) + 3
+
+        groups, current, used = [], [0], 1 + need(0)
+        for i in range(1, len(self.headers)):
+            if used + need(i) > width and len(current) > 1:
+                groups.append(current)
+                current, used = [0], 1 + need(0)
+            current.append(i)
+            used += need(i)
+        return groups + [current]
+
+    def __rich_console__(self, console: Any, options: Any):
+        """The formula on its own line (never squeezed to the table's width), the table
+        with a bold first column and right-aligned numbers, then the notes. A table too
+        wide for the terminal is split into several, as numpy wraps a wide array."""
+        yield Text(self.formula, style="bold")
+        for columns in self._column_groups(options.max_width):
+            yield self._table(columns)
+        for note in self.notes:
+            yield Text(note, style="dim")
+        yield Text("")
+
+
+def input_sections(problem: Problem) -> list[Section]:
+    """The embeddings with their true classes, and the layer's W and b, as given."""
+    features = range(problem.Z.shape[1])
+    embeddings = Section(
+        "Inputs: embeddings z_i and true class y_i", ["node", *(f"x_{j}" for j in features), "y"]
+    )
+    for node_id, z, label in zip(problem.node_ids, problem.Z, problem.y):
+        true = problem.classes[label] if label >= 0 else "—"
+        embeddings.add_row(str(node_id), *map(plain, z), str(true))
+    layer = Section(
+        "Layer: W (one row w_c per class) and b",
+        ["class", *(f"w_c[{j}]" for j in features), "b_c"],
+        notes=[f"learning rate α = {plain(problem.learning_rate)}"],
+    )
+    for name, w, bias in zip(problem.classes, problem.W, problem.b):
+        layer.add_row(str(name), *map(plain, w), plain(bias))
+    return [embeddings, layer]
+
+
+def per_node_section(
+    formula: str, problem: Problem, values: np.ndarray, symbol: str, cells: Cells
+) -> Section:
+    """Rows = nodes, columns = classes."""
+    section = Section(formula, ["node", *(f"{symbol}[{c}]" for c in problem.classes)])
+    for node_id, row in zip(problem.node_ids, values):
+        section.add_row(str(node_id), *cells.row(row))
+    return section.add_notes(cells.footnote())
+
+
+def per_class_section(
+    formula: str, problem: Problem, W: np.ndarray, b: np.ndarray, symbols: tuple, cells: Cells
+) -> Section:
+    """Rows = classes, columns = features then the bias."""
+    w_symbol, b_symbol = symbols
+    features = (f"{w_symbol}[{j}]" for j in range(W.shape[1]))
+    section = Section(formula, ["class", *features, b_symbol])
+    for name, w, bias in zip(problem.classes, W, b):
+        section.add_row(str(name), *cells.row(w), cells(bias))
+    return section.add_notes(cells.footnote())
+
+
+def step_sections(
+    problem: Problem,
+    result: StepResult,
+    precision: Precision,
+    loss_precision: Precision,
+    reduction: str,
+) -> list[Section]:
+    """The whole gradient step, one section per formula, in the order it is worked."""
+    classes, n = problem.classes, len(problem.node_ids)
+    sections = input_sections(problem)
+    sections.append(
+        per_node_section(
+            "Logits  H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
+            problem,
+            result.logits,
+            "h",
+            Cells(precision),
+        )
+    )
+
+    cells = Cells(precision)
+    softmax = Section(
+        "Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
+        ["node", *(f"p[{c}]" for c in classes), "predicted", "true"],
+    )
+    for node_id, row, pred, true in zip(problem.node_ids, result.probs, result.predicted, problem.y):
+        mark = "" if pred == true else "  ✗"
+        softmax.add_row(str(node_id), *cells.row(row), f"{classes[pred]}{mark}", str(classes[true]))
+    correct = int((result.predicted == problem.y).sum())
+    sections.append(
+        softmax.add_notes(f"{correct} of {n} nodes predicted correctly", cells.footnote())
+    )
+
+    cells, loss_cells = Cells(precision), Cells(loss_precision)
+    loss = Section("Cross-entropy  ℓ_i = −ln p_i[y_i]", ["node", "y_i", "p_i[y_i]", "ℓ_i"])
+    true_probs = result.probs[np.arange(n), problem.y]
+    for node_id, true, p, ell in zip(problem.node_ids, problem.y, true_probs, result.loss_per_node):
+        loss.add_row(str(node_id), str(classes[true]), cells(p), loss_cells(ell))
+    formula = "L = (1/N) Σ_i ℓ_i" if reduction == "mean" else "L = Σ_i ℓ_i"
+    loss.add_notes(f"{formula} = {loss_cells(result.loss)}  (N = {n})")
+    sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
+
+    scale = "/N" if reduction == "mean" else ""
+    sections.append(
+        per_node_section(
+            f"Gradient at the logits  ∂L/∂H = (P − Y){scale}",
+            problem,
+            result.grad_logits,
+            "∂L/∂h",
+            Cells(precision),
+        ).add_notes("Y: one-hot rows of the true classes")
+    )
+    sections.append(
+        per_class_section(
+            "Gradients  ∂L/∂W = (∂L/∂H)ᵀ Z,  ∂L/∂b = Σ_i ∂L/∂h_i",
+            problem,
+            result.grad_W,
+            result.grad_b,
+            ("∂L/∂w_c", "∂L/∂b_c"),
+            Cells(precision),
+        )
+    )
+    sections.append(
+        per_class_section(
+            f"Updated weights  W := W − α ∂L/∂W,  b := b − α ∂L/∂b  (α = {plain(problem.learning_rate)})",
+            problem,
+            result.W_new,
+            result.b_new,
+            ("w_c", "b_c"),
+            Cells(precision),
+        )
+    )
+    return sections
+
+
+def _json_value(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
+    """The step at full precision; rows follow ``node_ids`` or ``classes``."""
+    names = [_json_value(c) for c in problem.classes]
+    return {
+        "node_ids": [_json_value(i) for i in problem.node_ids],
+        "classes": names,
+        "labels": [names[i] for i in problem.y],
+        "logits": result.logits.tolist(),
+        "probabilities": result.probs.tolist(),
+        "predicted": [names[i] for i in result.predicted],
+        "loss_per_node": result.loss_per_node.tolist(),
+        "loss": result.loss,
+        "grad_logits": result.grad_logits.tolist(),
+        "grad_W": result.grad_W.tolist(),
+        "grad_b": result.grad_b.tolist(),
+        "W": problem.W.tolist(),
+        "b": problem.b.tolist(),
+        "W_new": result.W_new.tolist(),
+        "b_new": result.b_new.tolist(),
+        "learning_rate": problem.learning_rate,
+        "reduction": reduction,
+    }

@@ -1,0 +1,114 @@
+"""Decimal rounding the way a person rounds.
+
+A float such as the computed logit 0.68500000000000005 is the decimal 0.685 plus
+binary noise. People round the decimal, so every value is first *snapped* to 12
+significant digits (which removes the noise, ~1e-16 relative) and then rounded in
+decimal arithmetic, half-up (school rounding: ties away from zero, 0.685 -> 0.69,
+-0.685 -> -0.69) or half-even (0.685 -> 0.68). A value that lay exactly half-way
+after snapping is reported as a tie, so tables can mark it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+
+import numpy as np
+
+ROUNDING_MODES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN}
+SNAP_DIGITS = 12
+# Enough digits to write any float64 (up to 1.8e308) to many decimals without error.
+_CONTEXT = Context(prec=400)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How many digits to keep: ``decimals`` places after the point, or ``sig_figs``
+    significant figures (exactly one of the two), rounded by ``rounding``."""
+
+    decimals: int | None = 2
+    sig_figs: int | None = None
+    rounding: str = "half-up"
+
+    def __post_init__(self) -> None:
+        if (self.decimals is None) == (self.sig_figs is None):
+            raise ValueError("give exactly one of decimals and sig_figs")
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"rounding must be one of {sorted(ROUNDING_MODES)}")
+
+    def finer(self, extra: int) -> Precision:
+        """The same kind of precision with ``extra`` more digits (used for the loss)."""
+        if self.decimals is not None:
+            return Precision(decimals=self.decimals + extra, rounding=self.rounding)
+        return Precision(decimals=None, sig_figs=self.sig_figs + extra, rounding=self.rounding)
+
+    def describe(self) -> str:
+        """For captions: "2 decimals, half-up"."""
+        if self.decimals is not None:
+            amount = f"{self.decimals} decimal{'s' if self.decimals != 1 else ''}"
+        else:
+            amount = f"{self.sig_figs} significant figure{'s' if self.sig_figs != 1 else ''}"
+        return f"{amount}, {self.rounding}"
+
+
+@dataclass(frozen=True)
+class Rounded:
+    """A rounded value: ``value`` as a Decimal, ``text`` as written, and whether the
+    snapped value lay exactly half-way (``tie``), with ``snapped`` for footnotes."""
+
+    value: Decimal
+    text: str
+    tie: bool
+    snapped: Decimal
+
+
+def snap(x: float) -> Decimal:
+    """The decimal a float stands for: ``x`` to 12 significant digits.
+
+    >>> snap(0.68500000000000005)
+    Decimal('0.685')
+    """
+    return Decimal(format(float(x), f".{SNAP_DIGITS}g"))
+
+
+def _exponent(value: Decimal, precision: Precision) -> int:
+    """The power of ten of the last digit kept."""
+    if precision.decimals is not None:
+        return -precision.decimals
+    if value == 0:
+        return 0
+    return value.adjusted() - precision.sig_figs + 1
+
+
+def round_value(x: float, precision: Precision) -> Rounded:
+    """Round ``x`` to ``precision`` in decimal after snapping away binary noise.
+
+    >>> round_value(0.68500000000000005, Precision(decimals=2)).text
+    '0.69'
+    >>> round_value(0.68500000000000005, Precision(decimals=2, rounding="half-even")).text
+    '0.68'
+    """
+    if not math.isfinite(x):
+        text = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        return Rounded(Decimal(text), text, False, Decimal(text))
+    snapped = snap(x)
+    exponent = _exponent(snapped, precision)
+    quantum = Decimal(1).scaleb(exponent)
+    rounded = snapped.quantize(
+        quantum, rounding=ROUNDING_MODES[precision.rounding], context=_CONTEXT
+    )
+    if precision.sig_figs is not None and rounded.adjusted() > snapped.adjusted():
+        # 9.96 to 2 significant figures is 10, not 10.0
+        rounded = rounded.quantize(quantum.scaleb(1), context=_CONTEXT)
+    if rounded.is_zero():
+        rounded = rounded.copy_abs()  # a person writes 0.00, not -0.00
+    truncated = snapped.quantize(quantum, rounding=ROUND_DOWN, context=_CONTEXT)
+    tie = _CONTEXT.subtract(snapped, truncated).copy_abs() == Decimal(5).scaleb(exponent - 1)
+    return Rounded(rounded, format(rounded, "f"), tie, snapped)
+
+
+def round_array(values: np.ndarray, precision: Precision) -> np.ndarray:
+    """Each entry rounded as :func:`round_value`, back as float64 (for carrying)."""
+    flat = [float(round_value(v, precision).value) for v in np.asarray(values, float).ravel()]
+    return np.array(flat, dtype=np.float64).reshape(np.shape(values))

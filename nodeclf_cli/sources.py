@@ -1,0 +1,201 @@
+"""Reading files: text, YAML with line numbers, CSV tables, numbers.
+
+Everything here raises :class:`NodeclfError` naming the file, the line and what is
+wrong; nothing here knows what a problem is (see ``problem.py``).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import NodeclfError
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def read_text(path: Path) -> str:
+    """The file's text, decoded as UTF-8 (a byte-order mark is accepted and dropped)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NodeclfError("no such file", path) from None
+    except IsADirectoryError:
+        raise NodeclfError("is a directory, expected a file", path) from None
+    except PermissionError:
+        raise NodeclfError("cannot read the file: permission denied", path) from None
+    except OSError as exc:
+        raise NodeclfError(f"cannot read the file: {exc.strerror or exc}", path) from None
+    if not data.strip():
+        raise NodeclfError("the file is empty", path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise NodeclfError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", path, line
+        ) from None
+
+
+# --- YAML -----------------------------------------------------------------------
+
+
+class Mapping(dict):
+    """A YAML mapping that remembers the line of itself and of each value."""
+
+    line: int = 0
+    key_lines: dict
+
+
+class Sequence(list):
+    """A YAML sequence that remembers the line of itself and of each item."""
+
+    line: int = 0
+    item_lines: list
+
+
+class _LocatingLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that records lines and refuses duplicate keys."""
+
+    source: str = "<yaml>"
+
+
+def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> Mapping:
+    loader.flatten_mapping(node)
+    result = Mapping()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            duplicate = key in result
+        except TypeError:
+            raise NodeclfError(
+                "a key must be a plain value (a number or a name)", loader.source, line
+            ) from None
+        if duplicate:
+            raise NodeclfError(
+                f"duplicate key {key!r} (first on line {result.key_lines[key]})",
+                loader.source,
+                line,
+            )
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = line
+    return result
+
+
+def _construct_sequence(loader: _LocatingLoader, node: yaml.SequenceNode) -> Sequence:
+    result = Sequence(loader.construct_object(item, deep=True) for item in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [item.start_mark.line + 1 for item in node.value]
+    return result
+
+
+_LocatingLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:omap", _construct_mapping)
+_LocatingLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+
+
+def load_yaml(path: Path, loader_class: type[_LocatingLoader] = _LocatingLoader) -> Any:
+    """Parse a YAML file safely (no object tags), with lines kept on mappings and lists."""
+    text = read_text(path)
+    loader = loader_class(text)
+    loader.source = str(path)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        if "could not determine a constructor" in str(exc.problem):
+            what = f"the tag {exc.problem.split('tag ')[-1]} is not allowed (plain data only)"
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and context is not mark:
+            what += f" ({exc.context} that starts on line {context.line + 1})"
+        if mark is None:
+            raise NodeclfError(f"YAML error: {what}", path) from None
+        raise NodeclfError(
+            f"YAML error at column {mark.column + 1}: {what}", path, mark.line + 1
+        ) from None
+    except yaml.YAMLError as exc:
+        raise NodeclfError(f"YAML error: {exc}", path) from None
+    finally:
+        loader.dispose()
+
+
+# --- numbers ----------------------------------------------------------------------
+
+
+def to_number(value: Any, source: str | Path, line: int | None, where: str) -> float:
+    """A finite float from a YAML value or a CSV cell, or a clear error.
+
+    Strings that spell a number are accepted: YAML 1.1 reads ``1e-3`` as a string.
+    """
+    if isinstance(value, bool) or value is None:
+        found = "nothing" if value is None else repr(value)
+        raise NodeclfError(f"expected a number, found {found}", source, line, where)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise NodeclfError("expected a number, found an empty cell", source, line, where)
+        if not _NUMBER.fullmatch(text):
+            raise NodeclfError(f"expected a number, found {text!r}", source, line, where)
+        value = float(text)
+    if not isinstance(value, (int, float)):
+        raise NodeclfError(f"expected a number, found {value!r}", source, line, where)
+    number = float(value)
+    if not math.isfinite(number):
+        raise NodeclfError(f"expected a finite number, found {value!r}", source, line, where)
+    return number
+
+
+def parse_id(text: str) -> int | str:
+    """A node id or class name from a CSV cell: an integer when it spells one."""
+    text = text.strip()
+    return int(text) if _INTEGER.fullmatch(text) else text
+
+
+def is_number_text(text: str) -> bool:
+    return bool(_NUMBER.fullmatch(text.strip()))
+
+
+# --- CSV --------------------------------------------------------------------------
+
+
+def read_csv_rows(
+    path: Path, header_words: tuple[str, ...] = (), numeric: bool = True
+) -> list[tuple[int, list[str]]]:
+    """The data rows of a CSV file as (line number, cells), header and blank rows dropped.
+
+    The delimiter (``,``, ``;`` or tab) is detected. The first row is a header when its
+    first cell is one of ``header_words`` or, for ``numeric`` tables, when any cell after
+    the first is not a number.
+    """
+    text = read_text(path)
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(text.splitlines(), dialect)
+    rows = []
+    try:
+        for cells in reader:
+            if cells and any(cell.strip() for cell in cells):
+                rows.append((reader.line_num, [cell.strip() for cell in cells]))
+    except csv.Error as exc:
+        raise NodeclfError(f"not a valid CSV file: {exc}", path, reader.line_num) from None
+    if rows:
+        first = rows[0][1]
+        spelled = numeric and not all(is_number_text(cell) for cell in first[1:])
+        if first[0].lower() in header_words or spelled:
+            rows = rows[1:]
+    if not rows:
+        raise NodeclfError("the CSV file has no data rows", path)
+    return rows
