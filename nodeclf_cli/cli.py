@@ -72,6 +72,13 @@ class Rounding(str, enum.Enum):
 class StepFormat(str, enum.Enum):
     table = "table"
     json = "json"
+    markdown = "markdown"
+    latex = "latex"
+
+
+class CarryMode(str, enum.Enum):
+    exact = "exact"
+    rounded = "rounded"
 
 
 ProblemArg = typer.Argument(
@@ -111,8 +118,42 @@ def _precision(decimals: int | None, sig_figs: int | None, rounding: Rounding):
     return Precision(decimals=2 if decimals is None else decimals, rounding=rounding.value)
 
 
-def _print_json(data: dict) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+def _json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def _emit(content: Any, output: Path | None, force: bool) -> None:
+    """Print ``content`` (text or Rich renderables), or write it to ``output`` atomically."""
+    if isinstance(content, str):
+        if output is None:
+            sys.stdout.write(content)
+            return
+        text = content
+    else:
+        from rich.console import Console
+
+        if output is None:
+            console = Console()
+            for renderable in content:
+                console.print(renderable)
+            return
+        import io
+
+        buffer = io.StringIO()
+        console = Console(file=buffer, width=100, color_system=None, force_terminal=False)
+        for renderable in content:
+            console.print(renderable)
+        text = buffer.getvalue()
+    from .output import write_atomic
+
+    write_atomic(output, text, force)
+    print(f"nodeclf: wrote {output}", file=sys.stderr)
+
+
+OutputOpt = typer.Option(
+    None, "--output", "-o", help="Write to this file (atomically) instead of the terminal."
+)
+ForceOpt = typer.Option(False, "--force", help="Allow --output to overwrite an existing file.")
 
 
 @app.command()
@@ -126,16 +167,39 @@ def step(
     decimals: Optional[int] = DecimalsOpt,
     sig_figs: Optional[int] = SigFigsOpt,
     rounding: Rounding = RoundingOpt,
-    output_format: StepFormat = typer.Option(StepFormat.table, "--format", help="table or json."),
+    carry: CarryMode = typer.Option(
+        CarryMode.exact,
+        "--carry",
+        help="exact: full precision throughout; rounded: each step from the rounded values "
+        "of the step before, as by hand.",
+    ),
+    explain: bool = typer.Option(
+        False, "--explain", help="Write the formulas with the numbers substituted."
+    ),
+    node: Optional[str] = typer.Option(None, "--node", help="Node to explain [default: the first]."),
+    class_name: Optional[str] = typer.Option(
+        None, "--class", help="Class to explain [default: the first]."
+    ),
+    output_format: StepFormat = typer.Option(
+        StepFormat.table, "--format", help="table, json, markdown or latex."
+    ),
+    output: Optional[Path] = OutputOpt,
+    force: bool = ForceOpt,
 ) -> None:
     """One gradient step, every number shown: logits, softmax, loss, gradients, update.
 
-    Example: nodeclf step data/example.yaml --sig-figs 2
+    Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
+    from . import handwork, render
     from .core import gradient_step
     from .problem import load_problem
 
     precision = _precision(decimals, sig_figs, rounding)
+    loss_precision = precision.finer(2)
+    if output is not None:
+        from .output import check_writable
+
+        check_writable(output, force)
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
     )
@@ -145,21 +209,63 @@ def step(
         raise NodeclfError(
             "no learning rate: add learning_rate: to the problem or pass --lr", loaded.source
         )
-    result = gradient_step(
-        loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value
+    inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
+    exact = gradient_step(*inputs)
+    carried = carry is CarryMode.rounded
+    result = (
+        gradient_step(*inputs, carry=handwork.rounded_carry(precision, loss_precision))
+        if carried
+        else exact
     )
-    from . import render
+    explanation = None
+    if explain:
+        notation = handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT
+        explanation = handwork.explain(
+            loaded,
+            result,
+            handwork.find_node(loaded, node),
+            handwork.find_class(loaded, class_name),
+            precision,
+            loss_precision,
+            reduction.value,
+            carried,
+            notation,
+        )
+    elif node is not None or class_name is not None:
+        raise typer.BadParameter("--node and --class choose what --explain writes; add --explain")
 
     if output_format is StepFormat.json:
-        _print_json(render.step_json(loaded, result, reduction.value))
+        data = render.step_json(loaded, result, reduction.value)
+        data["carry"] = carry.value
+        if explanation is not None:
+            data["explanation"] = {"title": explanation.title, "groups": dict(explanation.groups)}
+        _emit(_json_text(data), output, force)
         return
-    from rich.console import Console
+    sections = render.step_sections(loaded, result, precision, loss_precision, reduction.value)
+    if carried:
+        exact_sections = render.step_sections(
+            loaded, exact, precision, loss_precision, reduction.value
+        )
+        render.mark_carry_changes(sections, exact_sections)
+    title = _title(loaded, precision, carried)
+    if output_format is StepFormat.table:
+        content: list = [render.heading(title), *sections]
+        if explanation is not None:
+            content.append(render.explanation(explanation))
+        _emit(content, output, force)
+        return
+    from . import export
 
-    console = Console()
-    for section in render.step_sections(
-        loaded, result, precision, precision.finer(2), reduction.value
-    ):
-        console.print(section)
+    write = export.to_markdown if output_format is StepFormat.markdown else export.to_latex
+    _emit(write(title, sections, explanation), output, force)
+
+
+def _title(problem: Any, precision: Any, carried: bool) -> str:
+    from .problem import bundled_example
+
+    name = "the article's example" if problem.source == str(bundled_example()) else problem.source
+    how = "carrying rounded values" if carried else "exact, rounded only for display"
+    return f"One gradient step on {name} ({precision.describe()}; {how})"
 
 
 def main() -> None:

@@ -363,22 +363,46 @@ def load_problem(
     With neither ``path`` nor ``embeddings``, the bundled article example is used.
     Paths inside a YAML file are relative to that file.
     """
-    data: Mapping = Mapping()
-    data.key_lines, data.line = {}, None
-    source, base = "command line", Path.cwd()
+    data: Any = None
     if path is None and embeddings is None:
         path = bundled_example()
     if path is not None:
-        loaded = load_yaml(path)
-        if not isinstance(loaded, Mapping):
-            raise NodeclfError(
-                f"expected a mapping with keys {', '.join(PROBLEM_KEYS)}; found a "
-                f"{'list' if isinstance(loaded, list) else type(loaded).__name__}",
-                path,
-                1,
-            )
-        _check_keys(loaded, PROBLEM_KEYS, str(path), "the problem file")
-        data, source, base = loaded, str(path), path.parent
+        data = load_yaml(path)
+    return problem_from_data(
+        data,
+        str(path) if path is not None else "command line",
+        path.parent if path is not None else Path.cwd(),
+        embeddings=embeddings,
+        labels=labels,
+        weights=weights,
+        learning_rate=learning_rate,
+        allow_unlabelled=allow_unlabelled,
+    )
+
+
+def problem_from_data(
+    data: Any,
+    source: str,
+    base: Path,
+    *,
+    embeddings: Path | None = None,
+    labels: Path | None = None,
+    weights: Path | None = None,
+    learning_rate: float | None = None,
+    allow_unlabelled: bool = False,
+) -> Problem:
+    """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``."""
+    if data is None:
+        data = Mapping()
+        data.key_lines, data.line = {}, None
+    elif not isinstance(data, Mapping):
+        raise NodeclfError(
+            f"expected a mapping with keys {', '.join(PROBLEM_KEYS)}; found a "
+            f"{'list' if isinstance(data, list) else type(data).__name__}",
+            source,
+            getattr(data, "line", 1),
+        )
+    _check_keys(data, PROBLEM_KEYS, source, "the problem")
 
     def entry(key: str, override: Any):
         if override is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -14,6 +15,7 @@ from .problem import Problem
 from .rounding import Precision, round_value
 
 TIE_MARK = "*"
+CARRY_MARK = "†"
 
 
 class Cells:
@@ -224,6 +226,24 @@ def step_sections(
     return sections
 
 
+def mark_carry_changes(carried: list[Section], exact: list[Section]) -> None:
+    """Mark (†) each shown value that carrying rounded values changed, and say what
+    exact carrying gives instead, under its table."""
+    for ours, theirs in zip(carried, exact):
+        changes = []
+        for row, exact_row in zip(ours.rows, theirs.rows):
+            for j in range(1, len(row)):
+                mine, other = row[j].rstrip(TIE_MARK), exact_row[j].rstrip(TIE_MARK)
+                if mine != other:
+                    row[j] += CARRY_MARK
+                    changes.append(f"{ours.headers[0]} {row[0]} {ours.headers[j]}: {mine} (exact: {other})")
+        loss_notes = [(a, b) for a, b in zip(ours.notes, theirs.notes) if a.startswith("L =") and a != b]
+        for _, exact_note in loss_notes:
+            changes.append(f"with exact carrying {exact_note.split('  (')[0]}")
+        if changes:
+            ours.add_notes(f"{CARRY_MARK} changed by carrying rounded values: " + "; ".join(changes))
+
+
 def _json_value(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
@@ -250,3 +270,16 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
         "learning_rate": problem.learning_rate,
         "reduction": reduction,
     }
+
+
+def heading(title: str) -> Text:
+    return Text(title + "\n", style="bold underline")
+
+
+def explanation(explained: Any) -> Group:
+    """A :class:`handwork.Explanation` for the terminal."""
+    lines: list = [Text(explained.title, style="bold underline")]
+    for group, formulas in explained.groups:
+        lines.append(Text(group, style="bold"))
+        lines += [Text("  " + formula) for formula in formulas]
+    return Group(*lines, Text(""))

@@ -1,0 +1,156 @@
+"""Sections and explanations written as Markdown or LaTeX (a report or answer sheet).
+
+The same :class:`render.Section` data as the terminal tables. LaTeX needs only
+``amsmath`` and compiles with a plain ``pdflatex``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .handwork import Explanation, latex_escape
+from .render import Section
+
+# --- Markdown ---------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", r"\|").replace("*", r"\*")
+
+
+def markdown_section(section: Section) -> str:
+    lines = [f"### {section.formula}", ""]
+    lines.append("| " + " | ".join(_md_cell(h) for h in section.headers) + " |")
+    lines.append("|" + "---:|" * len(section.headers))
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
+    for note in section.notes:
+        lines += ["", _md_cell(note)]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_explanation(explanation: Explanation) -> str:
+    lines = [f"### {explanation.title}", ""]
+    for heading, formulas in explanation.groups:
+        lines += [f"**{heading}**", "", "```text", *formulas, "```", ""]
+    return "\n".join(lines)
+
+
+def to_markdown(title: str, sections: list[Section], explanation: Explanation | None = None) -> str:
+    parts = [f"## {title}\n"] + [markdown_section(s) for s in sections]
+    if explanation is not None:
+        parts.append(markdown_explanation(explanation))
+    return "\n".join(parts)
+
+
+# --- LaTeX ------------------------------------------------------------------------
+
+_SYMBOLS = [
+    (":=", r"\mathrel{:=}"),
+    ("∂", r"\partial "),
+    ("Σ", r"\sum"),
+    ("ℓ", r"\ell"),
+    ("α", r"\alpha"),
+    ("·", r"\cdot "),
+    ("−", "-"),
+    ("ᵀ", r"^{\top}"),
+    ("→", r"\to"),
+    ("≈", r"\approx"),
+    ("✗", r"\times"),
+    ("†", r"^{\dagger}"),
+    ("*", r"^{*}"),
+    ("%", r"\%"),
+    ("#", r"\#"),
+    ("&", r"\&"),
+    ("$", r"\$"),
+]
+# a plain word: two letters or more ("W" and "(P" are symbols), or a possessive ("5's")
+_WORD = re.compile(r"[(]?([A-Za-z][A-Za-z'\-]+|\w+'s)[,.:;)]?")
+_FUNCTION = re.compile(r"(?<![A-Za-z\\])(exp|ln)(?![A-Za-z])")
+
+
+def _math(token: str) -> str:
+    for symbol, tex in _SYMBOLS:
+        token = token.replace(symbol, tex)
+    return _FUNCTION.sub(r"\\\1 ", token)
+
+
+_OPERATORS = ("\\cdot", "\\to", "\\approx", "\\mathrel", "\\times", "\\sum")
+
+
+def _is_operand(token: str) -> bool:
+    if token.startswith("\\"):
+        return not token.startswith(_OPERATORS)
+    return token[0].isalnum() or token[0] in "(["
+
+
+def _join_math(tokens: list[str]) -> str:
+    """Math tokens joined with a visible space between two operands (``1 \\ell_i``)."""
+    out = tokens[0]
+    for before, token in zip(tokens, tokens[1:]):
+        ends_operand = before[-1].isalnum() or before[-1] in ")]" or before.endswith("^{*}")
+        out += (r"\ " if ends_operand and _is_operand(token) else " ") + token
+    return out
+
+
+def tex(text: str) -> str:
+    """Mixed text and formulas (a heading, a note, a cell) as LaTeX: plain words stay
+    text, everything else (symbols, numbers, subscripts) goes into math mode."""
+    out: list[str] = []
+    math: list[str] = []
+    for token in text.split():
+        if _WORD.fullmatch(token) and not _FUNCTION.fullmatch(token):
+            if math:
+                out.append("$" + _join_math(math) + "$")
+                math = []
+            out.append(latex_escape(token))
+        else:
+            math.append(_math(token))
+    if math:
+        out.append("$" + _join_math(math) + "$")
+    return " ".join(out)
+
+
+def latex_section(section: Section) -> str:
+    columns = "r" * len(section.headers)
+    lines = [
+        rf"\subsection*{{{tex(section.formula)}}}",
+        r"\begin{center}",
+        rf"\begin{{tabular}}{{{columns}}}",
+        r"\hline",
+        " & ".join(tex(h) for h in section.headers) + r" \\",
+        r"\hline",
+    ]
+    lines += [" & ".join(tex(cell) for cell in row) + r" \\" for row in section.rows]
+    lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    lines += [tex(note) + r"\par" for note in section.notes]
+    return "\n".join(lines) + "\n"
+
+
+def latex_explanation(explanation: Explanation) -> str:
+    """Each formula as inline math in its own paragraph, so long sums wrap."""
+    lines = [rf"\subsection*{{{latex_escape(explanation.title)}}}"]
+    for heading, formulas in explanation.groups:
+        lines += [rf"\paragraph{{{tex(heading)}}}", ""]
+        lines += [rf"\noindent ${formula}$\par" for formula in formulas]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def to_latex(title: str, sections: list[Section], explanation: Explanation | None = None) -> str:
+    body = [latex_section(s) for s in sections]
+    if explanation is not None:
+        body.append(latex_explanation(explanation))
+    return "\n".join(
+        [
+            r"\documentclass[a4paper,10pt]{article}",
+            r"\usepackage[T1]{fontenc}",
+            r"\usepackage{amsmath}",
+            r"\setlength{\parindent}{0pt}",
+            r"\setlength{\parskip}{0.4em}",
+            r"\begin{document}",
+            rf"\section*{{{latex_escape(title)}}}",
+            *body,
+            r"\end{document}",
+            "",
+        ]
+    )

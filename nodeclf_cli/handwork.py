@@ -1,0 +1,241 @@
+"""Working by hand: carrying rounded values, and each formula with its numbers.
+
+``rounded_carry`` makes :func:`core.gradient_step` work as a person with a pencil
+does, from the rounded values of the step before. ``explain`` writes one node's and
+one class's formulas with the numbers substituted, in plain text or LaTeX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from .core import Carry, StepResult
+from .errors import NodeclfError
+from .problem import Problem
+from .rounding import Precision, round_array, round_value, snap
+
+LOSS_NAMES = ("loss_per_node", "loss")
+
+
+def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
+    """A carry that rounds every result as it is shown (losses at ``loss_precision``)."""
+
+    def carry(name: str, values: np.ndarray) -> np.ndarray:
+        return round_array(values, loss_precision if name in LOSS_NAMES else precision)
+
+    return carry
+
+
+# --- notation -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notation:
+    """How symbols are written: plain text (Unicode) or LaTeX math."""
+
+    times: str
+    minus: str
+    approx: str
+    sum: str
+    partial: str
+    exp: str
+    ln: str
+    assign: str
+    ell: str
+    latex: bool
+
+    def sub(self, symbol: str, index: Any) -> str:
+        """``h_1``, or ``h_{1}`` / ``h_{\\text{alice}}`` in LaTeX."""
+        if not self.latex:
+            return f"{symbol}_{index}"
+        text = str(index)
+        if not (text.lstrip("-").isdigit() or (len(text) == 1 and text.isascii() and text.isalpha())):
+            text = r"\text{" + latex_escape(text) + "}"
+        return f"{symbol}_{{{text}}}"
+
+    def num(self, text: str) -> str:
+        """A number, with its minus sign, in parentheses when negative."""
+        if text.startswith("-"):
+            return f"({self.minus}{text[1:]})"
+        return text
+
+    def signed(self, text: str) -> str:
+        """A number standing alone: only the minus sign is changed."""
+        return self.minus + text[1:] if text.startswith("-") else text
+
+
+TEXT = Notation("·", "−", "≈", "Σ", "∂", "exp", "ln", ":=", "ℓ", latex=False)
+LATEX = Notation(
+    r" \cdot ", "-", r"\approx", r"\sum", r"\partial ", r"\exp", r"\ln", r"\leftarrow", r"\ell",
+    latex=True,
+)
+
+
+def latex_escape(text: str) -> str:
+    """Text safe inside LaTeX (outside math)."""
+    special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+               "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+               "^": r"\textasciicircum{}"}
+    return "".join(special.get(ch, ch) for ch in text)
+
+
+# --- explanation ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Formulas with numbers substituted, grouped under headings."""
+
+    title: str
+    groups: list[tuple[str, list[str]]]
+
+
+def full(x: float) -> str:
+    """A value as worked out, to 6 significant digits (0.685, 0.330151, -0.0675447)."""
+    return format(Decimal(format(float(x), ".6g")), "f")
+
+
+def _result(x: float, precision: Precision, n: Notation) -> str:
+    """``0.685 ≈ 0.69``: the value, then as rounded when that changes it."""
+    worked = full(x)
+    shown = round_value(x, precision).text
+    if snap(float(worked)) == snap(float(shown)):
+        return n.signed(shown)
+    return f"{n.signed(worked)} {n.approx} {n.signed(shown)}"
+
+
+def find_node(problem: Problem, node: str | None) -> int:
+    if node is None:
+        return 0
+    for i, node_id in enumerate(problem.node_ids):
+        if str(node_id) == node:
+            return i
+    raise NodeclfError(
+        f"no node {node!r}; the nodes are {', '.join(map(str, problem.node_ids[:20]))}"
+        + (" ..." if len(problem.node_ids) > 20 else ""),
+        "--node",
+    )
+
+
+def find_class(problem: Problem, name: str | None) -> int:
+    if name is None:
+        return 0
+    for c, class_name in enumerate(problem.classes):
+        if str(class_name) == name:
+            return c
+    raise NodeclfError(
+        f"no class {name!r}; the classes are {', '.join(map(str, problem.classes))}", "--class"
+    )
+
+
+def explain(
+    problem: Problem,
+    result: StepResult,
+    node: int,
+    cls: int,
+    precision: Precision,
+    loss_precision: Precision,
+    reduction: str,
+    carried: bool = False,
+    n: Notation = TEXT,
+) -> Explanation:
+    """Node ``node``'s and class ``cls``'s formulas with the numbers substituted.
+
+    Operands are shown as the step before left them: inputs as given (weights at the
+    working precision where that loses nothing), earlier results to 4 more decimals
+    than shown when carrying exactly, or as rounded when carrying rounded values.
+    """
+    i, c = node, cls
+    node_id, name = problem.node_ids[i], problem.classes[c]
+    N = len(problem.node_ids)
+    if carried:  # the values the step before left, as rounded
+
+        def operand(x: float, loss: bool = False) -> str:
+            return round_value(x, loss_precision if loss else precision).text
+
+    else:
+
+        def operand(x: float, loss: bool = False) -> str:
+            return full(x)
+
+    def given(x: float) -> str:
+        shown = round_value(x, precision).text
+        return shown if snap(float(shown)) == snap(x) else full(x)
+
+    h = lambda k: n.sub("h", node_id) + f"[{problem.classes[k]}]"  # noqa: E731
+    p = lambda k, m=i: n.sub("p", problem.node_ids[m]) + f"[{problem.classes[k]}]"  # noqa: E731
+    z, w, b = problem.Z[i], problem.W[c], problem.b[c]
+
+    terms = " + ".join(f"{n.num(full(zj))}{n.times}{n.num(given(wj))}" for zj, wj in zip(z, w))
+    logit = [f"{h(c)} = {terms} + {n.num(given(b))} = {_result(result.logits[i, c], precision, n)}"]
+
+    exps = np.exp(result.logits[i])
+    softmax = [
+        f"{n.exp}({h(k)}) = {n.exp}({n.signed(operand(result.logits[i, k]))}) = {full(e)}"
+        for k, e in enumerate(exps)
+    ]
+    softmax.append(
+        f"{n.sum}_q {n.exp}({n.sub('h', node_id)}[q]) = "
+        + " + ".join(full(e) for e in exps)
+        + f" = {full(exps.sum())}"
+    )
+    softmax.append(
+        f"{p(c)} = {full(exps[c])} / {full(exps.sum())} = {_result(result.probs[i, c], precision, n)}"
+    )
+
+    true = problem.y[i]
+    mean = "(1/N)" if reduction == "mean" else ""
+    scale = f"(1/{N})" if reduction == "mean" else ""
+    loss = [
+        f"{n.sub(n.ell, node_id)} = {n.minus}{n.ln} {p(true)} = "
+        f"{n.minus}{n.ln} {operand(result.probs[i, true])} = "
+        f"{_result(result.loss_per_node[i], loss_precision, n)}",
+        f"L = {mean}{n.sum}_i {n.ell}_i = {scale}"
+        + ("(" if scale else "")
+        + " + ".join(operand(v, loss=True) for v in result.loss_per_node)
+        + (")" if scale else "")
+        + f" = {_result(result.loss, loss_precision, n)}",
+    ]
+
+    d_w = n.partial + "L/" + n.partial + n.sub("w", name) + "[0]"
+    d_b = n.partial + "L/" + n.partial + n.sub("b", name)
+    p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in "pyz")
+    if carried:  # from the rounded dL/dh, as the table before this one left them
+        d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{name}]"
+        residual = [n.num(operand(result.grad_logits[m, c])) for m in range(N)]
+        w_sum, b_sum = f"{n.sum}_n {d_h}{n.times}{z_n}[0]", f"{n.sum}_n {d_h}"
+        open_, close = "", ""
+    else:
+        Y = [1 if problem.y[m] == c else 0 for m in range(N)]
+        residual = [f"({operand(result.probs[m, c])} {n.minus} {Y[m]})" for m in range(N)]
+        w_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}]){n.times}{z_n}[0]"
+        b_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}])"
+        open_, close = (f"{scale}[", "]") if scale else ("", "")
+    w_terms = " + ".join(f"{r}{n.times}{n.num(full(problem.Z[m, 0]))}" for m, r in enumerate(residual))
+    gradient = [
+        f"{d_w} = {w_sum} = {open_}{w_terms}{close} = {_result(result.grad_W[c, 0], precision, n)}",
+        f"{d_b} = {b_sum} = {open_}{' + '.join(residual)}{close} = "
+        f"{_result(result.grad_b[c], precision, n)}",
+    ]
+
+    lr = full(problem.learning_rate)
+    update = [
+        f"{n.sub('w', name)}[0] {n.assign} {n.num(given(w[0]))} {n.minus} {lr}{n.times}"
+        f"{n.num(operand(result.grad_W[c, 0]))} = {_result(result.W_new[c, 0], precision, n)}",
+        f"{n.sub('b', name)} {n.assign} {n.num(given(b))} {n.minus} {lr}{n.times}"
+        f"{n.num(operand(result.grad_b[c]))} = {_result(result.b_new[c], precision, n)}",
+    ]
+    return Explanation(
+        f"Worked by hand for node {node_id} and class {name}",
+        [
+            ("Logit", logit),
+            ("Softmax", softmax),
+            (f"Loss (node {node_id}'s true class is {problem.classes[true]})", loss),
+            ("Gradient (first feature and bias)", gradient),
+            ("Update", update),
+        ],
+    )

@@ -1,0 +1,146 @@
+"""Hand-carry mode, explanations and exports."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+from numpy.testing import assert_allclose
+
+from nodeclf_cli import core
+from nodeclf_cli.handwork import LATEX, explain, rounded_carry
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.rounding import Precision
+
+from .test_cli_step import run, sections, table_row
+
+TWO, FOUR = Precision(decimals=2), Precision(decimals=4)
+
+
+def carried_step(article, precision=TWO, loss_precision=FOUR):
+    carry = rounded_carry(precision, loss_precision)
+    return core.gradient_step(article.Z, article.y, article.W, article.b, article.lr, carry=carry)
+
+
+def test_rounded_carry_reproduces_the_articles_hand_values(article):
+    result = carried_step(article)
+    assert result.probs[1].tolist() == [0.42, 0.29, 0.30]  # exact carrying gives 0.29 last
+    assert result.loss == pytest.approx(article.loss_from_2dp_probs, abs=1e-12)
+    assert_allclose(result.logits, [[0.69, 0.57, 0.82], [0.58, 0.21, 0.24], [0.90, 0.62, 0.95],
+                                    [0.25, 0.12, 0.09], [0.41, 0.64, 0.36]])
+
+
+def test_rounded_carry_half_even_starts_from_068(article):
+    result = carried_step(article, Precision(decimals=2, rounding="half-even"), FOUR)
+    assert result.logits[0, 0] == 0.68
+
+
+def test_carry_rounded_marks_what_changed():
+    out = run("step", "--carry", "rounded").stdout
+    assert table_row(sections(out)["Softmax"], "2") == ["2", "0.42", "0.29", "0.30†", "0  ✗", "1"]
+    assert "L = (1/N) Σ_i ℓ_i = 1.1423  (N = 5)" in out
+    assert "node 2 p[2]: 0.30 (exact: 0.29)" in out
+    assert "with exact carrying L = (1/N) Σ_i ℓ_i = 1.1465" in " ".join(out.split())
+
+
+def test_carry_exact_marks_nothing():
+    assert "†" not in run("step").stdout
+
+
+def test_explain_writes_the_articles_first_logit():
+    out = run("step", "--explain").stdout
+    assert "h_1[0] = 0.5·0.17 + 0.6·0.40 + 0.7·(−0.14) + 0.8·0.51 + 0.05 = 0.685 ≈ 0.69" in out
+    assert "p_1[0] = 1.98377 / 6.00868 = 0.330151 ≈ 0.33" in out
+    assert "ℓ_1 = −ln p_1[0] = −ln 0.330151 = 1.1082" in out
+    assert "w_0[0] := 0.17 − 0.2·(−0.0675447) = 0.183509 ≈ 0.18" in out
+
+
+def test_explain_node_and_class():
+    out = run("step", "--explain", "--node", "5", "--class", "2").stdout
+    assert "h_5[2] = 0.8·0.53 + 0.4·(−0.04) + 0.3·0.40 + 0.2·0.77 + (−0.32) = 0.362 ≈ 0.36" in out
+    assert "ℓ_5 = −ln p_5[2] = −ln 0.297252 = 1.21317 ≈ 1.2132" in out
+
+
+def test_explain_gradient_is_its_sum_over_nodes(article):
+    problem = load_problem()
+    result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
+    text = explain(problem, result, 0, 0, TWO, FOUR, "mean")
+    gradient = dict(text.groups)["Gradient (first feature and bias)"][0]
+    assert gradient.startswith("∂L/∂w_0[0] = (1/N)Σ_n (p_n[0] − y_n[0])·z_n[0] = (1/5)[(0.330151 − 1)·0.5 + ")
+    assert gradient.endswith("= −0.0675447 ≈ −0.07")
+
+
+def test_explain_unknown_node_is_a_clear_error():
+    result = run("step", "--explain", "--node", "9", code=2)
+    assert "--node: no node '9'; the nodes are 1, 2, 3, 4, 5" in result.stderr
+
+
+def test_node_without_explain_is_a_usage_error():
+    assert "add --explain" in run("step", "--node", "2", code=2).output
+
+
+def test_markdown_has_the_tables_and_explanation():
+    out = run("step", "--format", "markdown", "--explain").stdout
+    assert "### Logits  H = Z Wᵀ + b" in out
+    assert "| 1 | 0.69\\* | 0.57 | 0.82 |" in out
+    assert "h_1[0] = 0.5·0.17" in out
+
+
+def test_latex_is_ascii_and_uses_math():
+    out = run("step", "--format", "latex", "--explain").stdout
+    assert out.isascii()
+    assert r"\begin{tabular}" in out and r"\end{document}" in out
+    assert r"$h_{1}[0] = 0.5 \cdot 0.17 + 0.6 \cdot 0.40" in out
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("carry", ["exact", "rounded"])
+def test_latex_compiles_with_pdflatex(tmp_path, carry):
+    tex = tmp_path / "step.tex"
+    run("step", "--format", "latex", "--explain", "--carry", carry, "--output", str(tex))
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert (tmp_path / "step.pdf").stat().st_size > 1000
+    assert "Overfull" not in (tmp_path / "step.log").read_text(errors="replace")
+
+
+def test_output_file_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "out.md"
+    target.write_text("keep me")
+    result = run("step", "--format", "markdown", "--output", str(target), code=2)
+    assert "already exists; pass --force to overwrite it" in result.stderr
+    assert target.read_text() == "keep me"
+    run("step", "--format", "markdown", "--output", str(target), "--force")
+    assert target.read_text().startswith("## One gradient step")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.md"]  # no temporary left
+
+
+def test_output_table_to_file_is_plain_text(tmp_path):
+    target = tmp_path / "out.txt"
+    run("step", "--output", str(target))
+    text = target.read_text()
+    assert "\x1b[" not in text and "│    1 │ 0.69* │ 0.57 │  0.82 │" in text
+
+
+def test_output_into_a_missing_directory(tmp_path):
+    result = run("step", "--output", str(tmp_path / "no" / "out.txt"), code=2)
+    assert "does not exist" in result.stderr
+
+
+def test_json_in_carry_mode_says_so():
+    import json
+
+    data = json.loads(run("step", "--format", "json", "--carry", "rounded", "--explain").stdout)
+    assert data["carry"] == "rounded" and data["loss"] == 1.1423
+    assert data["explanation"]["groups"]["Logit"][0].endswith("= 0.69")
+
+
+def test_latex_notation_braces_ids():
+    problem = load_problem()
+    result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
+    text = explain(problem, result, 1, 2, TWO, FOUR, "mean", n=LATEX)
+    assert text.groups[0][1][0].startswith(r"h_{2}[2] = 0.3 \cdot 0.53")
