@@ -8,7 +8,6 @@ exit status 2. Modules that only some commands need are imported inside them, so
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -119,6 +118,8 @@ def _precision(decimals: int | None, sig_figs: int | None, rounding: Rounding):
 
 
 def _json_text(data: dict) -> str:
+    import json
+
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
@@ -190,7 +191,7 @@ def step(
 
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
-    from . import handwork, render
+    from . import render
     from .core import gradient_step
     from .problem import load_problem
 
@@ -212,6 +213,8 @@ def step(
     inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
     exact = gradient_step(*inputs)
     carried = carry is CarryMode.rounded
+    if carried or explain:
+        from . import handwork
     result = (
         gradient_step(*inputs, carry=handwork.rounded_carry(precision, loss_precision))
         if carried
