@@ -15,7 +15,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from .errors import EXIT_BAD_INPUT, NodeclfError
+from .errors import EXIT_BAD_INPUT, EXIT_MISTAKES, NodeclfError
 
 
 class _Group(TyperGroup):
@@ -269,6 +269,39 @@ def _title(problem: Any, precision: Any, carried: bool) -> str:
     name = "the article's example" if problem.source == str(bundled_example()) else problem.source
     how = "carrying rounded values" if carried else "exact, rounded only for display"
     return f"One gradient step on {name} ({precision.describe()}; {how})"
+
+
+class CheckFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def check(
+    answers: Path = typer.Argument(..., help="Answers file (YAML): problem: and answers:."),
+    reduction: Reduction = ReductionOpt,
+    output_format: CheckFormat = typer.Option(CheckFormat.table, "--format", help="table or json."),
+) -> None:
+    """Grade hand-worked answers: right, follows through, or wrong and why.
+
+    Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input.
+
+    Example: nodeclf check data/article_answers.yaml
+    """
+    from . import render_check
+    from .answers import load_answers
+    from .grading import Grader
+
+    problem, given = load_answers(answers)
+    grader = Grader(problem, given, reduction.value)
+    grade = grader.grade()
+    if output_format is CheckFormat.json:
+        _emit(_json_text(render_check.check_json(grade)), None, False)
+    else:
+        sections = render_check.check_sections(grader, grade)
+        _emit([*sections, render_check.summary(grader, grade)], None, False)
+    if grade.first_wrong is not None:
+        raise typer.Exit(EXIT_MISTAKES)
 
 
 def main() -> None:

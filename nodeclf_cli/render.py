@@ -50,6 +50,10 @@ def plain(x: Any) -> str:
     return str(x)
 
 
+def _longest_word(cell: str) -> int:
+    return max((len(word) for word in cell.split()), default=0)
+
+
 @dataclass
 class Section:
     """One step of the working: its formula, a table (headers and rows of text), and
@@ -72,7 +76,8 @@ class Section:
         table = Table(highlight=False)
         for i in columns:
             # a number is never cut short: its column is at least as wide as it is
-            widest = max((len(row[i]) for row in self.rows), default=0)
+            # (cells of several words may wrap between them)
+            widest = max((_longest_word(row[i]) for row in self.rows), default=0)
             table.add_column(
                 Text(self.headers[i], overflow="fold"),
                 justify="right",
@@ -86,8 +91,8 @@ class Section:
 
     def _column_groups(self, width: int) -> list[list[int]]:
         """Columns split into groups that fit ``width``, each led by the first column."""
-        def need(i: int) -> int:  # widest cell plus padding and a border
-            return max([len(self.headers[i])] + [len(row[i]) for row in self.rows]) + 3
+        def need(i: int) -> int:  # widest word plus padding and a border
+            return max([len(self.headers[i])] + [_longest_word(row[i]) for row in self.rows]) + 3
 
         groups, current, used = [], [0], 1 + need(0)
         for i in range(1, len(self.headers)):

@@ -1,0 +1,141 @@
+"""Reading an answers file for ``nodeclf check``, keeping every number's written digits.
+
+``yaml.safe_load`` turns 0.50 into 0.5; a student who wrote 0.50 claimed two
+decimals, so numbers are read as subclasses of int and float that keep their text.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from .errors import NodeclfError
+from .grading import QUANTITIES, GivenRow
+from .problem import Problem, bundled_example, load_problem, problem_from_data
+from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
+
+ANSWER_FILE_KEYS = ("problem", "answers")
+
+
+class WrittenInt(int):
+    text: str
+
+
+class WrittenFloat(float):
+    text: str
+
+
+class _AnswerLoader(_LocatingLoader):
+    """The locating loader, with numbers that remember how they were written."""
+
+
+def _written(kind: type, construct: Any) -> Any:
+    def constructor(loader: _AnswerLoader, node: Any) -> Any:
+        value = kind(construct(loader, node))
+        value.text = node.value.replace("_", "")
+        return value
+
+    return constructor
+
+
+_AnswerLoader.add_constructor(
+    "tag:yaml.org,2002:int", _written(WrittenInt, _LocatingLoader.construct_yaml_int)
+)
+_AnswerLoader.add_constructor(
+    "tag:yaml.org,2002:float", _written(WrittenFloat, _LocatingLoader.construct_yaml_float)
+)
+
+
+def _text(value: Any, source: str, line: int | None, where: str) -> str:
+    """The number as written, after checking that it is one."""
+    to_number(value, source, line, where)
+    return getattr(value, "text", None) or str(value).strip()
+
+
+def _lookup(key: Any, names: tuple, what: str, source: str, line: int | None, where: str) -> int:
+    for i, name in enumerate(names):
+        if str(name) == str(key):
+            return i
+    listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
+    raise NodeclfError(f"no {what} {key!s} in the problem ({what}s: {listed})", source, line, where)
+
+
+def _vector(value: Any, length: int, what: str, source: str, line: int | None, where: str) -> list:
+    if not isinstance(value, Sequence):
+        raise NodeclfError(f"expected a list of {length} numbers ({what})", source, line, where)
+    if len(value) != length:
+        raise NodeclfError(
+            f"expected {length} numbers ({what}), found {len(value)}", source, line, where
+        )
+    return [_text(v, source, line, where) for v in value]
+
+
+def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None) -> list[GivenRow]:
+    kind = QUANTITIES[name][0]
+    C, d = problem.n_classes, problem.Z.shape[1]
+    if name == "loss":
+        return [GivenRow(name, 0, None, [0], [_text(value, source, line, name)], line)]
+    if kind is None:  # grad_b, b_new: a list over the classes, or class -> number
+        if isinstance(value, Mapping):
+            columns, texts = [], []
+            for cls, number in value.items():
+                place = value.key_lines[cls]
+                columns.append(_lookup(cls, problem.classes, "class", source, place, f"{name}[{cls}]"))
+                texts.append(_text(number, source, place, f"{name}[{cls}]"))
+            return [GivenRow(name, 0, None, columns, texts, line)]
+        return [GivenRow(name, 0, None, list(range(C)), _vector(value, C, "one per class", source, line, name), line)]
+    if not isinstance(value, Mapping):
+        raise NodeclfError(f"expected a mapping of {kind} to its values", source, line, name)
+    rows = []
+    for key, entry in value.items():
+        place, where = value.key_lines[key], f"{name}[{key}]"
+        names = problem.node_ids if kind == "node" else problem.classes
+        index = _lookup(key, names, kind, source, place, where)
+        if name == "loss_per_node":
+            rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
+            continue
+        length, what = (C, "one per class") if kind == "node" else (d, "one per feature")
+        rows.append(GivenRow(name, index, key, list(range(length)), _vector(entry, length, what, source, place, where), place))
+    return rows
+
+
+def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
+    """The problem an answers file refers to, and the rows of answers it gives."""
+    data = load_yaml(path, _AnswerLoader)
+    source = str(path)
+    if not isinstance(data, Mapping):
+        raise NodeclfError("expected a mapping with problem: and answers:", path, 1)
+    for key in data:
+        if key not in ANSWER_FILE_KEYS:
+            close = difflib.get_close_matches(str(key), ANSWER_FILE_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "expected problem: and answers:"
+            raise NodeclfError(f"unknown key {key!r}; {hint}", path, data.key_lines[key])
+    spec = data.get("problem")
+    if spec is None:
+        problem = load_problem(bundled_example())
+    elif isinstance(spec, Mapping):
+        problem = problem_from_data(spec, source, path.parent)
+    elif isinstance(spec, str):
+        problem = load_problem(path.parent / spec)
+    else:
+        raise NodeclfError(
+            "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
+        )
+    if problem.W is None or problem.learning_rate is None:
+        raise NodeclfError("the problem needs weights and a learning rate to be checked against", source)
+    answers = data.get("answers")
+    if not isinstance(answers, Mapping) or not answers:
+        raise NodeclfError(
+            "expected answers: with at least one of " + ", ".join(QUANTITIES),
+            path,
+            data.key_lines.get("answers"),
+        )
+    rows: list[GivenRow] = []
+    for name, value in answers.items():
+        if name not in QUANTITIES:
+            close = difflib.get_close_matches(str(name), list(QUANTITIES), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(QUANTITIES)
+            raise NodeclfError(f"unknown quantity {name!r}; {hint}", path, answers.key_lines[name], "answers")
+        rows += _rows(name, value, problem, source, answers.key_lines[name])
+    return problem, rows

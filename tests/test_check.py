@@ -1,0 +1,254 @@
+"""`nodeclf check`: verdicts on the article's answers and on planted mistakes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+from nodeclf_cli import core
+
+from .conftest import ROOT, Article
+from .test_cli_step import run
+
+ARTICLE_ANSWERS = ROOT / "data" / "article_answers.yaml"
+
+
+def grade(tmp_path, answers: str, problem: str = f"problem: {ROOT / 'data' / 'example.yaml'}\n", code=None):
+    path = tmp_path / "answers.yaml"
+    path.write_text(problem + "answers:\n" + textwrap.indent(textwrap.dedent(answers).strip(), "  ") + "\n")
+    result = run("check", str(path), "--format", "json", code=code if code is not None else 1)
+    return json.loads(result.stdout)
+
+
+def verdicts(data, quantity, key=None):
+    return [(e["verdict"], e["cause"]) for e in data["entries"]
+            if e["quantity"] == quantity and (key is None or e["key"] == str(key))]
+
+
+def fmt(values) -> str:
+    return "[" + ", ".join(f"{v:.2f}" for v in values) + "]"
+
+
+# --- the article's own answers ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def article_grade():
+    return json.loads(run("check", str(ARTICLE_ANSWERS), "--format", "json", code=1).stdout)
+
+
+def test_article_logits_right_but_h5_a_slip(article_grade):
+    for node in (1, 2, 3, 4):
+        assert verdicts(article_grade, "logits", node) == [("correct", None)] * 3
+    assert verdicts(article_grade, "logits", 5) == [("wrong", "slip")] * 3
+
+
+def test_article_p5_follows_through(article_grade):
+    assert verdicts(article_grade, "probabilities", 5) == [("follows_through", None)] * 3
+    for node in (1, 2, 3, 4):
+        assert verdicts(article_grade, "probabilities", node) == [("correct", None)] * 3
+
+
+def test_article_loss_has_the_wrong_sign_but_the_right_size(article_grade):
+    [loss] = [e for e in article_grade["entries"] if e["quantity"] == "loss"]
+    assert (loss["verdict"], loss["cause"]) == ("wrong", "sign")
+    assert loss["key"] is None and loss["index"] is None
+    assert loss["expected"] == pytest.approx(Article.loss, abs=1e-10)
+    assert "from your probabilities: 1.1358" in loss["message"]
+
+
+def test_article_gradient_is_p_minus_one_with_two_slips(article_grade):
+    assert verdicts(article_grade, "grad_W", 0) == [
+        ("wrong", "p_minus_one"), ("wrong", "p_minus_one"), ("wrong", "slip"), ("wrong", "slip"),
+    ]
+    messages = [e["message"] for e in article_grade["entries"] if e["quantity"] == "grad_W"]
+    assert "no 1/N" in messages[0]
+    assert messages[2].endswith("which gives -1.35") and messages[3].endswith("which gives -1.67")
+
+
+def test_article_updated_w0_follows_through(article_grade):
+    assert verdicts(article_grade, "W_new", 0) == [("follows_through", None)] * 4
+
+
+def test_article_summary(article_grade):
+    assert article_grade["summary"] == {
+        "correct": 24, "follows_through": 7, "wrong": 8, "first_wrong": "logits",
+    }
+
+
+def test_article_table_output():
+    out = run("check", str(ARTICLE_ANSWERS), code=1).stdout
+    assert "24 right, 7 follow through, 8 wrong (of 39 numbers)." in " ".join(out.split())
+    assert "Look first at logits: h[0] of node 5." in " ".join(out.split())
+    assert "→ p[0] of node 5: 0.33: follows from your logits: 0.33 (exact: 0.31)" in out
+
+
+# --- one planted mistake of each kind ---------------------------------------------
+
+
+A = Article
+EXACT = core.gradient_step(A.Z, A.y, A.W, A.b, A.lr)
+
+
+def test_planted_sign(tmp_path):
+    assert verdicts(grade(tmp_path, "loss: -1.1465"), "loss") == [("wrong", "sign")]
+
+
+def test_planted_log_base_10_and_2(tmp_path):
+    assert verdicts(grade(tmp_path, f"loss: {A.loss / np.log(10):.4f}"), "loss") == [("wrong", "log_base")]
+    assert verdicts(grade(tmp_path, f"loss: {A.loss / np.log(2):.4f}"), "loss") == [("wrong", "log_base")]
+
+
+def test_planted_missing_mean(tmp_path):
+    assert verdicts(grade(tmp_path, "loss: 5.7325"), "loss") == [("wrong", "missing_mean")]
+    data = grade(tmp_path, f"grad_W: {{1: {fmt(5 * A.grad_W[1])}}}")
+    assert verdicts(data, "grad_W", 1) == [("wrong", "missing_mean")] * 4
+
+
+def test_planted_p_minus_one_with_and_without_the_mean(tmp_path):
+    minus_one = (EXACT.probs - 1.0).T @ A.Z
+    assert fmt(minus_one[0]).startswith("[-1.64,")  # the article's formula from the exact p
+    data = grade(tmp_path, f"grad_W: {{0: {fmt(minus_one[0])}, 2: {fmt(minus_one[2] / 5)}}}")
+    assert verdicts(data, "grad_W") == [("wrong", "p_minus_one")] * 8
+
+
+def test_planted_forgotten_bias(tmp_path):
+    data = grade(tmp_path, f"logits: {{1: {fmt(A.Z[0] @ A.W.T)}}}")
+    assert verdicts(data, "logits", 1) == [("wrong", "forgot_bias")] * 3
+
+
+def test_planted_added_gradient(tmp_path):
+    data = grade(tmp_path, f"W_new: {{0: {fmt(A.W[0] + A.lr * A.grad_W[0])}}}\nb_new: {fmt(A.b + A.lr * A.grad_b)}")
+    assert verdicts(data, "W_new", 0) == [("wrong", "added_gradient")] * 4
+    assert verdicts(data, "b_new") == [("wrong", "added_gradient")] * 3
+
+
+def test_planted_swapped_classes_and_nodes(tmp_path):
+    data = grade(tmp_path, "logits: {1: [0.82, 0.57, 0.69]}\nprobabilities: {3: [0.42, 0.29, 0.29]}")
+    assert verdicts(data, "logits", 1) == [("wrong", "swapped"), ("correct", None), ("wrong", "swapped")]
+    assert verdicts(data, "probabilities", 3)[0] == ("wrong", "swapped")
+    message = [e["message"] for e in data["entries"] if e["quantity"] == "logits"][0]
+    assert message.startswith("this is h[2] of node 1")
+
+
+def test_planted_rounding_drift(tmp_path):
+    data = grade(tmp_path, "probabilities: {1: [0.34, 0.29, 0.38]}")
+    assert verdicts(data, "probabilities", 1) == [("wrong", "rounding_drift"), ("correct", None), ("correct", None)]
+
+
+def test_planted_slip(tmp_path):
+    data = grade(tmp_path, "logits: {2: [0.58, 0.31, 0.24]}")
+    assert verdicts(data, "logits", 2) == [("correct", None), ("wrong", "slip"), ("correct", None)]
+
+
+# --- follow-through over several steps ----------------------------------------------
+
+
+def _chain(tmp_path, wrong_logits: dict):
+    """Answers that carry the student's own wrong logits through every later step."""
+    H = EXACT.logits.copy()
+    for node, row in wrong_logits.items():
+        H[node - 1] = row
+    P = np.round(core.softmax(H), 2)  # written to 2 decimals
+    loss = -np.log(P[np.arange(5), A.y]).mean()
+    grad_W = np.round(((P - np.eye(3)[A.y]) / 5).T @ A.Z, 3)  # written to 3 decimals
+    W_new = A.W - A.lr * grad_W
+    logits = ", ".join(f"{n}: {fmt(r)}" for n, r in wrong_logits.items())
+    probabilities = ", ".join(f"{i + 1}: {fmt(p)}" for i, p in enumerate(P))
+    three = lambda v: "[" + ", ".join(f"{x:.3f}" for x in v) + "]"  # noqa: E731
+    answers = f"""
+    logits: {{{logits}}}
+    probabilities: {{{probabilities}}}
+    loss: {loss:.4f}
+    grad_W: {{0: {three(grad_W[0])}}}
+    W_new: {{0: {three(W_new[0])}}}
+    """
+    assert three(grad_W[0]) != three(EXACT.grad_W[0])  # the mistake does reach step 4
+    data = grade(tmp_path, answers)
+    # an entry that happens to equal the exact value is simply right
+    data["same_as_exact"] = {
+        "grad_W": [abs(round(g, 3) - e) <= 0.0005 for g, e in zip(grad_W[0], EXACT.grad_W[0])],
+        "W_new": [abs(round(w, 3) - e) <= 0.0005 for w, e in zip(W_new[0], EXACT.W_new[0])],
+    }
+    return data
+
+
+def expected_chain(data, quantity):
+    return [("correct", None) if same else ("follows_through", None) for same in data["same_as_exact"][quantity]]
+
+
+def test_follow_through_over_two_steps(tmp_path):
+    data = _chain(tmp_path, {1: [0.45, 0.75, 0.99]})  # a slip that changes p_1[y_1]
+    assert verdicts(data, "logits", 1) == [("wrong", "slip")] * 3
+    assert verdicts(data, "probabilities", 1) == [("follows_through", None)] * 3
+    assert verdicts(data, "loss") == [("follows_through", None)]
+    assert data["summary"]["first_wrong"] == "logits"
+
+
+def test_follow_through_over_three_and_four_steps(tmp_path):
+    data = _chain(tmp_path, {1: [1.50, 0.20, 0.10], 2: [0.10, 1.20, 0.30]})
+    assert verdicts(data, "logits", 1) == [("wrong", "slip")] * 3
+    assert verdicts(data, "grad_W", 0) == expected_chain(data, "grad_W")
+    assert verdicts(data, "W_new", 0) == expected_chain(data, "W_new")
+    assert data["summary"]["follows_through"] >= 6 and data["summary"]["wrong"] == 6
+
+
+def test_right_rounded_values_carried_on_are_right_not_follow_through(tmp_path):
+    # p of node 2 from the rounded logits: 0.30 where exact carrying gives 0.29
+    data = grade(tmp_path, "logits: {2: [0.58, 0.21, 0.24]}\nprobabilities: {2: [0.42, 0.29, 0.30]}\nloss: 1.1423", code=0)
+    assert {v for v in verdicts(data, "probabilities") + verdicts(data, "loss")} == {("correct", None)}
+
+
+# --- precision from the digits as written -------------------------------------------
+
+
+def test_precision_is_read_from_the_written_digits(tmp_path):
+    assert verdicts(grade(tmp_path, "loss: 1.1", code=0), "loss") == [("correct", None)]
+    assert verdicts(grade(tmp_path, "loss: 1.15", code=0), "loss") == [("correct", None)]
+    assert verdicts(grade(tmp_path, "loss: 1.150"), "loss")[0][0] == "wrong"
+    # 0.4 among two-decimal entries means 0.40: wrong for 0.362; alone, 0.4 is right
+    assert verdicts(grade(tmp_path, "logits: {5: [0.41, 0.64, 0.4]}"), "logits", 5)[2][0] == "wrong"
+    assert verdicts(grade(tmp_path, "logits: {5: [0.4, 0.6, 0.4]}", code=0), "logits", 5) == [("correct", None)] * 3
+
+
+def test_ties_written_either_way_are_right(tmp_path):
+    data = grade(tmp_path, "logits: {1: [0.68, 0.57, 0.82], 2: [0.58, 0.21, 0.23]}\ngrad_b: [-0.04, -0.09, 0.13]", code=0)
+    assert data["summary"]["wrong"] == 0
+
+
+def test_all_right_exits_0_and_says_so(tmp_path):
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"problem: {ROOT / 'data' / 'example.yaml'}\nanswers:\n  loss: 1.1465\n  b_new: {{0: 0.06, 2: -0.35}}\n")
+    out = run("check", str(path), code=0).stdout
+    assert "3 right, 0 follow through, 0 wrong (of 3 numbers). Nothing is wrong." in out
+
+
+def test_inline_problem_and_default_problem(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("answers:\n  loss: 1.1465\n")
+    run("check", str(path), code=0)
+    inline = (ROOT / "data" / "example.yaml").read_text()
+    path.write_text("problem:\n" + textwrap.indent(inline, "  ") + "answers:\n  loss: 1.1465\n")
+    run("check", str(path), code=0)
+
+
+@pytest.mark.parametrize(
+    "answers, message",
+    [
+        ("logits: {7: [0.1, 0.2, 0.3]}", "no node 7 in the problem (nodes: 1, 2, 3, 4, 5)"),
+        ("logits: {1: [0.1, 0.2]}", "expected 3 numbers (one per class), found 2"),
+        ("grad_W: {0: [0.1, 0.2]}", "expected 4 numbers (one per feature), found 2"),
+        ("grad_W: {9: [0.1, 0.2, 0.3, 0.4]}", "no class 9 in the problem"),
+        ("logit: {1: [0.1, 0.2, 0.3]}", "unknown quantity 'logit'; did you mean 'logits'?"),
+        ("loss: abc", "loss: expected a number, found 'abc'"),
+    ],
+)
+def test_bad_answers_are_status_2_with_a_clear_line(tmp_path, answers, message):
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"answers:\n  {answers}\n")
+    result = run("check", str(path), code=2)
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert str(path) in result.stderr
