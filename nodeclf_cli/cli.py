@@ -304,6 +304,44 @@ def check(
         raise typer.Exit(EXIT_MISTAKES)
 
 
+@app.command()
+def generate(
+    nodes: int = typer.Option(5, "--nodes", min=1, max=10000, help="Number of nodes."),
+    dim: int = typer.Option(4, "--dim", min=1, max=1000, help="Embedding size."),
+    classes: int = typer.Option(3, "--classes", min=2, max=1000, help="Number of classes."),
+    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same problem."),
+    decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", "-o", help="Write the problem here [default: stdout]."
+    ),
+    answers: Optional[Path] = typer.Option(
+        None, "--answers", help="Also write the answer key here, in the check format."
+    ),
+    force: bool = typer.Option(False, "--force", help="Allow overwriting existing files."),
+) -> None:
+    """Make a practice problem with nice numbers, and optionally its answer key.
+
+    Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml
+    """
+    from . import generate as gen
+    from .output import check_writable, write_atomic
+
+    for path in (output, answers):
+        if path is not None:
+            check_writable(path, force)
+    if output is not None and answers is not None and output.resolve() == answers.resolve():
+        raise typer.BadParameter("--output and --answers must be different files")
+    command = (
+        f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
+        f"--decimals {decimals}"
+    )
+    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals), command)
+    if answers is not None:
+        write_atomic(answers, gen.answer_key(text, output, answers), force)
+        print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
+    _emit(text, output, force)
+
+
 def main() -> None:
     """Entry point of the ``nodeclf`` console script."""
     app()

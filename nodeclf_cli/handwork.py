@@ -188,7 +188,7 @@ def explain(
     )
 
     true = problem.y[i]
-    mean = "(1/N)" if reduction == "mean" else ""
+    mean = "(1/N) " if reduction == "mean" else ""
     scale = f"(1/{N})" if reduction == "mean" else ""
     loss = [
         f"{n.sub(n.ell, node_id)} = {n.minus}{n.ln} {p(true)} = "

@@ -105,9 +105,16 @@ _LocatingLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 def load_yaml(path: Path, loader_class: type[_LocatingLoader] = _LocatingLoader) -> Any:
     """Parse a YAML file safely (no object tags), with lines kept on mappings and lists."""
-    text = read_text(path)
+    return parse_yaml(read_text(path), path, loader_class)
+
+
+def parse_yaml(
+    text: str, source: str | Path, loader_class: type[_LocatingLoader] = _LocatingLoader
+) -> Any:
+    """Parse YAML text safely; errors name ``source`` and the line and column."""
     loader = loader_class(text)
-    loader.source = str(path)
+    loader.source = str(source)
+    path = source
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as exc:

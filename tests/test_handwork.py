@@ -67,7 +67,7 @@ def test_explain_gradient_is_its_sum_over_nodes(article):
     result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
     text = explain(problem, result, 0, 0, TWO, FOUR, "mean")
     gradient = dict(text.groups)["Gradient (first feature and bias)"][0]
-    assert gradient.startswith("∂L/∂w_0[0] = (1/N)Σ_n (p_n[0] − y_n[0])·z_n[0] = (1/5)[(0.330151 − 1)·0.5 + ")
+    assert gradient.startswith("∂L/∂w_0[0] = (1/N) Σ_n (p_n[0] − y_n[0])·z_n[0] = (1/5)[(0.330151 − 1)·0.5 + ")
     assert gradient.endswith("= −0.0675447 ≈ −0.07")
 
 

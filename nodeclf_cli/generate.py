@@ -1,0 +1,107 @@
+"""Practice problems with "nice" numbers, and their answer keys in the check format."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from .core import StepResult, gradient_step
+from .problem import problem_from_data
+from .rounding import Precision, round_value
+from .sources import parse_yaml
+
+LEARNING_RATES = (0.1, 0.2, 0.5)
+KEY_DECIMALS = {"logits": 2, "probabilities": 2, "loss": 4, "grad_W": 3, "grad_b": 3, "W_new": 3, "b_new": 3}
+
+
+def _nice(units: np.ndarray, decimals: int) -> list[str]:
+    """Whole numbers of 10^-decimals written as decimals: 14, 2 -> "0.14"."""
+    return [format(Decimal(int(u)).scaleb(-decimals).normalize(), "f") for u in units]
+
+
+def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2) -> dict:
+    """A random problem whose numbers have few decimals, as a textbook's do.
+
+    Embeddings are tenths in [0.1, 0.9]; weights have ``decimals`` decimals in
+    (-1, 1), biases in (-0.5, 0.5); every class has a node when there are enough
+    nodes. The same seed gives the same problem.
+    """
+    rng = np.random.default_rng(seed)
+    scale = 10**decimals
+    embeddings = rng.integers(1, 10, size=(nodes, dim))
+    weights = rng.integers(-scale + 1, scale, size=(classes, dim))
+    biases = rng.integers(-scale // 2 + 1, scale // 2, size=classes)
+    labels = rng.permutation(np.resize(np.arange(classes), nodes))
+    return {
+        "embeddings": [_nice(row, 1) for row in embeddings],
+        "labels": [int(c) for c in labels],
+        "W": [_nice(row, decimals) for row in weights],
+        "b": _nice(biases, decimals),
+        "learning_rate": LEARNING_RATES[int(rng.integers(len(LEARNING_RATES)))],
+    }
+
+
+def _flow(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def problem_yaml(problem: dict, command: str) -> str:
+    """The problem file's text, commented as ``data/example.yaml`` is."""
+    lines = [
+        f"# A practice problem made by: {command}",
+        "# Work one gradient step by hand, then check it with: nodeclf check ANSWERS.yaml",
+        "embeddings:",
+        *(f"  {i + 1}: {_flow(row)}" for i, row in enumerate(problem["embeddings"])),
+        "labels: {" + ", ".join(f"{i + 1}: {c}" for i, c in enumerate(problem["labels"])) + "}",
+        f"classes: {_flow([str(c) for c in range(len(problem['W']))])}",
+        "weights:",
+        "  W:",
+        *(f"    - {_flow(row)}  # w_{c}" for c, row in enumerate(problem["W"])),
+        f"  b: {_flow(problem['b'])}",
+        f"learning_rate: {problem['learning_rate']}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def answers_yaml(result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple) -> str:
+    """The answer key in the ``nodeclf check`` format; ``problem_ref`` is the text
+    after ``problem:`` (a relative path, or an indented inline problem)."""
+
+    def nums(values, decimals):
+        precision = Precision(decimals=decimals)
+        return _flow([round_value(float(v), precision).text for v in values])
+
+    def per_row(name, matrix, keys):
+        d = KEY_DECIMALS[name]
+        return [f"  {name}:"] + [f"    {k}: {nums(row, d)}" for k, row in zip(keys, matrix)]
+
+    lines = [
+        "# The answer key: every value of one exact gradient step, written rounded",
+        "# (half-up). Grade a hand-worked sheet in this format with: nodeclf check FILE",
+        "problem:" + ("" if problem_ref.startswith("\n") else " ") + problem_ref,
+        "answers:",
+        *per_row("logits", result.logits, node_ids),
+        *per_row("probabilities", result.probs, node_ids),
+        f"  loss: {round_value(result.loss, Precision(decimals=KEY_DECIMALS['loss'])).text}",
+        *per_row("grad_W", result.grad_W, classes),
+        f"  grad_b: {nums(result.grad_b, KEY_DECIMALS['grad_b'])}",
+        *per_row("W_new", result.W_new, classes),
+        f"  b_new: {nums(result.b_new, KEY_DECIMALS['b_new'])}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> str:
+    """The answer key for a generated problem. Its ``problem:`` is the problem file's
+    path relative to the key, or the problem itself when it has no file."""
+    problem = problem_from_data(parse_yaml(problem_text, "generated problem"), "generated problem", Path.cwd())
+    result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
+    if problem_path is not None:
+        ref = Path(os.path.relpath(problem_path.resolve(), key_path.resolve().parent)).as_posix()
+    else:
+        body = [line for line in problem_text.splitlines() if not line.startswith("#")]
+        ref = "".join(f"\n  {line}" for line in body)
+    return answers_yaml(result, ref, problem.node_ids, problem.classes)

@@ -1,0 +1,70 @@
+"""`nodeclf generate`: reproducible practice problems whose keys check as right."""
+
+from __future__ import annotations
+
+import json
+import os
+from decimal import Decimal
+
+import pytest
+import yaml
+
+from nodeclf_cli.problem import load_problem
+
+from .test_cli_step import run
+
+
+def test_same_seed_same_problem_and_another_seed_another():
+    first = run("generate", "--seed", "7").stdout
+    assert run("generate", "--seed", "7").stdout == first
+    assert run("generate", "--seed", "8").stdout != first
+
+
+def test_the_problem_has_the_asked_shape_and_nice_numbers(tmp_path):
+    path = tmp_path / "p.yaml"
+    run("generate", "--nodes", "6", "--dim", "3", "--classes", "4", "--seed", "1", "-o", str(path))
+    problem = load_problem(path)
+    assert problem.Z.shape == (6, 3) and problem.W.shape == (4, 3) and problem.n_classes == 4
+    assert sorted(set(problem.y.tolist())) == [0, 1, 2, 3]  # every class has a node
+    data = yaml.safe_load(path.read_text())
+    for row in data["embeddings"].values():
+        assert all(-Decimal(str(x)).as_tuple().exponent <= 1 for x in row)
+    for row in data["weights"]["W"]:
+        assert all(-Decimal(str(x)).as_tuple().exponent <= 2 and abs(x) < 1 for x in row)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_answer_key_checks_as_all_right(tmp_path, seed):
+    problem, key = tmp_path / "p.yaml", tmp_path / "keys" / "k.yaml"
+    key.parent.mkdir()
+    run("generate", "--seed", str(seed), "--nodes", "4", "-o", str(problem), "--answers", str(key))
+    assert "problem: ../p.yaml" in key.read_text()
+    other_dir = tmp_path / "elsewhere"
+    other_dir.mkdir()
+    cwd = os.getcwd()
+    os.chdir(other_dir)  # the key's path is relative to the key, not to where check runs
+    try:
+        data = json.loads(run("check", str(key), "--format", "json", code=0).stdout)
+    finally:
+        os.chdir(cwd)
+    assert data["summary"]["wrong"] == 0 and data["summary"]["correct"] > 40
+
+
+def test_a_key_with_the_problem_inline_when_the_problem_goes_to_stdout(tmp_path):
+    key = tmp_path / "k.yaml"
+    out = run("generate", "--seed", "2", "--answers", str(key)).stdout
+    assert out.startswith("# A practice problem made by: nodeclf generate")
+    text = key.read_text()
+    assert "problem:\n  embeddings:" in text
+    run("check", str(key), code=0)
+
+
+def test_generate_refuses_to_overwrite(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("mine")
+    result = run("generate", "-o", str(path), code=2)
+    assert "already exists; pass --force" in result.stderr and path.read_text() == "mine"
+
+
+def test_generate_needs_two_classes():
+    run("generate", "--classes", "1", code=2)
