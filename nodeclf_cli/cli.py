@@ -15,7 +15,7 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-from .errors import EXIT_BAD_INPUT, EXIT_MISTAKES, NodeclfError
+from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError
 
 
 class _Group(TyperGroup):
@@ -340,6 +340,194 @@ def generate(
         write_atomic(answers, gen.answer_key(text, output, answers), force)
         print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
     _emit(text, output, force)
+
+
+class Init(str, enum.Enum):
+    file = "file"
+    zeros = "zeros"
+    random = "random"
+
+
+class DType(str, enum.Enum):
+    float64 = "float64"
+    float32 = "float32"
+
+
+class TrainFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def train(
+    problem: Optional[Path] = ProblemArg,
+    embeddings: Optional[Path] = EmbeddingsOpt,
+    labels: Optional[Path] = typer.Option(
+        None, "--labels", help="Labels file (CSV id,label[,split] or .npy), overrides the problem's."
+    ),
+    weights: Optional[Path] = WeightsOpt,
+    lr: Optional[float] = typer.Option(
+        None, "--lr", help="Learning rate [default: the problem's, else 0.1]."
+    ),
+    epochs: int = typer.Option(50, "--epochs", min=1, help="Number of epochs."),
+    init: Optional[Init] = typer.Option(
+        None, "--init", help="Initial weights: the problem's (file; the default where it has them), "
+        "zeros, or small random ones from --seed."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of --init random."),
+    reduction: Reduction = ReductionOpt,
+    dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
+    momentum: float = typer.Option(0.0, "--momentum", min=0.0, max=0.999999, help="Classical momentum."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", min=0.0, help="L2 penalty on W and b."),
+    every: Optional[int] = typer.Option(
+        None, "--every", min=1, help="Show every K-th epoch [default: all up to 30, else about 20 rows]."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="No loss curve in the terminal."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the curves into an image (PNG, SVG, PDF)."),
+    save: Optional[Path] = typer.Option(None, "--save", help="Write the trained weights as a problem file (YAML)."),
+    history: Optional[Path] = typer.Option(None, "--history", help="Write each epoch's figures (CSV)."),
+    force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
+    output_format: TrainFormat = typer.Option(TrainFormat.table, "--format", help="table or json."),
+) -> None:
+    """Train the layer by full-batch gradient descent, with the same maths as step.
+
+    Ctrl-C stops after the current epoch, keeps what was trained for --save, exits 130.
+
+    Example: nodeclf train data/karate.yaml --epochs 100 --save trained.yaml
+    """
+    import signal
+
+    import numpy as np
+
+    from . import render, render_train
+    from .output import check_writable, write_atomic
+    from .problem import load_problem
+    from .rounding import Precision
+    from .train import Settings, Trainer, split_groups
+
+    for path in (save, history, plot):
+        if path is not None:
+            check_writable(path, force)
+    loaded = load_problem(
+        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
+        allow_unlabelled=True,
+    )
+    rate = loaded.learning_rate if loaded.learning_rate is not None else 0.1
+    C, d = loaded.n_classes, loaded.Z.shape[1]
+    mode = init or (Init.file if loaded.W is not None else Init.random)
+    if mode is Init.file:
+        if loaded.W is None:
+            raise NodeclfError("the problem has no weights: use --init random or --init zeros", loaded.source)
+        W0, b0 = loaded.W, loaded.b
+    elif mode is Init.zeros:
+        W0, b0 = np.zeros((C, d)), np.zeros(C)
+    else:
+        W0, b0 = np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
+    groups = split_groups(loaded.split, loaded.y)
+    if groups is not None and not (groups == 0).any():
+        raise NodeclfError("the split has no train nodes", loaded.source)
+    settings = Settings(
+        epochs=epochs, learning_rate=rate, reduction=reduction.value, momentum=momentum,
+        weight_decay=weight_decay, dtype=dtype.value,
+    )
+    trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
+    records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
+
+    note = (
+        f"Trained by nodeclf train on {loaded.source}: {len(records)} epochs, lr {rate}"
+        + (f", momentum {momentum}" if momentum else "")
+        + (f", weight decay {weight_decay}" if weight_decay else "")
+        + (f"\nfinal loss {records[-1].loss:.6g}, accuracy {float(records[-1].accuracy):.4g}" if records else "")
+    )
+    if save is not None:
+        write_atomic(save, render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, rate, save, note), True)
+        print(f"nodeclf: wrote the trained weights to {save}", file=sys.stderr)
+    if history is not None:
+        write_atomic(history, render_train.history_csv(records), True)
+        print(f"nodeclf: wrote the history to {history}", file=sys.stderr)
+    if plot is not None and records:
+        render_train.save_loss_plot(records, plot)
+        print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
+    if output_format is TrainFormat.json:
+        _emit(_json_text(render_train.train_json(records, loaded, trainer.W, trainer.b, rate)), None, False)
+    else:
+        from rich.console import Console
+
+        console = Console()
+        content: list = [render.heading(_train_title(loaded, trainer, settings))]
+        if records:
+            content.append(render_train.history_section(records, every))
+            if not no_plot and len(records) > 1:
+                from rich.text import Text
+
+                text = render_train.loss_plot_text(records, console.width, console.is_terminal and not console.no_color)
+                content.append(Text.from_ansi(text + "\n"))
+        content.append(render_train.weights_section(loaded, trainer.W, trainer.b, Precision(decimals=4)))
+        content += render_train.accuracy_sections(loaded, trainer.predict(), groups)
+        _emit(content, None, False)
+    if interrupted:
+        print(f"nodeclf: interrupted after epoch {len(records)}", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
+    """Train, with a progress bar on stderr; Ctrl-C stops after the current epoch."""
+    import signal
+
+    stop = {"asked": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def ask_to_stop(signum: int, frame: Any) -> None:
+        stop["asked"] = True
+        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C stops at once
+
+    records: list = []
+    progress = None
+    try:
+        signal.signal(signal.SIGINT, ask_to_stop)
+    except ValueError:  # not the main thread: Ctrl-C is not ours to handle
+        pass
+    try:
+        if show_progress:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            progress = Progress(
+                TextColumn("epoch"), MofNCompleteColumn(), BarColumn(),
+                TextColumn("loss {task.fields[loss]}  accuracy {task.fields[accuracy]}"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            progress.start()
+            task = progress.add_task("train", total=trainer.settings.epochs, loss="…", accuracy="…")
+        for record in trainer:
+            records.append(record)
+            if progress is not None:
+                progress.update(task, advance=1, loss=f"{record.loss:.4f}", accuracy=f"{100 * record.accuracy:.1f}%")
+            if stop["asked"]:
+                break
+    finally:
+        if progress is not None:
+            progress.stop()
+        try:
+            signal.signal(signal.SIGINT, previous)
+        except ValueError:
+            pass
+    return records, stop["asked"]
+
+
+def _train_title(problem: Any, trainer: Any, settings: Any) -> str:
+    s = settings
+    nodes = f"{len(problem.node_ids)} nodes"
+    if trainer.groups is not None:
+        nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
+    extras = "".join(
+        [f", momentum {s.momentum}" if s.momentum else "", f", weight decay {s.weight_decay}" if s.weight_decay else ""]
+    )
+    return (
+        f"Training on {problem.source}: {nodes}, {problem.Z.shape[1]} features, {problem.n_classes} classes; "
+        f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{extras}"
+    )
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ along contiguous memory; the formulas are the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -53,30 +53,56 @@ def logits(Z: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return Z @ W.T + b
 
 
-def log_softmax(H: np.ndarray, class_axis: int = -1) -> np.ndarray:
-    """Logarithm of the softmax, computed stably (log-sum-exp).
+class SoftmaxCE(NamedTuple):
+    """Softmax probabilities, and with labels each node's cross-entropy and whether
+    its true class has the largest logit (the first largest, as argmax picks)."""
+
+    probs: np.ndarray
+    loss_per_node: np.ndarray | None
+    true_is_top: np.ndarray | None
+
+
+def softmax_cross_entropy(
+    H: np.ndarray, y: np.ndarray | None = None, class_axis: int = -1, overwrite: bool = False
+) -> SoftmaxCE:
+    """Softmax along the classes and the cross-entropy of the true classes, stably.
 
     Notes
     -----
-    ln P[i, c] = H[i, c] - m_i - ln sum_q exp(H[i, q] - m_i),  m_i = max_q H[i, q].
-    Subtracting the row maximum changes nothing mathematically and keeps every
+    m_i = max_q H[i, q],  s_i = sum_q exp(H[i, q] - m_i),
+    P[i, c] = exp(H[i, c] - m_i) / s_i,  loss_i = -ln P[i, y_i] = ln s_i - (H[i, y_i] - m_i).
+    Subtracting the maximum changes nothing mathematically and keeps every
     exponential in (0, 1], so logits of +-1000 give finite, exact results.
+    Derivative: d loss_i / dH[i, c] = P[i, c] - Y[i, c] (see :func:`grad_logits`).
+
+    H (N, C), or (C, N) with ``class_axis=0``; y (N,). With ``overwrite`` the
+    probabilities are written into H (saves memory and time on big chunks).
     """
-    shifted = H - H.max(axis=class_axis, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=class_axis, keepdims=True))
+    axis = class_axis % H.ndim
+    shifted = np.subtract(H, H.max(axis=axis, keepdims=True), out=H if overwrite else None)
+    loss = top = None
+    if y is not None:
+        nodes = np.arange(len(y))
+        index = (nodes, y) if axis == 1 else (y, nodes)
+        true_shifted = shifted[index]
+        top = true_shifted == 0
+        is_max = shifted == 0
+        count = np.uint8 if H.shape[axis] < 255 else np.uint32  # fast, and cannot wrap
+        tied = is_max.view(np.uint8).sum(axis=axis, dtype=count) > 1
+        if tied.any():  # several largest logits: argmax picks the first
+            first = is_max.argmax(axis=axis)
+            top[tied] = first[tied] == y[tied]
+    probs = np.exp(shifted, out=shifted)
+    total = probs.sum(axis=axis, keepdims=True)
+    probs /= total
+    if y is not None:
+        loss = np.log(total.reshape(-1)) - true_shifted
+    return SoftmaxCE(probs, loss, top)
 
 
 def softmax(H: np.ndarray, class_axis: int = -1) -> np.ndarray:
     """Probabilities P[i, c] = exp(H[i, c]) / sum_q exp(H[i, q]), computed stably."""
-    return np.exp(log_softmax(H, class_axis))
-
-
-def cross_entropy_per_node(log_probs: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Each node's loss, -ln P[i, y_i].
-
-    log_probs (N, C), y (N,) -> (N,).
-    """
-    return -log_probs[np.arange(len(y)), y]
+    return softmax_cross_entropy(H, class_axis=class_axis).probs
 
 
 def reduce_loss(loss_per_node: np.ndarray, reduction: str) -> float:
@@ -84,7 +110,9 @@ def reduce_loss(loss_per_node: np.ndarray, reduction: str) -> float:
     return float(loss_scale(len(loss_per_node), reduction) * loss_per_node.sum())
 
 
-def grad_logits(probs: np.ndarray, y: np.ndarray, scale: float, class_axis: int = -1) -> np.ndarray:
+def grad_logits(
+    probs: np.ndarray, y: np.ndarray, scale: float, class_axis: int = -1, overwrite: bool = False
+) -> np.ndarray:
     """Gradient of the loss with respect to the logits.
 
     Notes
@@ -92,9 +120,10 @@ def grad_logits(probs: np.ndarray, y: np.ndarray, scale: float, class_axis: int 
     dL/dH[i, c] = scale * (P[i, c] - Y[i, c]), Y the one-hot matrix of y: the
     derivative of -ln softmax(h)[y] is softmax(h) - onehot(y).
 
-    probs (N, C) (or (C, N) with ``class_axis=0``), y (N,) -> same shape as probs.
+    probs (N, C) (or (C, N) with ``class_axis=0``), y (N,) -> same shape as probs
+    (written into probs with ``overwrite``).
     """
-    grad = probs * scale
+    grad = np.multiply(probs, scale, out=probs if overwrite else None)
     nodes = np.arange(len(y))
     if class_axis in (-1, probs.ndim - 1):
         grad[nodes, y] -= scale
@@ -162,17 +191,17 @@ def gradient_step(
 
     ``carry(name, values)`` is applied to each result before the next step uses it
     (names: logits, probs, loss_per_node, loss, grad_logits, grad_W, grad_b, W_new,
-    b_new). With :func:`exact` the loss comes from the stable log-softmax; with a
-    rounding carry it comes from the carried probabilities, -ln p, as by hand.
+    b_new). With :func:`exact` the loss comes from the stable softmax-cross-entropy;
+    with a rounding carry it comes from the carried probabilities, -ln p, as by hand.
     """
     scale = loss_scale(len(y), reduction)
     H = carry("logits", logits(Z, W, b))
-    log_P = log_softmax(H)
-    P = carry("probs", np.exp(log_P))
-    if carry is not exact:
+    P, per_node, _ = softmax_cross_entropy(H, y)
+    P = carry("probs", P)
+    if carry is not exact:  # by hand the loss comes from the rounded probabilities
         with np.errstate(divide="ignore"):
-            log_P = np.log(P)
-    per_node = carry("loss_per_node", cross_entropy_per_node(log_P, y))
+            per_node = -np.log(P[np.arange(len(y)), y])
+    per_node = carry("loss_per_node", per_node)
     loss = float(carry("loss", np.array(reduce_loss(per_node, reduction))))
     grad_H = carry("grad_logits", grad_logits(P, y, scale))
     grad_W, grad_b = grad_params(grad_H, Z)
@@ -190,3 +219,46 @@ def gradient_step(
         W_new=carry("W_new", W_new),
         b_new=carry("b_new", b_new),
     )
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """One chunk's share of an epoch: its nodes' losses, whether each was predicted
+    right, and its share of the gradient (sums over its nodes, already scaled)."""
+
+    loss_per_node: np.ndarray  # (n,)
+    correct: np.ndarray  # (n,) bool
+    grad_W: np.ndarray  # (C, d)
+    grad_b: np.ndarray  # (C,)
+
+
+def chunk_loss_and_grad(
+    Z: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    scale: float,
+    trains: np.ndarray | None = None,
+    work: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ChunkResult:
+    """Forward pass, loss and gradient share for one chunk of nodes.
+
+    The same formulas as :func:`gradient_step`, with the logits kept as classes x
+    nodes (``H^T``) so that every reduction over the classes runs along contiguous
+    rows. Summing ``grad_W``/``grad_b`` over all chunks gives dL/dW and dL/db. Only
+    nodes where ``trains`` is 1 (all when None) contribute to the gradient.
+    ``work`` is a pair of scratch arrays (n, C) and (C, n) of Z's dtype, reused
+    between chunks to spare allocations.
+
+    Z (n, d), y (n,), W (C, d), b (C,) -> ChunkResult.
+    """
+    n, C = len(y), len(W)
+    H, H_T = work if work is not None else (np.empty((n, C), Z.dtype), np.empty((C, n), Z.dtype))
+    np.matmul(Z, W.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
+    np.add(H.T, b[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
+    probs, loss, correct = softmax_cross_entropy(H_T, y, class_axis=0, overwrite=True)
+    grad_H_T = grad_logits(probs, y, scale, class_axis=0, overwrite=True)
+    if trains is not None:
+        grad_H_T *= trains
+    grad_W, grad_b = grad_params(grad_H_T.T, Z)
+    return ChunkResult(loss, correct, grad_W, grad_b)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core import StepResult, gradient_step, log_softmax, loss_scale
+from .core import StepResult, gradient_step, loss_scale, softmax
 from .handwork import rounded_carry
 from .problem import Problem
 from .rounding import Precision, round_value, snap
@@ -148,7 +148,7 @@ class World:
             return self.used[name]
 
         H = settle("logits", as_2d("logits", exact))
-        P = settle("probabilities", np.exp(log_softmax(H)))
+        P = settle("probabilities", softmax(H))
         with np.errstate(divide="ignore", invalid="ignore"):
             losses = settle("loss_per_node", -np.log(P[np.arange(N), problem.y])[:, None])
         settle("loss", np.array([[scale * losses.sum()]]))

@@ -7,7 +7,7 @@ are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,6 +40,8 @@ class Problem:
     learning_rate: float | None
     source: str
     split: np.ndarray | None = None  # (N,) str
+    # the files the embeddings and labels came from (None: written inline in the YAML)
+    origins: dict = field(default_factory=dict)
 
     @property
     def n_classes(self) -> int:
@@ -411,16 +413,19 @@ def problem_from_data(
             return None, source, None, base
         return data[key], source, data.key_lines[key], base
 
+    origins: dict = {}
     value, src, line, where_base = entry("embeddings", embeddings)
     if value is None:
         raise NodeclfError("no embeddings: add embeddings: to the file or pass --embeddings", source)
     emb_rows = _load_embeddings(value, src, line, where_base)
+    origins["embeddings"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     Z = _as_matrix(emb_rows, "embedding")
 
     value, src, line, where_base = entry("labels", labels)
     if value is None:
         raise NodeclfError("no labels: add labels: to the file or pass --labels", source)
     label_set = _load_labels(value, src, line, where_base)
+    origins["labels"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
 
     classes = _load_classes(data.get("classes"), source, data.key_lines.get("classes"))
     W = b = None
@@ -470,6 +475,7 @@ def problem_from_data(
         learning_rate=lr,
         source=source,
         split=split,
+        origins=origins,
     )
 
 

@@ -50,7 +50,8 @@ def test_unknown_reduction_is_refused():
 
 
 def _loss(Z, y, W, b, reduction):
-    return core.reduce_loss(core.cross_entropy_per_node(core.log_softmax(core.logits(Z, W, b)), y), reduction)
+    per_node = core.softmax_cross_entropy(core.logits(Z, W, b), y).loss_per_node
+    return core.reduce_loss(per_node, reduction)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -87,7 +88,7 @@ def test_softmax_and_loss_are_stable_for_huge_logits():
     assert_allclose(P[0], [1.0, 0.0, 0.0], atol=1e-300)
     e = np.exp(1.0)
     assert_allclose(P[1], [1 / (2 + e), 1 / (2 + e), e / (2 + e)], rtol=1e-14)
-    losses = core.cross_entropy_per_node(core.log_softmax(H), np.array([1, 0]))
+    losses = core.softmax_cross_entropy(H, np.array([1, 0])).loss_per_node
     assert_allclose(losses, [2000.0, np.log(2 + e)], rtol=1e-14)
 
 
@@ -113,3 +114,26 @@ def test_matches_pytorch_autograd_when_available(article):
     assert result.loss == pytest.approx(loss.item(), abs=1e-12)
     assert_allclose(result.grad_W, W.grad.numpy(), atol=1e-12)
     assert_allclose(result.grad_b, b.grad.numpy(), atol=1e-12)
+
+
+def test_true_is_top_follows_argmax_including_ties():
+    H = np.array([[1.0, 3.0, 2.0], [0.0, 0.0, 0.0], [5.0, 5.0, 1.0], [2.0, 1.0, 2.0]])
+    y = np.array([1, 1, 0, 2])
+    top = core.softmax_cross_entropy(H, y).true_is_top
+    assert top.tolist() == (H.argmax(axis=1) == y).tolist() == [True, False, True, False]
+    top_T = core.softmax_cross_entropy(H.T.copy(), y, class_axis=0).true_is_top
+    assert top_T.tolist() == top.tolist()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_chunks_sum_to_the_full_gradient(article, reduction):
+    full = article_step(article, reduction)
+    scale = core.loss_scale(5, reduction)
+    parts = [
+        core.chunk_loss_and_grad(article.Z[i:j], article.y[i:j], article.W, article.b, scale)
+        for i, j in [(0, 2), (2, 3), (3, 5)]
+    ]
+    assert_allclose(sum(p.grad_W for p in parts), full.grad_W, atol=1e-15)
+    assert_allclose(sum(p.grad_b for p in parts), full.grad_b, atol=1e-15)
+    assert_allclose(np.concatenate([p.loss_per_node for p in parts]), full.loss_per_node, atol=1e-15)
+    assert not any(p.correct.any() for p in parts)  # the article predicts every node wrong

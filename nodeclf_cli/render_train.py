@@ -1,0 +1,194 @@
+"""Presentation of a training run: the epoch table, accuracy per class, confusion
+matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .problem import Problem
+from .render import Cells, Section, per_class_section
+from .rounding import Precision
+from .train import Epoch
+
+LOSS = Precision(decimals=4)
+
+
+def _percent(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
+    """Every epoch for short runs; else every ``every``-th (about 20 rows by default),
+    always with the first and the last."""
+    if every is None:
+        every = 1 if len(history) <= 30 else -(-len(history) // 20)
+    rows = [e for e in history if e.epoch == 1 or e.epoch % every == 0]
+    if history and rows[-1] is not history[-1]:
+        rows.append(history[-1])
+    return rows
+
+
+def history_section(history: Sequence[Epoch], every: int | None) -> Section:
+    split = bool(history) and history[0].val_accuracy is not None
+    headers = ["epoch", "loss", "accuracy"] + (["val accuracy", "test accuracy"] if split else [])
+    section = Section("Training  (loss and accuracy of each epoch's forward pass, before its update)", headers)
+    cells = Cells(LOSS)
+    for e in sampled(history, every):
+        extra = [_percent(e.val_accuracy), _percent(e.test_accuracy)] if split else []
+        section.add_row(str(e.epoch), cells(e.loss), _percent(e.accuracy), *extra)
+    return section
+
+
+def weights_section(problem: Problem, W: np.ndarray, b: np.ndarray, precision: Precision) -> Section:
+    return per_class_section("Trained weights  W and b", problem, W, b, ("w_c", "b_c"), Cells(precision))
+
+
+def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarray | None) -> list[Section]:
+    """Accuracy per class (per split) and the confusion matrix of the training nodes."""
+    classes, y = problem.classes, problem.y
+    names = ["train", "val", "test"] if groups is not None else ["all"]
+    masks = [groups == k for k in range(3)] if groups is not None else [y >= 0]
+    present = [(n, m) for n, m in zip(names, masks) if m.any()]
+    headers = [f"{n} accuracy" for n, _ in present] if groups is not None else ["accuracy"]
+    per_class = Section("Accuracy per class  (final weights)", ["class", *headers, "nodes"])
+    for c, name in enumerate(classes):
+        cells = []
+        for _, mask in present:
+            members = mask & (y == c)
+            cells.append(_percent(float((predicted[members] == c).mean())) if members.any() else "—")
+        per_class.add_row(str(name), *cells, str(int(((y == c) & present[0][1]).sum())))
+    overall = [f"{n}: {_percent(float((predicted[m] == y[m]).mean()))}" for n, m in present]
+    per_class.add_notes("overall " + ", ".join(overall))
+    sections = [per_class]
+    if len(classes) <= 15:
+        train = present[0][1]
+        confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
+        np.add.at(confusion, (y[train], predicted[train]), 1)
+        section = Section(
+            f"Confusion matrix  (rows: true class, columns: predicted; {present[0][0]} nodes, final weights)",
+            ["true \\ predicted", *map(str, classes)],
+        )
+        for name, row in zip(classes, confusion):
+            section.add_row(str(name), *map(str, row))
+        sections.append(section)
+    else:
+        per_class.add_notes(f"(no confusion matrix for {len(classes)} classes: it would not fit)")
+    return sections
+
+
+def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
+    """The loss curve drawn in the terminal with plotext."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot([e.epoch for e in history], [e.loss for e in history], marker="braille")
+    plt.title("loss per epoch")
+    plt.xlabel("epoch")
+    plt.plotsize(min(width, 100), 15)
+    if not color:
+        plt.theme("clear")
+    return plt.build()
+
+
+def save_loss_plot(history: Sequence[Epoch], path: Path) -> None:
+    """The loss (and accuracy) curves as an image file (PNG, SVG or PDF by extension)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [e.epoch for e in history]
+    figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=120)
+    loss_axis.plot(epochs, [e.loss for e in history], color="tab:blue", label="loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("loss")
+    accuracy_axis = loss_axis.twinx()
+    accuracy_axis.plot(epochs, [e.accuracy for e in history], color="tab:orange", label="accuracy")
+    if history and history[0].val_accuracy is not None:
+        accuracy_axis.plot(epochs, [e.val_accuracy for e in history], color="tab:green", label="val accuracy")
+    accuracy_axis.set_ylabel("accuracy")
+    accuracy_axis.set_ylim(0, 1)
+    figure.legend(loc="upper center", ncol=3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def history_csv(history: Sequence[Epoch]) -> str:
+    split = bool(history) and history[0].val_accuracy is not None
+    lines = ["epoch,loss,accuracy" + (",val_accuracy,test_accuracy" if split else "")]
+    for e in history:
+        extra = f",{e.val_accuracy!r},{e.test_accuracy!r}" if split else ""
+        lines.append(f"{e.epoch},{e.loss!r},{float(e.accuracy)!r}{extra}")
+    return "\n".join(lines) + "\n"
+
+
+def train_json(history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.ndarray, lr: float) -> dict:
+    records = []
+    for e in history:
+        record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": float(e.accuracy)}
+        if e.val_accuracy is not None:
+            record["val_accuracy"] = e.val_accuracy
+            record["test_accuracy"] = e.test_accuracy
+        records.append(record)
+    return {
+        "history": records,
+        "W": W.astype(float).tolist(),
+        "b": b.astype(float).tolist(),
+        "classes": [c.item() if isinstance(c, np.generic) else c for c in problem.classes],
+        "learning_rate": lr,
+        "epochs": len(history),
+    }
+
+
+def _scalar(value: Any) -> str:
+    """A YAML scalar: numbers as they are, names quoted (JSON strings are YAML)."""
+    if isinstance(value, (bool, str)) or value is None:
+        return json.dumps(str(value))
+    return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
+
+
+def _flow(values) -> str:
+    return "[" + ", ".join(_scalar(v) for v in values) + "]"
+
+
+def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str) -> str:
+    """A problem file with the trained weights, readable by ``nodeclf step``: its
+    embeddings and labels refer to the files they came from (relative to ``path``),
+    or are written inline when they were inline."""
+
+    def ref(kind: str) -> str | None:
+        origin = problem.origins.get(kind)
+        if origin is None:
+            return None
+        return json.dumps(Path(os.path.relpath(Path(origin).resolve(), path.resolve().parent)).as_posix())
+
+    lines = [f"# {line}" for line in note.splitlines()]
+    embeddings = ref("embeddings")
+    if embeddings is not None:
+        lines.append(f"embeddings: {embeddings}")
+    else:
+        lines.append("embeddings:")
+        lines += [f"  {_scalar(i)}: {_flow(z)}" for i, z in zip(problem.node_ids, problem.Z)]
+    labels = ref("labels")
+    if labels is not None:
+        lines.append(f"labels: {labels}")
+    else:
+        lines.append("labels:")
+        lines += [
+            f"  {_scalar(i)}: {_scalar(problem.classes[c])}"
+            for i, c in zip(problem.node_ids, problem.y)
+            if c >= 0
+        ]
+    lines.append(f"classes: {_flow(problem.classes)}")
+    lines.append("weights:")
+    lines.append("  W:")
+    lines += [f"    - {_flow(row)}" for row in W.astype(float)]
+    lines.append(f"  b: {_flow(b.astype(float))}")
+    lines.append(f"learning_rate: {lr!r}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,240 @@
+"""`nodeclf train`: the trainer against step, hand-written references and PyTorch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from nodeclf_cli import core
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.train import Settings, Trainer, split_groups
+
+from .conftest import EXAMPLE, ROOT
+from .test_cli_step import run
+
+KARATE = ROOT / "data" / "karate.yaml"
+
+
+def train_json(*args: str, code: int = 0) -> dict:
+    return json.loads(run("train", *args, "--format", "json", "--quiet", code=code).stdout)
+
+
+def reference_sgd(Z, y, W, b, epochs, lr, momentum=0.0, weight_decay=0.0, reduction="mean"):
+    """Plain full-batch SGD written out directly, as torch.optim.SGD defines it."""
+    W, b = W.copy(), b.copy()
+    v_W = v_b = None
+    losses = []
+    for _ in range(epochs):
+        step = core.gradient_step(Z, y, W, b, lr, reduction)
+        losses.append(step.loss)
+        g_W = step.grad_W + weight_decay * W
+        g_b = step.grad_b + weight_decay * b
+        if momentum:
+            v_W = g_W if v_W is None else momentum * v_W + g_W
+            v_b = g_b if v_b is None else momentum * v_b + g_b
+            g_W, g_b = v_W, v_b
+        W, b = W - lr * g_W, b - lr * g_b
+    return np.array(losses), W, b
+
+
+def test_one_epoch_equals_step(article):
+    trained = train_json(str(EXAMPLE), "--epochs", "1")
+    stepped = json.loads(run("step", "--format", "json").stdout)
+    assert_allclose(trained["W"], stepped["W_new"], atol=1e-12, rtol=0)
+    assert_allclose(trained["b"], stepped["b_new"], atol=1e-12, rtol=0)
+    assert trained["history"][0]["loss"] == pytest.approx(article.loss, abs=1e-10)
+    assert trained["history"][0]["accuracy"] == 0.0  # the article predicts every node wrong
+
+
+def test_loss_decreases_on_the_example():
+    history = train_json("--epochs", "30")["history"]
+    losses = [h["loss"] for h in history]
+    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_chunks_and_threads_do_not_change_the_result():
+    problem = load_problem(KARATE)
+    rng = np.random.default_rng(1)
+    W, b = rng.normal(0, 0.1, (2, 4)), np.zeros(2)
+    results = []
+    for chunk, threads in [(34, 1), (5, 1), (5, 3), (1, 2)]:
+        trainer = Trainer(problem.Z, problem.y, W, b, Settings(8, 0.5, chunk_nodes=chunk, threads=threads))
+        losses = [e.loss for e in trainer]
+        results.append((np.array(losses), trainer.W.copy(), trainer.b.copy()))
+    for losses, W_end, b_end in results[1:]:
+        assert_allclose(losses, results[0][0], rtol=1e-13)
+        assert_allclose(W_end, results[0][1], rtol=1e-12, atol=1e-15)
+        assert_allclose(b_end, results[0][2], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("momentum, weight_decay, reduction", [(0.9, 0.0, "mean"), (0.5, 0.01, "sum"), (0.0, 0.1, "mean")])
+def test_momentum_and_weight_decay_match_a_hand_written_reference(momentum, weight_decay, reduction):
+    problem = load_problem(KARATE)
+    rng = np.random.default_rng(2)
+    W, b = rng.normal(0, 0.1, (2, 4)), rng.normal(0, 0.1, 2)
+    lr = 0.05 if reduction == "sum" else 0.5
+    settings = Settings(12, lr, reduction, momentum, weight_decay, chunk_nodes=7, threads=2)
+    trainer = Trainer(problem.Z, problem.y, W, b, settings)
+    losses = [e.loss for e in trainer]
+    ref_losses, ref_W, ref_b = reference_sgd(problem.Z, problem.y, W, b, 12, lr, momentum, weight_decay, reduction)
+    assert_allclose(losses, ref_losses, rtol=1e-12)
+    assert_allclose(trainer.W, ref_W, rtol=1e-11, atol=1e-14)
+    assert_allclose(trainer.b, ref_b, rtol=1e-11, atol=1e-14)
+
+
+def test_float32_agrees_with_float64():
+    f64 = train_json(str(KARATE), "--epochs", "20", "--init", "random", "--momentum", "0.5")
+    f32 = train_json(str(KARATE), "--epochs", "20", "--init", "random", "--momentum", "0.5", "--dtype", "float32")
+    assert_allclose([h["loss"] for h in f32["history"]], [h["loss"] for h in f64["history"]], rtol=1e-5)
+    assert_allclose(f32["W"], f64["W"], rtol=1e-5, atol=1e-5)
+
+
+def test_karate_reaches_high_accuracy():
+    data = train_json(str(KARATE), "--epochs", "100")
+    assert data["history"][-1]["accuracy"] >= 0.94
+    assert data["classes"] == ["Mr. Hi", "Officer"] and data["epochs"] == 100
+
+
+def test_save_round_trips_through_step(tmp_path):
+    saved = tmp_path / "trained.yaml"
+    data = train_json(str(KARATE), "--epochs", "15", "--save", str(saved))
+    text = saved.read_text()
+    assert text.startswith("# Trained by nodeclf train on")
+    stepped = json.loads(run("step", str(saved), "--format", "json").stdout)
+    assert stepped["W"] == data["W"] and stepped["b"] == data["b"]  # exactly, not approximately
+    assert stepped["node_ids"] == list(range(1, 35))
+    assert stepped["learning_rate"] == 0.5
+    # one more epoch from the saved weights is what a 16th epoch would have given
+    sixteen = train_json(str(KARATE), "--epochs", "16")
+    assert_allclose(stepped["W_new"], sixteen["W"], atol=1e-12)
+
+
+def test_save_refers_to_the_files_it_came_from(tmp_path):
+    save_dir = tmp_path / "out"
+    save_dir.mkdir()
+    saved = save_dir / "w.yaml"
+    train_json(str(ROOT / "data" / "example-csv.yaml"), "--epochs", "3", "--save", str(saved))
+    text = saved.read_text()
+    assert f'embeddings: "{os.path.relpath(ROOT / "data" / "csv" / "embeddings.csv", save_dir)}"' in text
+    run("step", str(saved))
+
+
+def test_save_refuses_to_overwrite_before_training(tmp_path):
+    saved = tmp_path / "w.yaml"
+    saved.write_text("precious")
+    result = run("train", "--epochs", "2", "--save", str(saved), "--quiet", code=2)
+    assert "already exists; pass --force" in result.stderr and saved.read_text() == "precious"
+
+
+def test_history_csv_and_plot(tmp_path):
+    history, plot = tmp_path / "h.csv", tmp_path / "loss.png"
+    data = train_json("--epochs", "4", "--history", str(history), "--plot", str(plot))
+    lines = history.read_text().splitlines()
+    assert lines[0] == "epoch,loss,accuracy" and len(lines) == 5
+    assert float(lines[1].split(",")[1]) == data["history"][0]["loss"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
+
+
+def test_table_output_has_the_history_weights_and_confusion():
+    out = run("train", str(KARATE), "--epochs", "40", "--quiet", "--no-plot").stdout
+    assert "│     1 │ 0.6939 │    50.0% │" in out
+    assert "Confusion matrix" in out and "Accuracy per class" in out and "Trained weights" in out
+    rows = [line for line in out.splitlines() if line.startswith("│") and "%" in line]
+    assert 20 <= len(rows) <= 25  # about 20 of the 40 epochs, first and last included
+
+
+def _split_problem(tmp_path):
+    labels = tmp_path / "labels.csv"
+    splits = ["train"] * 20 + ["val"] * 7 + ["test"] * 5  # nodes 33 and 34 unlabelled
+    problem = load_problem(KARATE)
+    rows = [f"{i + 1},{problem.classes[c]},{s}" for i, (c, s) in enumerate(zip(problem.y, splits))]
+    labels.write_text("id,label,split\n" + "\n".join(rows) + "\n")
+    return labels, splits
+
+
+def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_path):
+    labels, splits = _split_problem(tmp_path)
+    data = train_json(str(KARATE), "--labels", str(labels), "--epochs", "5", "--init", "zeros")
+    problem = load_problem(KARATE)
+    groups = np.array([{"train": 0, "val": 1, "test": 2}[s] for s in splits] + [-1, -1])
+    y = problem.y
+    train = groups == 0
+    ref_losses, W, b = reference_sgd(problem.Z[train], y[train], np.zeros((2, 4)), np.zeros(2), 5, 0.5)
+    assert_allclose([h["loss"] for h in data["history"]], ref_losses, rtol=1e-12)
+    assert_allclose(data["W"], W, rtol=1e-11, atol=1e-14)
+    # the last epoch's accuracies come from the weights before its update
+    _, W4, b4 = reference_sgd(problem.Z[train], y[train], np.zeros((2, 4)), np.zeros(2), 4, 0.5)
+    predicted = (problem.Z @ W4.T + b4).argmax(axis=1)
+    for key, k in [("accuracy", 0), ("val_accuracy", 1), ("test_accuracy", 2)]:
+        mask = groups == k
+        assert data["history"][-1][key] == pytest.approx((predicted[mask] == y[mask]).mean(), abs=1e-12)
+
+
+def test_split_groups_mark_unlabelled_nodes():
+    groups = split_groups(np.array(["train", "val", "", "test"]), np.array([0, 1, -1, 0]))
+    assert groups.tolist() == [0, 1, -1, 2]
+
+
+def test_npy_files_alone_are_a_problem(tmp_path):
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(200, 6)).astype(np.float32)
+    y = np.where(Z[:, 2] > 1, 2, (Z[:, 0] + Z[:, 1] > 0).astype(np.int64))
+    np.save(tmp_path / "z.npy", Z)
+    np.save(tmp_path / "y.npy", y)
+    data = train_json("--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"),
+                      "--epochs", "60", "--dtype", "float32", "--lr", "1.0")
+    assert data["classes"] == [0, 1, 2] and data["learning_rate"] == 1.0
+    assert data["history"][-1]["accuracy"] > 0.8
+    assert np.array(data["W"]).shape == (3, 6)
+
+
+def test_ctrl_c_stops_after_the_epoch_saves_and_exits_130(tmp_path):
+    saved = tmp_path / "w.yaml"
+    env = {**os.environ, "COLUMNS": "100"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nodeclf_cli", "train", str(KARATE), "--epochs", "100000000",
+         "--save", str(saved), "--quiet", "--no-plot"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted after epoch" in err and "Traceback" not in err
+    epochs = int(err.split("interrupted after epoch ")[1].split()[0])
+    assert 0 < epochs < 100000000
+    assert f"{epochs} epochs" in saved.read_text()
+    assert "Trained weights" in out
+
+
+def test_matches_pytorch_sgd_when_available():
+    torch = pytest.importorskip("torch")
+    problem = load_problem(KARATE)
+    rng = np.random.default_rng(4)
+    W, b = rng.normal(0, 0.1, (2, 4)), rng.normal(0, 0.1, 2)
+    trainer = Trainer(problem.Z, problem.y, W, b, Settings(10, 0.3, momentum=0.9, weight_decay=0.01))
+    losses = [e.loss for e in trainer]
+    layer = torch.nn.Linear(4, 2).double()
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(W))
+        layer.bias.copy_(torch.tensor(b))
+    optimiser = torch.optim.SGD(layer.parameters(), lr=0.3, momentum=0.9, weight_decay=0.01)
+    Z, y = torch.tensor(problem.Z), torch.tensor(problem.y)
+    torch_losses = []
+    for _ in range(10):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(layer(Z), y)
+        loss.backward()
+        optimiser.step()
+        torch_losses.append(loss.item())
+    assert_allclose(losses, torch_losses, rtol=1e-12)
+    assert_allclose(trainer.W, layer.weight.detach().numpy(), atol=1e-12)
