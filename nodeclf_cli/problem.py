@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class Problem:
     "val" or "test" per node when the labels carried a split.
     """
 
-    node_ids: tuple  # as given: ints or strings
+    node_ids: Sequence  # as given: ints or strings (a range for .npy rows)
     Z: np.ndarray  # (N, d)
     y: np.ndarray  # (N,) int
     classes: tuple  # class names in the order of W's rows
@@ -131,7 +131,7 @@ def _rows_from_npy(path: Path) -> _Rows:
             f"{array.shape} of {array.dtype}",
             path,
         )
-    return _Rows(list(range(array.shape[0])), array, None)
+    return _Rows(range(array.shape[0]), array, None)
 
 
 def _resolve(value: Any, base: Path) -> Path:
@@ -186,6 +186,8 @@ def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _
 class _Labels(NamedTuple):
     by_id: dict  # id text -> (label, _Place)
     split: dict | None  # id text -> "train" | "val" | "test"
+    array: np.ndarray | None = None  # from .npy: one class number per row, kept as an array
+    source: str = ""
 
 
 def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labels:
@@ -251,8 +253,21 @@ def _labels_from_npy(path: Path) -> _Labels:
             f"expected a 1-d array of integer classes, found shape {array.shape} of {array.dtype}",
             path,
         )
-    place = _Place(str(path), None, "labels")
-    return _Labels({str(i): (int(label), place) for i, label in enumerate(array)}, None)
+    return _Labels({}, None, array.astype(np.int64, copy=False), str(path))
+
+
+def _array_labels(labels: _Labels, classes: list | None, W: np.ndarray | None, n_nodes: int):
+    """Class positions and names for labels given as an array, checked without a loop."""
+    y = labels.array
+    if len(y) != n_nodes:
+        raise NodeclfError(f"has {len(y)} labels but there are {n_nodes} nodes", labels.source)
+    n_classes = len(classes) if classes is not None else len(W) if W is not None else int(y.max()) + 1
+    bad = np.flatnonzero((y < 0) | (y >= n_classes))
+    if len(bad):
+        row, label = int(bad[0]), int(y[bad[0]])
+        why = "class numbers start at 0" if label < 0 else f"there are {n_classes} classes, numbered 0..{n_classes - 1}"
+        raise NodeclfError(f"row {row}: class {label} is out of range: {why}", labels.source)
+    return y, classes if classes is not None else list(range(n_classes))
 
 
 def _load_weights(value: Any, source: str, line: int | None, base: Path):
@@ -441,17 +456,12 @@ def problem_from_data(
             data.key_lines.get("classes"),
             "classes",
         )
-    positions, classes = _class_positions(label_set, classes, None if W is None else len(W))
+    if label_set.array is not None:
+        y, classes = _array_labels(label_set, classes, W, len(emb_rows.ids))
+    else:
+        y, classes = _labels_by_id(label_set, classes, W, emb_rows.ids)
     if len(classes) < 2:
         raise NodeclfError("a classifier needs at least two classes; the labels have one", source)
-
-    known = {_key(node_id) for node_id in emb_rows.ids}
-    for node, (_, place) in label_set.by_id.items():
-        if node not in known:
-            raise NodeclfError(
-                f"label for node {node}, which has no embedding", place.source, place.line
-            )
-    y = np.array([positions.get(_key(node_id), -1) for node_id in emb_rows.ids], dtype=np.int64)
     if (y < 0).any() and not (allow_unlabelled and label_set.split):
         missing = emb_rows.ids[int(np.argmax(y < 0))]
         raise NodeclfError(f"node {missing} has no label", src)
@@ -466,7 +476,7 @@ def problem_from_data(
         if lr <= 0:
             raise NodeclfError(f"must be a positive number, found {value}", src, line, "learning_rate")
     return Problem(
-        node_ids=tuple(emb_rows.ids),
+        node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
         Z=Z,
         y=y,
         classes=tuple(classes),
@@ -477,6 +487,19 @@ def problem_from_data(
         split=split,
         origins=origins,
     )
+
+
+def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, ids: Any):
+    """Class positions per node (-1: no label) and class names, for labels keyed by id."""
+    positions, classes = _class_positions(labels, classes, None if W is None else len(W))
+    known = {_key(node_id) for node_id in ids}
+    for node, (_, place) in labels.by_id.items():
+        if node not in known:
+            raise NodeclfError(
+                f"label for node {node}, which has no embedding", place.source, place.line
+            )
+    y = np.array([positions.get(_key(node_id), -1) for node_id in ids], dtype=np.int64)
+    return y, classes
 
 
 def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):

@@ -35,7 +35,7 @@ class Settings:
     momentum: float = 0.0  # classical momentum, as torch.optim.SGD
     weight_decay: float = 0.0  # L2 penalty added to the gradient, as torch.optim.SGD
     dtype: str = "float64"  # float32 halves memory and time on big data
-    chunk_nodes: int = 4096  # nodes per chunk: a chunk of Z stays in the core's cache
+    chunk_nodes: int = 3072  # nodes per chunk: a chunk of Z stays in the core's cache
     threads: int | None = None  # None: one per core (at most 8)
 
 
@@ -78,7 +78,7 @@ class Trainer:
     ) -> None:
         dtype = np.dtype(settings.dtype)
         self.settings = settings
-        self.Z = Z if Z.dtype == dtype else Z.astype(dtype)
+        self.Z = Z  # kept as given (a .npy stays memory-mapped); chunks are converted as read
         self.y = np.asarray(y, dtype=np.int64)
         self.W = np.array(W, dtype=dtype)
         self.b = np.array(b, dtype=dtype)
@@ -99,11 +99,12 @@ class Trainer:
         W, b, dtype = self.W, self.b, self.W.dtype
         grad_W, grad_b = np.zeros_like(W), np.zeros_like(b)
         loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
-        work: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # scratch per chunk length
+        work: dict[int, tuple] = {}  # scratch per chunk length
         for start, stop in chunks:
             n = stop - start
             if n not in work:
-                work[n] = (np.empty((n, len(W)), dtype), np.empty((len(W), n), dtype))
+                d, C = W.shape[1], len(W)
+                work[n] = (np.empty((n, d), dtype), np.empty((n, C), dtype), np.empty((C, n), dtype))
             Z, y = self.Z[start:stop], self.y[start:stop]
             groups = None if self.groups is None else self.groups[start:stop]
             trains = None if groups is None else (groups == 0).astype(dtype)
@@ -176,5 +177,6 @@ class Trainer:
         """Each node's predicted class with the current weights."""
         out = np.empty(len(self.y), dtype=np.int64)
         for start, stop in self._chunks:
-            out[start:stop] = (self.Z[start:stop] @ self.W.T + self.b).argmax(axis=1)
+            Z = np.asarray(self.Z[start:stop], self.W.dtype)
+            out[start:stop] = (Z @ self.W.T + self.b).argmax(axis=1)
         return out

@@ -190,4 +190,4 @@ def test_npy_embeddings_are_memory_mapped(tmp_path, article):
     labels = write(tmp_path, "y.csv", "0,0\n1,1\n2,0\n3,1\n4,2\n")
     problem = load_problem(EXAMPLE, embeddings=tmp_path / "z.npy", labels=labels)
     assert isinstance(problem.Z, np.memmap)
-    assert problem.node_ids == (0, 1, 2, 3, 4)
+    assert tuple(problem.node_ids) == (0, 1, 2, 3, 4)

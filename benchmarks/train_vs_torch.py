@@ -1,0 +1,174 @@
+"""nodeclf's trainer against PyTorch on a problem the size of ogbn-arxiv.
+
+A synthetic problem (169,343 nodes, 128 features, 40 classes, float32, fixed seed;
+labels from a noisy linear teacher) is written to .npy files. Each side then trains
+20 full-batch epochs from the same initial weights with the same learning rate, in
+its own process so that its peak memory is its own:
+
+- nodeclf: ``load_problem`` (embeddings memory-mapped) and ``Trainer`` (float32);
+- PyTorch (CPU): ``nn.Linear``, ``F.cross_entropy``, ``torch.optim.SGD``.
+
+The two loss histories must agree (rtol 1e-4). Printed: epochs/s of each and their
+ratio (median over rounds, the sides alternating), peak memory (resident high-water mark) of each and
+their ratio, and the fraction of the machine's peak sgemm throughput nodeclf
+reaches (a square float32 matmul timed in the same run).
+Goals on a 2-core machine: at least 2.5x PyTorch's epochs/s, at most 0.4x its memory.
+
+    pip install torch==2.13.0      # a benchmark dependency only
+    python benchmarks/train_vs_torch.py [--epochs 20] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+N, D, C = 169_343, 128, 40
+LEARNING_RATE = 0.5
+
+
+def make_problem(folder: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(2026)
+    Z = rng.standard_normal((N, D), dtype=np.float32)
+    teacher = rng.standard_normal((C, D)).astype(np.float32)
+    logits = Z @ teacher.T + 4.0 * rng.standard_normal((N, C), dtype=np.float32)
+    np.save(folder / "z.npy", Z)
+    np.save(folder / "y.npy", logits.argmax(axis=1).astype(np.int64))
+    np.save(folder / "w0.npy", (0.01 * rng.standard_normal((C, D))).astype(np.float32))
+
+
+def run_nodeclf(folder: Path, epochs: int) -> dict:
+    import numpy as np
+
+    from nodeclf_cli.problem import load_problem
+    from nodeclf_cli.train import Settings, Trainer
+
+    problem = load_problem(embeddings=folder / "z.npy", labels=folder / "y.npy")
+    W0 = np.load(folder / "w0.npy")
+    settings = Settings(epochs=epochs, learning_rate=LEARNING_RATE, dtype="float32")
+    trainer = Trainer(problem.Z, problem.y, W0, np.zeros(C, np.float32), settings)
+    losses, times = [], []
+    start = time.perf_counter()
+    for epoch in trainer:
+        losses.append(epoch.loss)
+        times.append(time.perf_counter() - start)
+    return {"losses": losses, "times": times}
+
+
+def run_torch(folder: Path, epochs: int) -> dict:
+    import numpy as np
+    import torch
+
+    Z = torch.from_numpy(np.load(folder / "z.npy"))
+    y = torch.from_numpy(np.load(folder / "y.npy"))
+    layer = torch.nn.Linear(D, C)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(np.load(folder / "w0.npy")))
+        layer.bias.zero_()
+    optimiser = torch.optim.SGD(layer.parameters(), lr=LEARNING_RATE)
+    losses, times = [], []
+    start = time.perf_counter()
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(layer(Z), y)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        times.append(time.perf_counter() - start)
+    return {"losses": losses, "times": times}
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. On Linux, VmHWM: ru_maxrss would also
+    count the parent's memory at the fork (Linux keeps it across exec)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+    except (OSError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(side: str, folder: Path, epochs: int) -> None:
+    result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
+    result["peak_mb"] = peak_memory_mb()
+    print(json.dumps(result))
+
+
+def child(side: str, folder: Path, epochs: int) -> dict:
+    done = subprocess.run(
+        [sys.executable, __file__, "--worker", side, "--folder", str(folder), "--epochs", str(epochs)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    import numpy as np
+
+    A = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    A @ A
+    best = min(_timed(lambda: A @ A) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--worker", choices=["nodeclf", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.folder, args.epochs)
+        return
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        make_problem(folder)
+        runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
+        for _ in range(args.rounds):
+            for side in ("torch", "nodeclf"):
+                runs[side].append(child(side, folder, args.epochs))
+    peak = sgemm_gflops()
+
+    ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]
+    agree = np.allclose(ours, theirs, rtol=1e-4, atol=0)
+    worst = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
+    speed = {side: statistics.median(args.epochs / r["times"][-1] for r in rs) for side, rs in runs.items()}
+    memory = {side: statistics.median(r["peak_mb"] for r in rs) for side, rs in runs.items()}
+    flops_per_epoch = 2 * 2 * N * D * C  # forward Z W^T and backward (dL/dH)^T Z
+    print(f"problem: {N} nodes x {D} features, {C} classes, float32, {args.epochs} epochs, lr {LEARNING_RATE}; "
+          f"{os.cpu_count()} cores; median of {args.rounds} rounds")
+    print(f"loss histories agree (rtol 1e-4): {agree}  (largest relative difference {worst:.2e}; "
+          f"first {ours[0]:.6f}, last {ours[-1]:.6f})")
+    print(f"epochs/s       nodeclf {speed['nodeclf']:7.2f}   torch {speed['torch']:7.2f}   "
+          f"ratio {speed['nodeclf'] / speed['torch']:.2f}x  (goal: at least 2.5x)")
+    print(f"peak memory    nodeclf {memory['nodeclf']:7.1f} MB   torch {memory['torch']:7.1f} MB   "
+          f"ratio {memory['nodeclf'] / memory['torch']:.2f}x  (goal: at most 0.4x)")
+    achieved = flops_per_epoch * speed["nodeclf"] / 1e9
+    print(f"throughput     nodeclf {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s sgemm peak "
+          f"({100 * achieved / peak:.0f}%)")
+    if not agree:
+        sys.exit("the loss histories differ")
+
+
+if __name__ == "__main__":
+    main()
