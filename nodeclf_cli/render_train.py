@@ -63,7 +63,7 @@ def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarra
             cells.append(_percent(float((predicted[members] == c).mean())) if members.any() else "—")
         per_class.add_row(str(name), *cells, str(int(((y == c) & present[0][1]).sum())))
     overall = [f"{n}: {_percent(float((predicted[m] == y[m]).mean()))}" for n, m in present]
-    per_class.add_notes("overall " + ", ".join(overall))
+    per_class.add_notes("overall " + ", ".join(overall) if groups is not None else "overall: " + overall[0].split(": ")[1])
     sections = [per_class]
     if len(classes) <= 15:
         train = present[0][1]
@@ -88,6 +88,8 @@ def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
     plt.clear_figure()
     plt.plot([e.epoch for e in history], [e.loss for e in history], marker="braille")
     plt.title("loss per epoch")
+    last = history[-1].epoch
+    plt.xticks(sorted({1, *np.linspace(1, last, 5).round().astype(int).tolist()}))
     plt.xlabel("epoch")
     plt.plotsize(min(width, 100), 15)
     if not color:
