@@ -263,12 +263,16 @@ def step(
     _emit(write(title, sections, explanation), output, force)
 
 
-def _title(problem: Any, precision: Any, carried: bool) -> str:
+def _name(problem: Any) -> str:
+    """What a problem is called in titles: its file, or "the article's example"."""
     from .problem import bundled_example
 
-    name = "the article's example" if problem.source == str(bundled_example()) else problem.source
+    return "the article's example" if problem.source == str(bundled_example()) else problem.source
+
+
+def _title(problem: Any, precision: Any, carried: bool) -> str:
     how = "carrying rounded values" if carried else "exact, rounded only for display"
-    return f"One gradient step on {name} ({precision.describe()}; {how})"
+    return f"One gradient step on {_name(problem)} ({precision.describe()}; {how})"
 
 
 class CheckFormat(str, enum.Enum):
@@ -435,7 +439,7 @@ def train(
     records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
     note = (
-        f"Trained by nodeclf train on {loaded.source}: {len(records)} epochs, lr {rate}"
+        f"Trained by nodeclf train on {_name(loaded)}: {len(records)} epochs, lr {rate}"
         + (f", momentum {momentum}" if momentum else "")
         + (f", weight decay {weight_decay}" if weight_decay else "")
         + (f"\nfinal loss {records[-1].loss:.6g}, accuracy {float(records[-1].accuracy):.4g}" if records else "")
@@ -475,6 +479,8 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
     """Train, with a progress bar on stderr; Ctrl-C stops after the current epoch."""
     import signal
 
+    import numpy as np
+
     stop = {"asked": False}
     previous = signal.getsignal(signal.SIGINT)
 
@@ -501,6 +507,13 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
             progress.start()
             task = progress.add_task("train", total=trainer.settings.epochs, loss="…", accuracy="…")
         for record in trainer:
+            if not np.isfinite(record.loss):
+                raise NodeclfError(
+                    f"training diverged: the loss is {record.loss} at epoch {record.epoch}; "
+                    f"the learning rate {trainer.settings.learning_rate} is too large for this "
+                    "problem, try a smaller one",
+                    "--lr",
+                )
             records.append(record)
             if progress is not None:
                 progress.update(task, advance=1, loss=f"{record.loss:.4f}", accuracy=f"{100 * record.accuracy:.1f}%")
@@ -525,7 +538,7 @@ def _train_title(problem: Any, trainer: Any, settings: Any) -> str:
         [f", momentum {s.momentum}" if s.momentum else "", f", weight decay {s.weight_decay}" if s.weight_decay else ""]
     )
     return (
-        f"Training on {problem.source}: {nodes}, {problem.Z.shape[1]} features, {problem.n_classes} classes; "
+        f"Training on {_name(problem)}: {nodes}, {problem.Z.shape[1]} features, {problem.n_classes} classes; "
         f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{extras}"
     )
 

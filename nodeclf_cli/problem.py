@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 
 from .errors import NodeclfError
-from .sources import Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number
+from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
 WEIGHT_KEYS = ("W", "b")
@@ -131,7 +131,25 @@ def _rows_from_npy(path: Path) -> _Rows:
             f"{array.shape} of {array.dtype}",
             path,
         )
+    _check_array_values(array, path)
     return _Rows(range(array.shape[0]), array, None)
+
+
+def _check_array_values(array: np.ndarray, path: Path, block: int = 65536) -> None:
+    """Refuse NaN, infinite or absurdly large values, reading the array in blocks
+    (a whole-array test would make a temporary as large as the array)."""
+    if array.dtype.kind != "f":
+        return
+    for start in range(0, array.shape[0], block):
+        part = array[start : start + block]
+        low, high = float(part.min(initial=0.0)), float(part.max(initial=0.0))
+        if np.isfinite(low) and np.isfinite(high) and max(-low, high) <= LARGEST:
+            continue
+        bad = ~np.isfinite(part) | (np.abs(part.astype(np.float64)) > LARGEST)
+        row, column = np.argwhere(bad)[0]
+        value = part[row, column]
+        what = "not a finite number" if not np.isfinite(value) else f"too large (over {LARGEST:.0e})"
+        raise NodeclfError(f"row {start + row}, column {column}: {value} is {what}", path)
 
 
 def _resolve(value: Any, base: Path) -> Path:

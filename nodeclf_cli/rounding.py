@@ -18,6 +18,7 @@ import numpy as np
 
 ROUNDING_MODES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN}
 SNAP_DIGITS = 12
+HUGE = Decimal("1e15")  # from here on numbers are written as 4.1012e+138, not in 139 digits
 # Enough digits to write any float64 (up to 1.8e308) to many decimals without error.
 _CONTEXT = Context(prec=400)
 
@@ -63,13 +64,13 @@ class Rounded:
     snapped: Decimal
 
 
-def snap(x: float) -> Decimal:
-    """The decimal a float stands for: ``x`` to 12 significant digits.
+def snap(x: float, digits: int = SNAP_DIGITS) -> Decimal:
+    """The decimal a float stands for: ``x`` to 12 significant digits (or ``digits``).
 
     >>> snap(0.68500000000000005)
     Decimal('0.685')
     """
-    return Decimal(format(float(x), f".{SNAP_DIGITS}g"))
+    return Decimal(format(float(x), f".{digits}g"))
 
 
 def _exponent(value: Decimal, precision: Precision) -> int:
@@ -93,6 +94,9 @@ def round_value(x: float, precision: Precision) -> Rounded:
         text = "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
         return Rounded(Decimal(text), text, False, Decimal(text))
     snapped = snap(x)
+    if precision.decimals is not None and snapped.adjusted() + 1 + precision.decimals > SNAP_DIGITS:
+        # a large number: keep every digit up to the one rounded to (17 is all a float has)
+        snapped = snap(x, min(17, snapped.adjusted() + 2 + precision.decimals))
     exponent = _exponent(snapped, precision)
     quantum = Decimal(1).scaleb(exponent)
     rounded = snapped.quantize(
@@ -105,6 +109,9 @@ def round_value(x: float, precision: Precision) -> Rounded:
         rounded = rounded.copy_abs()  # a person writes 0.00, not -0.00
     truncated = snapped.quantize(quantum, rounding=ROUND_DOWN, context=_CONTEXT)
     tie = _CONTEXT.subtract(snapped, truncated).copy_abs() == Decimal(5).scaleb(exponent - 1)
+    if rounded.copy_abs() >= HUGE:
+        digits = precision.decimals if precision.decimals is not None else precision.sig_figs - 1
+        return Rounded(rounded, format(snapped, f".{max(digits, 1)}e"), tie, snapped)
     return Rounded(rounded, format(rounded, "f"), tie, snapped)
 
 

@@ -16,6 +16,8 @@ import yaml
 
 from .errors import NodeclfError
 
+# Larger numbers are refused: a product of two of them would overflow float64.
+LARGEST = 1e150
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -156,9 +158,20 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str) -> f
         value = float(text)
     if not isinstance(value, (int, float)):
         raise NodeclfError(f"expected a number, found {value!r}", source, line, where)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond float64
+        number = math.inf
     if not math.isfinite(number):
         raise NodeclfError(f"expected a finite number, found {value!r}", source, line, where)
+    if abs(number) > LARGEST:
+        raise NodeclfError(
+            f"{value!r} is too large: numbers up to {LARGEST:.0e} in size are accepted "
+            "(a product of two larger ones overflows)",
+            source,
+            line,
+            where,
+        )
     return number
 
 
@@ -175,27 +188,41 @@ def is_number_text(text: str) -> bool:
 # --- CSV --------------------------------------------------------------------------
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+([eE][+-]?\d+)?")
+
+
+def _delimiter(lines: list[str]) -> str:
+    """``;`` or tab when every line has the same number of them, else ``,``."""
+    lines = [line for line in lines if line.strip()]
+    for candidate in (";", "\t"):
+        counts = {line.count(candidate) for line in lines}
+        if len(counts) == 1 and counts.pop() > 0:
+            return candidate
+    return ","
+
+
 def read_csv_rows(
     path: Path, header_words: tuple[str, ...] = (), numeric: bool = True
 ) -> list[tuple[int, list[str]]]:
     """The data rows of a CSV file as (line number, cells), header and blank rows dropped.
 
-    The delimiter (``,``, ``;`` or tab) is detected. The first row is a header when its
-    first cell is one of ``header_words`` or, for ``numeric`` tables, when any cell after
-    the first is not a number.
+    The delimiter is detected: ``;`` or tab (as spreadsheets export), else ``,``; with
+    ``;`` or tab, decimal commas (``0,5``) are read as decimal points. The first row
+    is a header when its first cell is one of ``header_words`` or, for ``numeric``
+    tables, when any cell after the first is not a number.
     """
     text = read_text(path)
-    sample = "\n".join(text.splitlines()[:20])
-    try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(text.splitlines(), dialect)
+    lines = text.splitlines()
+    delimiter = _delimiter(lines[:50])
+    reader = csv.reader(lines, delimiter=delimiter)
     rows = []
     try:
         for cells in reader:
             if cells and any(cell.strip() for cell in cells):
-                rows.append((reader.line_num, [cell.strip() for cell in cells]))
+                cells = [cell.strip() for cell in cells]
+                if delimiter != ",":
+                    cells = [c.replace(",", ".") if _DECIMAL_COMMA.fullmatch(c) else c for c in cells]
+                rows.append((reader.line_num, cells))
     except csv.Error as exc:
         raise NodeclfError(f"not a valid CSV file: {exc}", path, reader.line_num) from None
     if rows:
