@@ -15,17 +15,27 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
+try:  # Typer 0.29 carries its own copy of click
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - older Typer on click
+    from click.exceptions import UsageError
+
 from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError
 
 
 class _Group(TyperGroup):
-    """Turns every NodeclfError into one line on stderr and exit status 2."""
+    """Turns bad input (a NodeclfError) and bad usage (an option's value) into one
+    line on stderr and exit status 2."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except NodeclfError as exc:
             print(f"nodeclf: error: {exc}", file=sys.stderr)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "nodeclf"
+            print(f"nodeclf: error: {exc.format_message()} (see '{where} --help')", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
@@ -152,7 +162,7 @@ def _emit(content: Any, output: Path | None, force: bool) -> None:
 
 
 OutputOpt = typer.Option(
-    None, "--output", "-o", help="Write to this file (atomically) instead of the terminal."
+    None, "--output", "-o", readable=False, help="Write to this file (atomically) instead of the terminal."
 )
 ForceOpt = typer.Option(False, "--force", help="Allow --output to overwrite an existing file.")
 
@@ -316,10 +326,10 @@ def generate(
     seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same problem."),
     decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", help="Write the problem here [default: stdout]."
+        None, "--output", "-o", readable=False, help="Write the problem here [default: stdout]."
     ),
     answers: Optional[Path] = typer.Option(
-        None, "--answers", help="Also write the answer key here, in the check format."
+        None, "--answers", readable=False, help="Also write the answer key here, in the check format."
     ),
     force: bool = typer.Option(False, "--force", help="Allow overwriting existing files."),
 ) -> None:
@@ -388,9 +398,9 @@ def train(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No loss curve in the terminal."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw the curves into an image (PNG, SVG, PDF)."),
-    save: Optional[Path] = typer.Option(None, "--save", help="Write the trained weights as a problem file (YAML)."),
-    history: Optional[Path] = typer.Option(None, "--history", help="Write each epoch's figures (CSV)."),
+    plot: Optional[Path] = typer.Option(None, "--plot", readable=False, help="Also draw the curves into an image (PNG, SVG, PDF)."),
+    save: Optional[Path] = typer.Option(None, "--save", readable=False, help="Write the trained weights as a problem file (YAML)."),
+    history: Optional[Path] = typer.Option(None, "--history", readable=False, help="Write each epoch's figures (CSV)."),
     force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
     output_format: TrainFormat = typer.Option(TrainFormat.table, "--format", help="table or json."),
 ) -> None:
@@ -413,6 +423,9 @@ def train(
     for path in (save, history, plot):
         if path is not None:
             check_writable(path, force)
+    image_format = plot.suffix.lower().lstrip(".") if plot is not None else None
+    if image_format is not None and image_format not in ("png", "svg", "pdf"):
+        raise NodeclfError("the image must be .png, .svg or .pdf", plot)
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True,
@@ -451,7 +464,7 @@ def train(
         write_atomic(history, render_train.history_csv(records), True)
         print(f"nodeclf: wrote the history to {history}", file=sys.stderr)
     if plot is not None and records:
-        render_train.save_loss_plot(records, plot)
+        write_atomic(plot, render_train.loss_plot_image(records, image_format), True)
         print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
     if output_format is TrainFormat.json:
         _emit(_json_text(render_train.train_json(records, loaded, trainer.W, trainer.b, rate)), None, False)

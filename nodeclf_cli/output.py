@@ -21,14 +21,16 @@ def check_writable(path: Path, force: bool) -> None:
         raise NodeclfError("cannot write here: permission denied", path)
 
 
-def write_atomic(path: Path, text: str, force: bool = False) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a
-    rename, so that a crash or Ctrl-C leaves either the old file whole or the new one."""
+def write_atomic(path: Path, content: str | bytes, force: bool = False) -> None:
+    """Write ``content`` (text as UTF-8, or bytes) to ``path`` through a temporary file
+    in the same directory and a rename, so that a crash or Ctrl-C leaves either the old
+    file whole or the new one, and never a file half written."""
     check_writable(path, force)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if path.exists():

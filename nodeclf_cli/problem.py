@@ -522,14 +522,20 @@ def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, i
 
 def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
     """W (C, d) and b (C,) in the order of ``classes``, with every shape checked."""
-    W = _as_matrix(W_rows, "row of W")
-    if W.shape[1] != n_features:
-        place = W_rows.places[0]
+    for vector, place in zip(W_rows.values, W_rows.places):
+        if len(vector) != n_features:
+            raise NodeclfError(
+                f"has {len(vector)} numbers, expected {n_features} (the embedding size)",
+                place.source,
+                place.line,
+                place.where,
+            )
+    W = np.array(W_rows.values, dtype=np.float64).reshape(len(W_rows.values), n_features)
+    if classes is not None and len(classes) != len(W):
         raise NodeclfError(
-            f"W has {W.shape[1]} columns but the embeddings have {n_features} features",
-            place.source,
-            place.line,
-            place.where,
+            f"W has {len(W)} rows but classes lists {len(classes)} classes {classes}",
+            W_rows.places[0].source if W_rows.places else b_place.source,
+            W_rows.places[0].line if W_rows.places else None,
         )
     if len(b_values) != len(W):
         raise NodeclfError(
@@ -539,12 +545,6 @@ def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
             "weights.b",
         )
     b = np.array(b_values, dtype=np.float64)
-    if classes is not None and len(classes) != len(W):
-        raise NodeclfError(
-            f"W has {len(W)} rows but classes lists {len(classes)} classes {classes}",
-            W_rows.places[0].source,
-            W_rows.places[0].line,
-        )
     if csv_classes is not None:
         if classes is None:
             return W, b, csv_classes

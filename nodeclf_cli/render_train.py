@@ -97,8 +97,10 @@ def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
     return plt.build()
 
 
-def save_loss_plot(history: Sequence[Epoch], path: Path) -> None:
-    """The loss (and accuracy) curves as an image file (PNG, SVG or PDF by extension)."""
+def loss_plot_image(history: Sequence[Epoch], image_format: str) -> bytes:
+    """The loss (and accuracy) curves as an image: ``png``, ``svg`` or ``pdf``."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,8 +119,10 @@ def save_loss_plot(history: Sequence[Epoch], path: Path) -> None:
     accuracy_axis.set_ylim(0, 1)
     figure.legend(loc="upper center", ncol=3)
     figure.tight_layout()
-    figure.savefig(path)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format)
     plt.close(figure)
+    return buffer.getvalue()
 
 
 def history_csv(history: Sequence[Epoch]) -> str:

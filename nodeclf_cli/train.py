@@ -95,7 +95,12 @@ class Trainer:
         self._workers = max(1, min(cores, len(self._chunks)))
 
     def _work(self, chunks: list[tuple[int, int]]) -> tuple:
-        """Loss sum, correct counts per group, and the gradient share of some chunks."""
+        """Loss sum, correct counts per group, and the gradient share of some chunks.
+        Overflow is not warned about: a diverging run shows in its loss."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._work_quietly(chunks)
+
+    def _work_quietly(self, chunks: list[tuple[int, int]]) -> tuple:
         W, b, dtype = self.W, self.b, self.W.dtype
         grad_W, grad_b = np.zeros_like(W), np.zeros_like(b)
         loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
@@ -158,7 +163,8 @@ class Trainer:
                 correct = sum(p[1] for p in parts)
                 grad_W = sum(p[2] for p in parts[1:]) + parts[0][2]
                 grad_b = sum(p[3] for p in parts[1:]) + parts[0][3]
-                self._update(grad_W, grad_b)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    self._update(grad_W, grad_b)
                 self.epochs_done += 1
                 yield Epoch(
                     epoch=self.epochs_done,

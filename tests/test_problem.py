@@ -132,7 +132,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path):
 
 def test_wrong_width_of_W_names_the_numbers(tmp_path):
     message = errors(tmp_path, BASE.replace("W: [[0.1, 0.2], [0.3, 0.4]]", "W: [[0.1, 0.2, 0.3], [0.3, 0.4, 0.5]]"))
-    assert "W has 3 columns but the embeddings have 2 features" in message
+    assert "p.yaml:6: weights.W row 1: has 3 numbers, expected 2 (the embedding size)" in message
 
 
 def test_wrong_length_of_b(tmp_path):
