@@ -1,0 +1,155 @@
+"""Property tests: random valid problems never crash and obey the invariants; random
+mutations of valid files either load or are refused in one line with status 2."""
+
+from __future__ import annotations
+
+import json
+import string
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose
+
+from nodeclf_cli import core
+
+from .conftest import EXAMPLE, ROOT
+from .test_cli_step import runner
+from nodeclf_cli.cli import app
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SCRATCH = Path(tempfile.mkdtemp(prefix="nodeclf-properties-"))
+NAME = st.text(alphabet=string.ascii_letters + string.digits + "_- .", min_size=1, max_size=6)
+VALUE = st.floats(-5, 5, allow_nan=False, allow_infinity=False, width=64)
+
+
+@st.composite
+def problems(draw) -> dict:
+    n, d, c = draw(st.integers(1, 7)), draw(st.integers(1, 5)), draw(st.integers(2, 5))
+    ids = draw(st.lists(st.integers(-1000, 1000) | NAME, min_size=n, max_size=n, unique_by=str))
+    classes = draw(st.lists(st.integers(0, 99) | NAME, min_size=c, max_size=c, unique_by=str))
+    return {
+        "embeddings": {i: draw(st.lists(VALUE, min_size=d, max_size=d)) for i in ids},
+        "labels": {i: draw(st.sampled_from(classes)) for i in ids},
+        "classes": classes,
+        "weights": {
+            "W": [draw(st.lists(VALUE, min_size=d, max_size=d)) for _ in classes],
+            "b": draw(st.lists(VALUE, min_size=c, max_size=c)),
+        },
+        "learning_rate": draw(st.floats(1e-3, 10)),
+    }
+
+
+def invoke(*args: str):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "100", "NO_COLOR": "1"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def _loss(Z, y, W, b, reduction):
+    return core.reduce_loss(core.softmax_cross_entropy(core.logits(Z, W, b), y).loss_per_node, reduction)
+
+
+@SETTINGS
+@given(problem=problems(), reduction=st.sampled_from(["mean", "sum"]))
+def test_random_valid_problems_obey_the_invariants(problem, reduction):
+    path = SCRATCH / "valid.yaml"
+    path.write_text(yaml.safe_dump(problem, allow_unicode=True, sort_keys=False))
+    result = invoke("step", str(path), "--format", "json", "--reduction", reduction)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["node_ids"] == list(problem["embeddings"]) and data["classes"] == problem["classes"]
+    P = np.array(data["probabilities"])
+    assert ((P >= 0) & (P <= 1)).all()
+    assert_allclose(P.sum(axis=1), 1.0, atol=1e-12)
+    assert data["loss"] >= 0 and min(data["loss_per_node"]) >= 0
+    assert abs(sum(data["grad_b"])) <= 1e-12 * max(1.0, len(P))
+    Z = np.array(list(problem["embeddings"].values()))
+    y = np.array([problem["classes"].index(problem["labels"][i]) for i in problem["embeddings"]])
+    W, b = np.array(problem["weights"]["W"]), np.array(problem["weights"]["b"])
+    eps, numeric = 1e-6, np.zeros_like(W)
+    for index in np.ndindex(W.shape):
+        up, down = W.copy(), W.copy()
+        up[index] += eps
+        down[index] -= eps
+        numeric[index] = (_loss(Z, y, up, b, reduction) - _loss(Z, y, down, b, reduction)) / (2 * eps)
+    assert_allclose(data["grad_W"], numeric, atol=2e-6 * max(1.0, len(P)), rtol=1e-5)
+    assert invoke("step", str(path)).exit_code == 0  # and the tables render
+    assert invoke("train", str(path), "--epochs", "3", "--quiet", "--no-plot").exit_code == 0
+
+
+def mutations(text: str):
+    """A few random edits of ``text``: deletions, insertions, repeated or swapped lines."""
+    alphabet = ":{}[],-#!&*'\"\n\t 0123456789.eE+abcxyz;|>"
+    edit = st.one_of(
+        st.tuples(st.just("delete"), st.integers(0, len(text)), st.integers(1, 6)),
+        st.tuples(st.just("insert"), st.integers(0, len(text)), st.text(alphabet=alphabet, min_size=1, max_size=4)),
+        st.tuples(st.just("repeat line"), st.integers(0, 200), st.just(0)),
+        st.tuples(st.just("swap lines"), st.integers(0, 200), st.integers(0, 200)),
+        st.tuples(st.just("truncate"), st.integers(0, len(text)), st.just(0)),
+    )
+    return st.lists(edit, min_size=1, max_size=3)
+
+
+def mutate(text: str, edits) -> str:
+    for kind, a, b in edits:
+        lines = text.split("\n")
+        if kind == "delete":
+            text = text[:a] + text[a + b :]
+        elif kind == "insert":
+            text = text[:a] + b + text[a:]
+        elif kind == "repeat line" and lines:
+            lines.insert(a % len(lines), lines[a % len(lines)])
+            text = "\n".join(lines)
+        elif kind == "swap lines" and lines:
+            i, j = a % len(lines), b % len(lines)
+            lines[i], lines[j] = lines[j], lines[i]
+            text = "\n".join(lines)
+        elif kind == "truncate":
+            text = text[:a]
+    return text
+
+
+def loads_or_one_line(result) -> None:
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    if result.exit_code == 2:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("nodeclf: error: "), result.stderr
+
+
+GOOD_YAML = EXAMPLE.read_text(encoding="utf-8")
+GOOD_CSV = (ROOT / "data" / "csv" / "embeddings.csv").read_text()
+GOOD_ANSWERS = (ROOT / "data" / "article_answers.yaml").read_text().replace("problem: example.yaml", f"problem: {EXAMPLE}")
+
+
+@settings(max_examples=150, deadline=None)
+@given(edits=mutations(GOOD_YAML))
+def test_mutated_problem_yaml_loads_or_is_refused_in_one_line(edits):
+    path = SCRATCH / "mutated.yaml"
+    path.write_text(mutate(GOOD_YAML, edits), encoding="utf-8")
+    loads_or_one_line(invoke("step", str(path), "--format", "json"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(edits=mutations(GOOD_CSV))
+def test_mutated_csv_loads_or_is_refused_in_one_line(edits):
+    path = SCRATCH / "mutated.csv"
+    path.write_text(mutate(GOOD_CSV, edits))
+    loads_or_one_line(invoke("step", str(EXAMPLE), "--embeddings", str(path), "--format", "json"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(edits=mutations(GOOD_ANSWERS))
+def test_mutated_answers_are_graded_or_refused_in_one_line(edits):
+    path = SCRATCH / "answers.yaml"
+    path.write_text(mutate(GOOD_ANSWERS, edits))
+    result = invoke("check", str(path), "--format", "json")
+    assert result.exit_code in (0, 1, 2), result.output
+    if result.exit_code == 2:
+        loads_or_one_line(result)
+    else:
+        json.loads(result.stdout)
