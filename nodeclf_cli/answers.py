@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import NodeclfError
 from .grading import QUANTITIES, GivenRow
-from .problem import Problem, bundled_example, load_problem, problem_from_data
+from .problem import Problem, bundled_example, find_position, load_problem, problem_from_data
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
 
 ANSWER_FILE_KEYS = ("problem", "answers")
@@ -53,14 +53,6 @@ def _text(value: Any, source: str, line: int | None, where: str) -> str:
     return getattr(value, "text", None) or str(value).strip()
 
 
-def _lookup(key: Any, names: tuple, what: str, source: str, line: int | None, where: str) -> int:
-    for i, name in enumerate(names):
-        if str(name) == str(key):
-            return i
-    listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
-    raise NodeclfError(f"no {what} {key!s} in the problem ({what}s: {listed})", source, line, where)
-
-
 def _vector(value: Any, length: int, what: str, source: str, line: int | None, where: str) -> list:
     if not isinstance(value, Sequence):
         raise NodeclfError(f"expected a list of {length} numbers ({what})", source, line, where)
@@ -81,7 +73,7 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
             columns, texts = [], []
             for cls, number in value.items():
                 place = value.key_lines[cls]
-                columns.append(_lookup(cls, problem.classes, "class", source, place, f"{name}[{cls}]"))
+                columns.append(find_position(problem.classes, cls, "class", source, place, f"{name}[{cls}]"))
                 texts.append(_text(number, source, place, f"{name}[{cls}]"))
             return [GivenRow(name, 0, None, columns, texts, line)]
         return [GivenRow(name, 0, None, list(range(C)), _vector(value, C, "one per class", source, line, name), line)]
@@ -91,7 +83,7 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
     for key, entry in value.items():
         place, where = value.key_lines[key], f"{name}[{key}]"
         names = problem.node_ids if kind == "node" else problem.classes
-        index = _lookup(key, names, kind, source, place, where)
+        index = find_position(names, key, kind, source, place, where)
         if name == "loss_per_node":
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue

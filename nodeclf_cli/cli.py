@@ -285,7 +285,7 @@ def _title(problem: Any, precision: Any, carried: bool) -> str:
     return f"One gradient step on {_name(problem)} ({precision.describe()}; {how})"
 
 
-class CheckFormat(str, enum.Enum):
+class TableOrJson(str, enum.Enum):
     table = "table"
     json = "json"
 
@@ -294,7 +294,7 @@ class CheckFormat(str, enum.Enum):
 def check(
     answers: Path = typer.Argument(..., help="Answers file (YAML): problem: and answers:."),
     reduction: Reduction = ReductionOpt,
-    output_format: CheckFormat = typer.Option(CheckFormat.table, "--format", help="table or json."),
+    output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
     """Grade hand-worked answers: right, follows through, or wrong and why.
 
@@ -309,7 +309,7 @@ def check(
     problem, given = load_answers(answers)
     grader = Grader(problem, given, reduction.value)
     grade = grader.grade()
-    if output_format is CheckFormat.json:
+    if output_format is TableOrJson.json:
         _emit(_json_text(render_check.check_json(grade)), None, False)
     else:
         sections = render_check.check_sections(grader, grade)
@@ -367,11 +367,6 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
-class TrainFormat(str, enum.Enum):
-    table = "table"
-    json = "json"
-
-
 @app.command()
 def train(
     problem: Optional[Path] = ProblemArg,
@@ -402,7 +397,7 @@ def train(
     save: Optional[Path] = typer.Option(None, "--save", readable=False, help="Write the trained weights as a problem file (YAML)."),
     history: Optional[Path] = typer.Option(None, "--history", readable=False, help="Write each epoch's figures (CSV)."),
     force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
-    output_format: TrainFormat = typer.Option(TrainFormat.table, "--format", help="table or json."),
+    output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
     """Train the layer by full-batch gradient descent, with the same maths as step.
 
@@ -466,7 +461,7 @@ def train(
     if plot is not None and records:
         write_atomic(plot, render_train.loss_plot_image(records, image_format), True)
         print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
-    if output_format is TrainFormat.json:
+    if output_format is TableOrJson.json:
         _emit(_json_text(render_train.train_json(records, loaded, trainer.W, trainer.b, rate)), None, False)
     else:
         from rich.console import Console

@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 
 from .core import Carry, StepResult
-from .errors import NodeclfError
-from .problem import Problem
+from .problem import Problem, find_position
 from .rounding import Precision, round_array, round_value, snap
 
 LOSS_NAMES = ("loss_per_node", "loss")
@@ -109,27 +108,13 @@ def _result(x: float, precision: Precision, n: Notation) -> str:
 
 
 def find_node(problem: Problem, node: str | None) -> int:
-    if node is None:
-        return 0
-    for i, node_id in enumerate(problem.node_ids):
-        if str(node_id) == node:
-            return i
-    raise NodeclfError(
-        f"no node {node!r}; the nodes are {', '.join(map(str, problem.node_ids[:20]))}"
-        + (" ..." if len(problem.node_ids) > 20 else ""),
-        "--node",
-    )
+    """The position of the node ``--node`` names (the first node by default)."""
+    return 0 if node is None else find_position(problem.node_ids, node, "node", "--node")
 
 
 def find_class(problem: Problem, name: str | None) -> int:
-    if name is None:
-        return 0
-    for c, class_name in enumerate(problem.classes):
-        if str(class_name) == name:
-            return c
-    raise NodeclfError(
-        f"no class {name!r}; the classes are {', '.join(map(str, problem.classes))}", "--class"
-    )
+    """The position of the class ``--class`` names (the first class by default)."""
+    return 0 if name is None else find_position(problem.classes, name, "class", "--class")
 
 
 def explain(

@@ -176,17 +176,31 @@ def _as_matrix(rows: _Rows, what: str) -> np.ndarray:
     if rows.places is None:
         return rows.values
     width = len(rows.values[0])
-    for vector, place in zip(rows.values, rows.places):
-        if len(vector) != width:
-            raise NodeclfError(
-                f"has {len(vector)} numbers, but the first {what} has {width}",
-                place.source,
-                place.line,
-                place.where,
-            )
+    _check_lengths(rows, width, f"but the first {what} has {width}")
     if width == 0:
         raise NodeclfError(f"the {what}s have no numbers", rows.places[0].source)
     return np.array(rows.values, dtype=np.float64)
+
+
+def _check_lengths(rows: _Rows, width: int, expected: str) -> None:
+    """Every row has ``width`` numbers, or an error at the first that has not."""
+    for vector, place in zip(rows.values, rows.places):
+        if len(vector) != width:
+            raise NodeclfError(
+                f"has {len(vector)} numbers, {expected}", place.source, place.line, place.where
+            )
+
+
+def find_position(
+    names: Sequence, key: Any, what: str, source: str, line: int | None = None, where: str | None = None
+) -> int:
+    """The position of ``key`` among ``names`` (node ids or classes, compared as text),
+    or an error listing what there is."""
+    for i, name in enumerate(names):
+        if _key(name) == _key(key):
+            return i
+    listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
+    raise NodeclfError(f"no {what} {key!s} in the problem ({what}s: {listed})", source, line, where)
 
 
 def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _Rows:
@@ -522,14 +536,7 @@ def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, i
 
 def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
     """W (C, d) and b (C,) in the order of ``classes``, with every shape checked."""
-    for vector, place in zip(W_rows.values, W_rows.places):
-        if len(vector) != n_features:
-            raise NodeclfError(
-                f"has {len(vector)} numbers, expected {n_features} (the embedding size)",
-                place.source,
-                place.line,
-                place.where,
-            )
+    _check_lengths(W_rows, n_features, f"expected {n_features} (the embedding size)")
     W = np.array(W_rows.values, dtype=np.float64).reshape(len(W_rows.values), n_features)
     if classes is not None and len(classes) != len(W):
         raise NodeclfError(

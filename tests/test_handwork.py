@@ -73,7 +73,7 @@ def test_explain_gradient_is_its_sum_over_nodes(article):
 
 def test_explain_unknown_node_is_a_clear_error():
     result = run("step", "--explain", "--node", "9", code=2)
-    assert "--node: no node '9'; the nodes are 1, 2, 3, 4, 5" in result.stderr
+    assert "--node: no node 9 in the problem (nodes: 1, 2, 3, 4, 5)" in result.stderr
 
 
 def test_node_without_explain_is_a_usage_error():
