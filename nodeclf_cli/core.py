@@ -103,7 +103,7 @@ def softmax_cross_entropy(
             top[tied] = first[tied] == y[tied]
     probs = np.exp(shifted, out=shifted)
     total = probs.sum(axis=axis, keepdims=True)
-    probs /= total
+    probs *= 1.0 / total  # a multiplication is much faster than a division, same to 1 ulp
     if y is not None:
         loss = np.log(total.reshape(-1)) - true_shifted
     return SoftmaxCE(probs, loss, top)
