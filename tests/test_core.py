@@ -125,6 +125,27 @@ def test_true_is_top_follows_argmax_including_ties():
     assert top_T.tolist() == top.tolist()
 
 
+def test_true_class_positions_address_each_nodes_true_entry():
+    y = np.array([2, 0, 1, 1, 2])
+    nodes = np.arange(5)
+    assert_allclose(core.true_class_positions(y, 3), np.ravel_multi_index((nodes, y), (5, 3)))
+    assert_allclose(core.true_class_positions(y, 3, class_axis=0), np.ravel_multi_index((y, nodes), (3, 5)))
+
+
+def test_chunk_with_known_positions_and_a_float32_buffer(article):
+    """The trainer's path: positions computed once, Z converted into a scratch buffer."""
+    W, b = article.W.astype(np.float32), article.b.astype(np.float32)
+    n, C, d = 5, 3, 4
+    work = (np.empty((n, d), np.float32), np.empty((n, C), np.float32), np.empty((C, n), np.float32))
+    positions = core.true_class_positions(article.y, C, class_axis=0)
+    part = core.chunk_loss_and_grad(article.Z, article.y, W, b, 0.2, None, work, positions)
+    full = article_step(article)
+    assert part.grad_W.dtype == np.float32
+    assert_allclose(part.grad_W, full.grad_W, atol=1e-6)
+    assert_allclose(part.grad_b, full.grad_b, atol=1e-6)
+    assert_allclose(part.loss_per_node, full.loss_per_node, atol=1e-6)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_chunks_sum_to_the_full_gradient(article, reduction):
     full = article_step(article, reduction)

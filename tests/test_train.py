@@ -76,6 +76,26 @@ def test_chunks_and_threads_do_not_change_the_result():
         assert_allclose(b_end, results[0][2], rtol=1e-12, atol=1e-15)
 
 
+def test_default_chunks_fit_the_budget_and_sum_to_the_whole_step():
+    from nodeclf_cli.train import CHUNK_BYTES, chunk_size
+
+    for d, C, dtype in [(128, 40, np.float32), (128, 40, np.float64), (4, 2, np.float64), (5000, 500, np.float64)]:
+        n = chunk_size(d, C, np.dtype(dtype))
+        assert n == 256 or n * (d + 2 * C) * np.dtype(dtype).itemsize <= CHUNK_BYTES
+    rng = np.random.default_rng(5)
+    N, d, C = 40_000, 64, 7  # several default-sized chunks
+    Z, y = rng.standard_normal((N, d)), rng.integers(0, C, N)
+    W, b = rng.normal(0, 0.1, (C, d)), rng.normal(0, 0.1, C)
+    trainer = Trainer(Z, y, W, b, Settings(1, 0.3))
+    assert len(trainer._chunks) > 2
+    epoch = next(iter(trainer))
+    step = core.gradient_step(Z, y, W, b, 0.3)
+    assert epoch.loss == pytest.approx(step.loss, rel=1e-12)
+    assert epoch.accuracy == np.mean(step.predicted == y)
+    assert_allclose(trainer.W, step.W_new, rtol=1e-12, atol=1e-15)
+    assert_allclose(trainer.b, step.b_new, rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("momentum, weight_decay, reduction", [(0.9, 0.0, "mean"), (0.5, 0.01, "sum"), (0.0, 0.1, "mean")])
 def test_momentum_and_weight_decay_match_a_hand_written_reference(momentum, weight_decay, reduction):
     problem = load_problem(KARATE)
