@@ -88,6 +88,7 @@ def softmax_cross_entropy(
     class_axis: int = -1,
     overwrite: bool = False,
     positions: np.ndarray | None = None,
+    times: float = 1.0,
 ) -> SoftmaxCE:
     """Softmax along the classes and the cross-entropy of the true classes, stably.
 
@@ -101,7 +102,9 @@ def softmax_cross_entropy(
 
     H (N, C), or (C, N) with ``class_axis=0``; y (N,). With ``overwrite`` the
     probabilities are written into H (saves memory and time on big chunks);
-    ``positions`` are y's :func:`true_class_positions`, when already known.
+    ``positions`` are y's :func:`true_class_positions`, when already known;
+    ``times`` multiplies the probabilities in the normalising pass (the gradient's
+    scale, saving a pass over big chunks).
     """
     axis = class_axis % H.ndim
     shifted = np.subtract(H, H.max(axis=axis, keepdims=True), out=H if overwrite else None)
@@ -117,7 +120,7 @@ def softmax_cross_entropy(
             top[tied] = first[tied] == y[tied]
     probs = np.exp(shifted, out=shifted)
     total = probs.sum(axis=axis, keepdims=True)
-    probs *= 1.0 / total  # a multiplication is much faster than a division, same to 1 ulp
+    probs *= times / total  # a multiplication is much faster than a division, same to 1 ulp
     if y is not None:
         loss = np.log(total.reshape(-1)) - true_shifted
     return SoftmaxCE(probs, loss, top)
@@ -153,9 +156,16 @@ def grad_logits(
     :func:`softmax_cross_entropy`.
     """
     grad = np.multiply(probs, scale, out=probs if overwrite else None)
-    entries, index = _true_entries(grad, y, class_axis % grad.ndim, positions)
-    entries[index] -= scale
-    return grad
+    return _minus_one_hot(grad, y, scale, class_axis % grad.ndim, positions)
+
+
+def _minus_one_hot(
+    A: np.ndarray, y: np.ndarray, amount: float, axis: int, positions: np.ndarray | None = None
+) -> np.ndarray:
+    """A - amount * Y in place: ``amount`` off each node's true-class entry."""
+    entries, index = _true_entries(A, y, axis, positions)
+    entries[index] -= amount
+    return A
 
 
 def grad_params(grad_H: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,8 +301,9 @@ def chunk_loss_and_grad(
         Z = Z_buffer
     np.matmul(Z, W.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
     np.add(H.T, b[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
-    probs, loss, correct = softmax_cross_entropy(H_T, y, 0, overwrite=True, positions=positions)
-    grad_H_T = grad_logits(probs, y, scale, 0, overwrite=True, positions=positions)
+    # scale * P comes out of the softmax's normalising pass; then dL/dH^T = scale * (P - Y)
+    scaled, loss, correct = softmax_cross_entropy(H_T, y, 0, overwrite=True, positions=positions, times=scale)
+    grad_H_T = _minus_one_hot(scaled, y, scale, 0, positions)
     if trains is not None:
         grad_H_T *= trains
     grad_W, grad_b = grad_params(grad_H_T.T, Z)

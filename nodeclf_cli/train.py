@@ -100,6 +100,7 @@ class Trainer:
         self.scale = loss_scale(max(self.n_train, 1), settings.reduction)
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
+        self._scratch: dict[int, dict[int, tuple]] = {}
         n, step = len(y), settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = [(start, min(start + step, n)) for start in range(0, n, step)]
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
@@ -119,7 +120,7 @@ class Trainer:
         W, b, dtype = self.W, self.b, self.W.dtype
         grad_W, grad_b = np.zeros_like(W), np.zeros_like(b)
         loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
-        work: dict[int, tuple] = {}  # scratch per chunk length
+        work = self._scratch.setdefault(chunks.start, {})  # per share, kept between epochs
         for index in chunks:
             start, stop = self._chunks[index]
             n = stop - start
