@@ -45,6 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help texts are plain: "[default: ...]" must not read as markup
 )
 
 
@@ -167,7 +168,7 @@ OutputOpt = typer.Option(
 ForceOpt = typer.Option(False, "--force", help="Allow --output to overwrite an existing file.")
 
 
-@app.command()
+@app.command(short_help="One gradient step, every number shown.")
 def step(
     problem: Optional[Path] = ProblemArg,
     embeddings: Optional[Path] = EmbeddingsOpt,
@@ -290,7 +291,7 @@ class TableOrJson(str, enum.Enum):
     json = "json"
 
 
-@app.command()
+@app.command(short_help="Grade hand-worked answers, giving credit carried forward.")
 def check(
     answers: Path = typer.Argument(..., help="Answers file (YAML): problem: and answers:."),
     reduction: Reduction = ReductionOpt,
@@ -318,7 +319,7 @@ def check(
         raise typer.Exit(EXIT_MISTAKES)
 
 
-@app.command()
+@app.command(short_help="Make a practice problem, and optionally its answer key.")
 def generate(
     nodes: int = typer.Option(5, "--nodes", min=1, max=10000, help="Number of nodes."),
     dim: int = typer.Option(4, "--dim", min=1, max=1000, help="Embedding size."),
@@ -367,7 +368,7 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
-@app.command()
+@app.command(short_help="Train for many epochs, watching loss and accuracy.")
 def train(
     problem: Optional[Path] = ProblemArg,
     embeddings: Optional[Path] = EmbeddingsOpt,

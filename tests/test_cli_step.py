@@ -176,3 +176,12 @@ def test_every_command_has_help_with_an_example(command):
     out = run(command, "--help").stdout
     assert "Example:" in out
     assert "Usage:" in out
+    assert "<bool>" not in out  # flags take no value
+
+
+def test_help_keeps_bracketed_defaults_and_full_command_summaries():
+    assert "Node to explain [default: the first]." in run("step", "--help").stdout
+    assert "[default: the problem's, else" in run("train", "--help").stdout
+    listing = run("--help").stdout
+    for command in app.registered_commands:
+        assert f"{command.callback.__name__}  " in listing and command.short_help in listing
