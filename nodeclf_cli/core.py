@@ -268,6 +268,13 @@ class ChunkResult:
     grad_b: np.ndarray  # (C,)
 
 
+def chunk_scratch(n: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scratch for :func:`chunk_loss_and_grad` on chunks of n nodes: arrays of W's
+    dtype shaped (n, d) for Z, (n, C) for H and (C, n) for H^T (W is (C, d))."""
+    C, d = W.shape
+    return np.empty((n, d), W.dtype), np.empty((n, C), W.dtype), np.empty((C, n), W.dtype)
+
+
 def chunk_loss_and_grad(
     Z: np.ndarray,
     y: np.ndarray,
@@ -285,17 +292,13 @@ def chunk_loss_and_grad(
     rows. Summing ``grad_W``/``grad_b`` over all chunks gives dL/dW and dL/db. Only
     nodes where ``trains`` is 1 (all when None) contribute to the gradient.
 
-    ``work`` is scratch reused between chunks, arrays of W's dtype shaped (n, d),
-    (n, C) and (C, n); the first holds Z converted to W's dtype when Z is not
-    already a contiguous array of it. ``positions`` are
+    ``work`` is :func:`chunk_scratch`, reused between chunks; its first array holds
+    Z converted to W's dtype when Z is not already a contiguous array of it. ``positions`` are
     ``true_class_positions(y, C, class_axis=0)``, when already known.
 
     Z (n, d), y (n,), W (C, d), b (C,) -> ChunkResult.
     """
-    n, C = len(y), len(W)
-    if work is None:
-        work = (np.empty((n, W.shape[1]), W.dtype), np.empty((n, C), W.dtype), np.empty((C, n), W.dtype))
-    Z_buffer, H, H_T = work
+    Z_buffer, H, H_T = chunk_scratch(len(y), W) if work is None else work
     if Z.dtype != W.dtype or not Z.flags.c_contiguous:
         np.copyto(Z_buffer, Z, casting="same_kind")
         Z = Z_buffer

@@ -20,7 +20,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .core import chunk_loss_and_grad, loss_scale, true_class_positions
+from .core import chunk_loss_and_grad, chunk_scratch, loss_scale, true_class_positions
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
@@ -125,8 +125,7 @@ class Trainer:
             start, stop = self._chunks[index]
             n = stop - start
             if n not in work:
-                d, C = W.shape[1], len(W)
-                work[n] = (np.empty((n, d), dtype), np.empty((n, C), dtype), np.empty((C, n), dtype))
+                work[n] = chunk_scratch(n, W)
             Z, y = self.Z[start:stop], self.y[start:stop]
             groups = None if self.groups is None else self.groups[start:stop]
             trains = None if groups is None else (groups == 0).astype(dtype)
