@@ -135,9 +135,8 @@ def test_true_class_positions_address_each_nodes_true_entry():
 def test_chunk_with_known_positions_and_a_float32_buffer(article):
     """The trainer's path: positions computed once, Z converted into a scratch buffer."""
     W, b = article.W.astype(np.float32), article.b.astype(np.float32)
-    n, C, d = 5, 3, 4
-    work = (np.empty((n, d), np.float32), np.empty((n, C), np.float32), np.empty((C, n), np.float32))
-    positions = core.true_class_positions(article.y, C, class_axis=0)
+    work = core.chunk_scratch(5, W)
+    positions = core.true_class_positions(article.y, 3, class_axis=0)
     part = core.chunk_loss_and_grad(article.Z, article.y, W, b, 0.2, None, work, positions)
     full = article_step(article)
     assert part.grad_W.dtype == np.float32
