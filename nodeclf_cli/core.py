@@ -268,11 +268,19 @@ class ChunkResult:
     grad_b: np.ndarray  # (C,)
 
 
-def chunk_scratch(n: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def chunk_scratch(
+    n: int, W: np.ndarray, within: tuple[np.ndarray, ...] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scratch for :func:`chunk_loss_and_grad` on chunks of n nodes: arrays of W's
-    dtype shaped (n, d) for Z, (n, C) for H and (C, n) for H^T (W is (C, d))."""
+    dtype shaped (n, d) for Z, (n, C) for H and (C, n) for H^T (W is (C, d)), new
+    or, ``within`` the scratch of a larger chunk, contiguous views of its memory."""
     C, d = W.shape
-    return np.empty((n, d), W.dtype), np.empty((n, C), W.dtype), np.empty((C, n), W.dtype)
+    shapes = ((n, d), (n, C), (C, n))
+    if within is None:
+        return tuple(np.empty(shape, W.dtype) for shape in shapes)  # type: ignore[return-value]
+    return tuple(  # type: ignore[return-value]
+        big.reshape(-1)[: rows * columns].reshape(rows, columns) for big, (rows, columns) in zip(within, shapes)
+    )
 
 
 def chunk_loss_and_grad(

@@ -35,7 +35,7 @@ class Settings:
     momentum: float = 0.0  # classical momentum, as torch.optim.SGD
     weight_decay: float = 0.0  # L2 penalty added to the gradient, as torch.optim.SGD
     dtype: str = "float64"  # float32 halves memory and time on big data
-    chunk_nodes: int | None = None  # nodes per chunk; None: see chunk_size
+    chunk_nodes: int | None = None  # at most this many nodes per chunk; None: see chunk_size
     threads: int | None = None  # None: one per core (at most 8)
 
 
@@ -48,6 +48,17 @@ def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:
     stay near the core (measured best on a 2 MB-L2 machine, float32 and float64)."""
     per_node = (n_features + 2 * n_classes) * np.dtype(dtype).itemsize
     return max(256, CHUNK_BYTES // per_node)
+
+
+def chunk_bounds(n_nodes: int, most: int, workers: int) -> list[tuple[int, int]]:
+    """(start, stop) of chunks of at most ``most`` nodes, their sizes differing by at
+    most one and their number a multiple of ``workers`` (where there are enough
+    nodes), so that every worker's share of an epoch takes about as long: the epoch
+    waits for the slowest."""
+    count = -(-n_nodes // most)
+    count = max(1, min(-(-count // workers) * workers, n_nodes))
+    edges = [n_nodes * k // count for k in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 @dataclass(frozen=True)
@@ -100,13 +111,14 @@ class Trainer:
         self.scale = loss_scale(max(self.n_train, 1), settings.reduction)
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
-        self._scratch: dict[int, dict[int, tuple]] = {}
-        n, step = len(y), settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
-        self._chunks = [(start, min(start + step, n)) for start in range(0, n, step)]
+        self._scratch: dict[int, tuple] = {}  # per share of the chunks
+        cores = settings.threads or min(os.cpu_count() or 1, 8)
+        most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
+        self._chunks = chunk_bounds(len(y), most, cores)
+        self._largest = max(stop - start for start, stop in self._chunks)
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
             true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
         ]
-        cores = settings.threads or min(os.cpu_count() or 1, 8)
         self._workers = max(1, min(cores, len(self._chunks)))
 
     def _work(self, chunks: range) -> tuple:
@@ -120,16 +132,17 @@ class Trainer:
         W, b, dtype = self.W, self.b, self.W.dtype
         grad_W, grad_b = np.zeros_like(W), np.zeros_like(b)
         loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
-        work = self._scratch.setdefault(chunks.start, {})  # per share, kept between epochs
+        if chunks.start not in self._scratch:  # per share, for its largest chunk, kept between epochs
+            self._scratch[chunks.start] = chunk_scratch(self._largest, W)
+        largest = self._scratch[chunks.start]
         for index in chunks:
             start, stop = self._chunks[index]
             n = stop - start
-            if n not in work:
-                work[n] = chunk_scratch(n, W)
+            work = largest if n == self._largest else chunk_scratch(n, W, within=largest)
             Z, y = self.Z[start:stop], self.y[start:stop]
             groups = None if self.groups is None else self.groups[start:stop]
             trains = None if groups is None else (groups == 0).astype(dtype)
-            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work[n], self._positions[index])
+            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
             grad_W += part.grad_W
             grad_b += part.grad_b
             if groups is None:

@@ -11,11 +11,13 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from nodeclf_cli import core
 from nodeclf_cli.problem import load_problem
-from nodeclf_cli.train import Settings, Trainer, split_groups
+from nodeclf_cli.train import Settings, Trainer, chunk_bounds, split_groups
 
 from .conftest import EXAMPLE, ROOT
 from .test_cli_step import run
@@ -74,6 +76,16 @@ def test_chunks_and_threads_do_not_change_the_result():
         assert_allclose(losses, results[0][0], rtol=1e-13)
         assert_allclose(W_end, results[0][1], rtol=1e-12, atol=1e-15)
         assert_allclose(b_end, results[0][2], rtol=1e-12, atol=1e-15)
+
+
+@given(st.integers(1, 100_000), st.integers(1, 9_000), st.integers(1, 8))
+def test_chunk_bounds_cover_the_nodes_in_even_shares(n_nodes, most, workers):
+    bounds = chunk_bounds(n_nodes, most, workers)
+    starts, stops = [s for s, _ in bounds], [s for _, s in bounds]
+    assert starts[0] == 0 and stops[-1] == n_nodes and starts[1:] == stops[:-1]
+    sizes = [stop - start for start, stop in bounds]
+    assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
+    assert len(bounds) % workers == 0 or max(sizes) == 1  # too few nodes: one per chunk
 
 
 def test_default_chunks_fit_the_budget_and_sum_to_the_whole_step():
