@@ -52,12 +52,13 @@ def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:
 
 def chunk_bounds(n_nodes: int, most: int, workers: int) -> list[tuple[int, int]]:
     """(start, stop) of chunks of at most ``most`` nodes, their sizes differing by at
-    most one and their number a multiple of ``workers`` (where there are enough
-    nodes), so that every worker's share of an epoch takes about as long: the epoch
-    waits for the slowest."""
+    most one. Where one chunk will not do, their number is a multiple of ``workers``
+    (where there are enough nodes), so that every worker's share of an epoch takes
+    about as long: the epoch waits for the slowest."""
     count = -(-n_nodes // most)
-    count = max(1, min(-(-count // workers) * workers, n_nodes))
-    edges = [n_nodes * k // count for k in range(count + 1)]
+    if count > 1:
+        count = min(-(-count // workers) * workers, n_nodes)
+    edges = [n_nodes * k // max(count, 1) for k in range(count + 1)]
     return list(zip(edges[:-1], edges[1:]))
 
 
@@ -115,7 +116,7 @@ class Trainer:
         cores = settings.threads or min(os.cpu_count() or 1, 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = chunk_bounds(len(y), most, cores)
-        self._largest = max(stop - start for start, stop in self._chunks)
+        self._largest = max((stop - start for start, stop in self._chunks), default=0)
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
             true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
         ]

@@ -85,7 +85,10 @@ def test_chunk_bounds_cover_the_nodes_in_even_shares(n_nodes, most, workers):
     assert starts[0] == 0 and stops[-1] == n_nodes and starts[1:] == stops[:-1]
     sizes = [stop - start for start, stop in bounds]
     assert max(sizes) <= most and max(sizes) - min(sizes) <= 1
-    assert len(bounds) % workers == 0 or max(sizes) == 1  # too few nodes: one per chunk
+    if n_nodes <= most:  # one chunk will do: no threads
+        assert bounds == [(0, n_nodes)]
+    else:  # a multiple of the workers, unless there are too few nodes: one per chunk
+        assert len(bounds) % workers == 0 or max(sizes) == 1
 
 
 def test_default_chunks_fit_the_budget_and_sum_to_the_whole_step():
