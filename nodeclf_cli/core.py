@@ -29,6 +29,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 REDUCTIONS = ("mean", "sum")
+LN2, LOG2E = float(np.log(2.0)), float(1.0 / np.log(2.0))
 
 
 def loss_scale(n_nodes: int, reduction: str) -> float:
@@ -89,6 +90,7 @@ def softmax_cross_entropy(
     overwrite: bool = False,
     positions: np.ndarray | None = None,
     times: float = 1.0,
+    base2: bool = False,
 ) -> SoftmaxCE:
     """Softmax along the classes and the cross-entropy of the true classes, stably.
 
@@ -104,7 +106,9 @@ def softmax_cross_entropy(
     probabilities are written into H (saves memory and time on big chunks);
     ``positions`` are y's :func:`true_class_positions`, when already known;
     ``times`` multiplies the probabilities in the normalising pass (the gradient's
-    scale, saving a pass over big chunks).
+    scale, saving a pass over big chunks). With ``base2``, H holds the logits times
+    log2(e): 2^(H log2 e) = e^H, and numpy's exp2 takes half the time of its exp; the
+    loss is still in nats, ln s_i - (H[i, y_i] - m_i) ln 2.
     """
     axis = class_axis % H.ndim
     shifted = np.subtract(H, H.max(axis=axis, keepdims=True), out=H if overwrite else None)
@@ -118,11 +122,11 @@ def softmax_cross_entropy(
             tied = is_max.sum(axis=axis) > 1  # argmax picks the first of the largest
             first = is_max.argmax(axis=axis)
             top[tied] = first[tied] == y[tied]
-    probs = np.exp(shifted, out=shifted)
+    probs = (np.exp2 if base2 else np.exp)(shifted, out=shifted)
     total = probs.sum(axis=axis, keepdims=True)
     probs *= times / total  # a multiplication is much faster than a division, same to 1 ulp
     if y is not None:
-        loss = np.log(total.reshape(-1)) - true_shifted
+        loss = np.log(total.reshape(-1)) - (true_shifted * LN2 if base2 else true_shifted)
     return SoftmaxCE(probs, loss, top)
 
 
@@ -311,10 +315,13 @@ def chunk_loss_and_grad(
     Z_buffer, H, H_T = chunk_scratch(len(y), W) if work is None else work
     np.copyto(Z_buffer, Z, casting="same_kind")
     Z = Z_buffer
-    np.matmul(Z, W.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
-    np.add(H.T, b[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
+    W2, b2 = W * LOG2E, b * LOG2E  # logits times log2(e), for the softmax's faster exp2
+    np.matmul(Z, W2.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
+    np.add(H.T, b2[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
     # scale * P comes out of the softmax's normalising pass; then dL/dH^T = scale * (P - Y)
-    scaled, loss, correct = softmax_cross_entropy(H_T, y, 0, overwrite=True, positions=positions, times=scale)
+    scaled, loss, correct = softmax_cross_entropy(
+        H_T, y, 0, overwrite=True, positions=positions, times=scale, base2=True
+    )
     grad_H_T = _minus_one_hot(scaled, y, scale, 0, positions)
     if trains is not None:
         grad_H_T *= trains

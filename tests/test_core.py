@@ -125,6 +125,19 @@ def test_true_is_top_follows_argmax_including_ties():
     assert top_T.tolist() == top.tolist()
 
 
+def test_base2_logits_give_the_same_softmax_and_loss_in_nats():
+    rng = np.random.default_rng(3)
+    H = rng.normal(0, 4, (50, 6))
+    H[7, 2] = H[7, 4] = H[7].max() + 1  # a tie, which scaling keeps
+    y = rng.integers(0, 6, 50)
+    natural = core.softmax_cross_entropy(H, y)
+    base2 = core.softmax_cross_entropy(H * core.LOG2E, y, base2=True)
+    assert_allclose(base2.probs, natural.probs, rtol=1e-13)
+    assert_allclose(base2.loss_per_node, natural.loss_per_node, rtol=1e-13, atol=1e-15)
+    assert base2.true_is_top.tolist() == natural.true_is_top.tolist() == (H.argmax(axis=1) == y).tolist()
+    assert_allclose(-np.log(natural.probs[np.arange(50), y]), natural.loss_per_node, rtol=1e-13)
+
+
 def test_true_class_positions_address_each_nodes_true_entry():
     y = np.array([2, 0, 1, 1, 2])
     nodes = np.arange(5)
