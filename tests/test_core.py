@@ -92,6 +92,20 @@ def test_softmax_and_loss_are_stable_for_huge_logits():
     assert_allclose(losses, [2000.0, np.log(2 + e)], rtol=1e-14)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_chunk_path_is_stable_for_huge_logits(dtype):
+    """Base-2 logits of the trainer's chunks: still finite, losses in nats."""
+    Z = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype)
+    W = np.array([[500.0, -500.0], [-500.0, 500.0], [0.0, 0.0]], dtype)
+    b = np.array([0.0, 0.0, 1.0], dtype)
+    y = np.array([1, 1, 2])  # logits [500, -500, 1], [-500, 500, 1], [0, 0, 1]
+    part = core.chunk_loss_and_grad(Z, y, W, b, 1.0)
+    e = np.exp(1.0)
+    assert_allclose(part.loss_per_node, [1000.0, 0.0, np.log(2 + e) - 1], rtol=1e-6, atol=1e-6)
+    assert part.correct.tolist() == [False, True, True]
+    assert np.isfinite(part.grad_W).all() and np.isfinite(part.grad_b).all()
+
+
 def test_class_axis_zero_gives_the_transpose(article):
     H = core.logits(article.Z, article.W, article.b)
     assert_allclose(core.softmax(H.T, class_axis=0), core.softmax(H).T, atol=1e-15)
