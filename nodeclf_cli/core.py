@@ -178,12 +178,11 @@ def grad_params(grad_H: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarr
     Notes
     -----
     dL/dw_c = sum_i dL/dH[i, c] z_i, that is dL/dW = (dL/dH)^T Z;
-    dL/db_c = sum_i dL/dH[i, c], as the product 1^T dL/dH (BLAS sums the rows of a
-    big chunk faster than numpy's reduction does).
+    dL/db_c = sum_i dL/dH[i, c].
 
     grad_H (N, C), Z (N, d) -> grad_W (C, d), grad_b (C,).
     """
-    return grad_H.T @ Z, np.ones(len(grad_H), grad_H.dtype) @ grad_H
+    return grad_H.T @ Z, grad_H.sum(axis=0)
 
 
 def sgd_update(
