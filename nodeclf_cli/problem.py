@@ -18,6 +18,13 @@ from .errors import NodeclfError
 from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
+# the command-line option that overrides each key
+OPTION_NAMES = {
+    "embeddings": "--embeddings",
+    "labels": "--labels",
+    "weights": "--weights",
+    "learning_rate": "--lr",
+}
 WEIGHT_KEYS = ("W", "b")
 SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -455,7 +462,7 @@ def problem_from_data(
 
     def entry(key: str, override: Any):
         if override is not None:
-            return override, f"--{key.replace('_', '-')}", None, Path.cwd()
+            return override, OPTION_NAMES[key], None, Path.cwd()
         if key not in data:
             return None, source, None, base
         return data[key], source, data.key_lines[key], base
@@ -504,9 +511,10 @@ def problem_from_data(
     value, src, line, _ = entry("learning_rate", learning_rate)
     lr = None
     if value is not None:
-        lr = to_number(value, src, line, "learning_rate")
+        key = None if learning_rate is not None else "learning_rate"  # an option is named by src
+        lr = to_number(value, src, line, key)
         if lr <= 0:
-            raise NodeclfError(f"must be a positive number, found {value}", src, line, "learning_rate")
+            raise NodeclfError(f"must be a positive number, found {value}", src, line, key)
     return Problem(
         node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
         Z=Z,

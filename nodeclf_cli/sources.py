@@ -141,7 +141,7 @@ def parse_yaml(
 # --- numbers ----------------------------------------------------------------------
 
 
-def to_number(value: Any, source: str | Path, line: int | None, where: str) -> float:
+def to_number(value: Any, source: str | Path, line: int | None, where: str | None) -> float:
     """A finite float from a YAML value or a CSV cell, or a clear error.
 
     Strings that spell a number are accepted: YAML 1.1 reads ``1e-3`` as a string.

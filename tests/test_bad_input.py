@@ -270,10 +270,15 @@ def test_empty_cells_and_text_in_csv_number_columns(tmp_path, row, message):
 
 
 @pytest.mark.parametrize("command", ["step", "train"])
-@pytest.mark.parametrize("lr", ["0", "-0.1", "nan"])
-def test_learning_rate_must_be_positive(command, lr):
+@pytest.mark.parametrize(
+    "lr, message",
+    [("0", "must be a positive number, found 0.0"), ("-0.1", "must be a positive number, found -0.1"),
+     ("nan", "expected a finite number, found nan"), ("inf", "expected a finite number, found inf")],
+)
+def test_learning_rate_must_be_positive(command, lr, message):
     result = run(command, "--lr", lr, "--quiet" if command == "train" else "--decimals=2", code=2)
-    assert "learning_rate" in result.stderr or "--lr" in result.stderr
+    line = one_line_error(result)
+    assert line == f"nodeclf: error: --lr: {message}"  # the option as typed, not the file's key
 
 
 def test_learning_rate_in_the_file_must_be_positive(tmp_path):
