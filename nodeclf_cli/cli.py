@@ -35,7 +35,8 @@ class _Group(TyperGroup):
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "nodeclf"
-            print(f"nodeclf: error: {exc.format_message()} (see '{where} --help')", file=sys.stderr)
+            message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix
+            print(f"nodeclf: error: {message} (see '{where} --help')", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
 
 

@@ -293,7 +293,11 @@ def test_epochs_must_be_positive(epochs):
 
 
 def test_usage_errors_are_one_line_too():
-    one_line_error(run("step", "--rounding", "up", code=2), "'--rounding'", "'up' is not one of")
+    line = one_line_error(run("step", "--rounding", "up", code=2))
+    assert line == (
+        "nodeclf: error: Invalid value for '--rounding': 'up' is not one of 'half-up', 'half-even'. "
+        "(see 'root step --help')"
+    )
     one_line_error(run("step", "--decimals", "2", "--sig-figs", "2", code=2), "give --decimals or --sig-figs, not both")
     one_line_error(run("check", code=2), "Missing argument")
 
