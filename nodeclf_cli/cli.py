@@ -407,8 +407,6 @@ def train(
 
     Example: nodeclf train data/karate.yaml --epochs 100 --save trained.yaml
     """
-    import signal
-
     import numpy as np
 
     from . import render, render_train

@@ -7,10 +7,11 @@ are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
 from __future__ import annotations
 
 import difflib
+from collections import abc
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Problem:
     "val" or "test" per node when the labels carried a split.
     """
 
-    node_ids: Sequence  # as given: ints or strings (a range for .npy rows)
+    node_ids: abc.Sequence  # as given: ints or strings (a range for .npy rows)
     Z: np.ndarray  # (N, d)
     y: np.ndarray  # (N,) int
     classes: tuple  # class names in the order of W's rows
@@ -199,7 +200,7 @@ def _check_lengths(rows: _Rows, width: int, expected: str) -> None:
 
 
 def find_position(
-    names: Sequence, key: Any, what: str, source: str, line: int | None = None, where: str | None = None
+    names: abc.Sequence, key: Any, what: str, source: str, line: int | None = None, where: str | None = None
 ) -> int:
     """The position of ``key`` among ``names`` (node ids or classes, compared as text),
     or an error listing what there is."""
