@@ -205,7 +205,7 @@ def step(
     """
     from . import render
     from .core import gradient_step
-    from .problem import load_problem
+    from .problem import load_problem, missing_input
 
     precision = _precision(decimals, sig_figs, rounding)
     loss_precision = precision.finer(2)
@@ -217,11 +217,9 @@ def step(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
     )
     if loaded.W is None:
-        raise NodeclfError("no weights: add weights: to the problem or pass --weights", loaded.source)
+        raise missing_input("weights", loaded.source)
     if loaded.learning_rate is None:
-        raise NodeclfError(
-            "no learning rate: add learning_rate: to the problem or pass --lr", loaded.source
-        )
+        raise missing_input("learning_rate", loaded.source)
     inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
     exact = gradient_step(*inputs)
     carried = carry is CarryMode.rounded
@@ -276,10 +274,16 @@ def step(
 
 
 def _name(problem: Any) -> str:
-    """What a problem is called in titles: its file, or "the article's example"."""
-    from .problem import bundled_example
+    """What a problem is called in titles: its file, "the article's example", or for
+    a problem given only by options, its embeddings and labels files."""
+    from .problem import OPTIONS_ONLY, bundled_example
 
-    return "the article's example" if problem.source == str(bundled_example()) else problem.source
+    if problem.source == str(bundled_example()):
+        return "the article's example"
+    files = [problem.origins.get(kind) for kind in ("embeddings", "labels")]
+    if problem.source == OPTIONS_ONLY and all(files):
+        return " and ".join(path.name for path in files)
+    return problem.source
 
 
 def _title(problem: Any, precision: Any, carried: bool) -> str:

@@ -26,6 +26,28 @@ OPTION_NAMES = {
     "weights": "--weights",
     "learning_rate": "--lr",
 }
+OPTIONS_ONLY = "command line"  # the source of a problem given by options alone, with no file
+
+
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in words: "a list", "a mapping", "text 'abc'", "the number 3"."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool) or value is None:
+        return "nothing" if value is None else f"{str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"text {str(value)!r}"
+
+
+def missing_input(key: str, source: str) -> NodeclfError:
+    """The error for an input that neither the problem file nor an option gives."""
+    what, option = key.replace("_", " "), OPTION_NAMES[key]
+    if source == OPTIONS_ONLY:
+        return NodeclfError(f"no {what}: pass {option}, or give a problem file that has {key}:")
+    return NodeclfError(f"no {what}: add {key}: to the problem or pass {option}", source)
 WEIGHT_KEYS = ("W", "b")
 SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
@@ -94,8 +116,7 @@ def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows
     """``{id: [numbers], ...}`` as rows."""
     if not isinstance(data, Mapping):
         raise NodeclfError(
-            f"expected a mapping of node id to a list of numbers, or a CSV path; found "
-            f"{type(data).__name__}",
+            f"expected a mapping of node id to a list of numbers, or a CSV path; found {kind_of(data)}",
             source,
             line,
             key,
@@ -314,6 +335,12 @@ def _load_weights(value: Any, source: str, line: int | None, base: Path):
     """(W rows, b, class names from a CSV or None, places of W's rows)."""
     if isinstance(value, (str, Path)):
         path = _resolve(value, base)
+        if path.suffix.lower() == ".npy":
+            raise NodeclfError(
+                "weights are read from a CSV (class,b,w_0,...) or a YAML file with W: and b:, "
+                "not .npy (it would have no biases or class names)",
+                path,
+            )
         if path.suffix in (".yaml", ".yml"):
             data = load_yaml(path)
             inner = data.get("weights", data) if isinstance(data, Mapping) else data
@@ -427,7 +454,7 @@ def load_problem(
         data = load_yaml(path)
     return problem_from_data(
         data,
-        str(path) if path is not None else "command line",
+        str(path) if path is not None else OPTIONS_ONLY,
         path.parent if path is not None else Path.cwd(),
         embeddings=embeddings,
         labels=labels,
@@ -454,8 +481,7 @@ def problem_from_data(
         data.key_lines, data.line = {}, None
     elif not isinstance(data, Mapping):
         raise NodeclfError(
-            f"expected a mapping with keys {', '.join(PROBLEM_KEYS)}; found a "
-            f"{'list' if isinstance(data, list) else type(data).__name__}",
+            f"expected a mapping with keys {', '.join(PROBLEM_KEYS)}; found {kind_of(data)}",
             source,
             getattr(data, "line", 1),
         )
@@ -466,19 +492,21 @@ def problem_from_data(
             return override, OPTION_NAMES[key], None, Path.cwd()
         if key not in data:
             return None, source, None, base
+        if data[key] is None:
+            raise NodeclfError("has no value", source, data.key_lines[key], key)
         return data[key], source, data.key_lines[key], base
 
     origins: dict = {}
     value, src, line, where_base = entry("embeddings", embeddings)
     if value is None:
-        raise NodeclfError("no embeddings: add embeddings: to the file or pass --embeddings", source)
+        raise missing_input("embeddings", source)
     emb_rows = _load_embeddings(value, src, line, where_base)
     origins["embeddings"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     Z = _as_matrix(emb_rows, "embedding")
 
     value, src, line, where_base = entry("labels", labels)
     if value is None:
-        raise NodeclfError("no labels: add labels: to the file or pass --labels", source)
+        raise missing_input("labels", source)
     label_set = _load_labels(value, src, line, where_base)
     origins["labels"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
 

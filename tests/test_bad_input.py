@@ -116,11 +116,41 @@ def test_yaml_syntax_error_names_line_and_column(tmp_path):
         one_line_error(run(*args, code=2), "p.yaml:18: YAML error at column", "starts on line 15")
 
 
-@pytest.mark.parametrize("text, found", [("- 1\n- 2\n", "found a list"), ("just words\n", "found a str")])
+@pytest.mark.parametrize(
+    "text, found", [("- 1\n- 2\n", "found a list"), ("just words\n", "found text 'just words'"), ("42\n", "found the number 42")]
+)
 def test_top_level_list_or_scalar(tmp_path, text, found):
     path = write(tmp_path, text)
     for args in commands(path):
         one_line_error(run(*args, code=2), "expected a mapping", found)
+
+
+@pytest.mark.parametrize("key", ["embeddings", "labels", "weights", "learning_rate"])
+def test_a_key_with_no_value(tmp_path, key):
+    lines = GOOD.splitlines(keepends=True)
+    number = next(i for i, line in enumerate(lines) if line.startswith(f"{key}:"))
+    end = next((i for i in range(number + 1, len(lines)) if not lines[i].startswith("  ")), len(lines))
+    path = write(tmp_path, "".join(lines[:number] + [f"{key}:\n"] + lines[end:]))  # its value and block gone
+    for args in commands(path):
+        one_line_error(run(*args, code=2), f"p.yaml:{number + 1}: {key}: has no value")
+
+
+def test_options_alone_name_what_is_missing(tmp_path):
+    np.save(tmp_path / "z.npy", np.ones((4, 2)))
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0, 1]))
+    z, y = str(tmp_path / "z.npy"), str(tmp_path / "y.npy")
+    line = one_line_error(run("train", "--embeddings", z, code=2))
+    assert line == "nodeclf: error: no labels: pass --labels, or give a problem file that has labels:"
+    line = one_line_error(run("step", "--embeddings", z, "--labels", y, code=2))
+    assert line == "nodeclf: error: no weights: pass --weights, or give a problem file that has weights:"
+
+
+def test_npy_weights_are_refused_clearly(tmp_path):
+    np.save(tmp_path / "w.npy", np.ones((3, 4)))
+    one_line_error(
+        run("step", "--weights", str(tmp_path / "w.npy"), code=2),
+        "w.npy: weights are read from a CSV (class,b,w_0,...) or a YAML file with W: and b:, not .npy",
+    )
 
 
 def test_unknown_key_suggests_the_close_match(tmp_path):

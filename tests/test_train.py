@@ -230,6 +230,9 @@ def test_npy_files_alone_are_a_problem(tmp_path):
     assert data["classes"] == [0, 1, 2] and data["learning_rate"] == 1.0
     assert data["history"][-1]["accuracy"] > 0.8
     assert np.array(data["W"]).shape == (3, 6)
+    table = run("train", "--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"),
+                "--epochs", "1", "--quiet", "--no-plot").stdout
+    assert table.startswith("Training on z.npy and y.npy: 200 nodes, 6 features, 3 classes")
 
 
 def test_ctrl_c_stops_after_the_epoch_saves_and_exits_130(tmp_path):
