@@ -117,8 +117,9 @@ def loss_plot_image(history: Sequence[Epoch], image_format: str) -> bytes:
         accuracy_axis.plot(epochs, [e.val_accuracy for e in history], color="tab:green", label="val accuracy")
     accuracy_axis.set_ylabel("accuracy")
     accuracy_axis.set_ylim(0, 1)
-    figure.legend(loc="upper center", ncol=3)
-    figure.tight_layout()
+    loss_axis.set_title("loss and accuracy per epoch (forward pass, before the update)")
+    figure.legend(loc="lower center", ncol=3, frameon=False)  # below the axes, clear of the curves
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format)
     plt.close(figure)
