@@ -193,6 +193,9 @@ def step(
     class_name: Optional[str] = typer.Option(
         None, "--class", help="Class to explain [default: the first]."
     ),
+    feature: Optional[int] = typer.Option(
+        None, "--feature", help="Feature j of the weight w_c[j] to explain [default: 0]."
+    ),
     output_format: StepFormat = typer.Option(
         StepFormat.table, "--format", help="table, json, markdown or latex."
     ),
@@ -243,9 +246,10 @@ def step(
             reduction.value,
             carried,
             notation,
+            handwork.find_feature(loaded, feature),
         )
-    elif node is not None or class_name is not None:
-        raise typer.BadParameter("--node and --class choose what --explain writes; add --explain")
+    elif node is not None or class_name is not None or feature is not None:
+        raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
 
     if output_format is StepFormat.json:
         data = render.step_json(loaded, result, reduction.value)

@@ -130,7 +130,7 @@ def latex_explanation(explanation: Explanation) -> str:
     """Each formula as inline math in its own paragraph, so long sums wrap."""
     lines = [rf"\subsection*{{{latex_escape(explanation.title)}}}"]
     for heading, formulas in explanation.groups:
-        lines += [rf"\paragraph{{{tex(heading)}}}", ""]
+        lines += [rf"\medskip\noindent\textbf{{{tex(heading)}}}\par"]  # on its own line, as in the text output
         lines += [rf"\noindent ${formula}$\par" for formula in formulas]
         lines.append("")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import NodeclfError
 from .core import Carry, StepResult
 from .problem import Problem, find_position
 from .rounding import Precision, round_array, round_value, snap
@@ -117,6 +118,16 @@ def find_class(problem: Problem, name: str | None) -> int:
     return 0 if name is None else find_position(problem.classes, name, "class", "--class")
 
 
+def find_feature(problem: Problem, feature: int | None) -> int:
+    """The feature ``--feature`` names, j in w_c[j] (0, the first, by default)."""
+    d = problem.Z.shape[1]
+    if feature is None:
+        return 0
+    if not 0 <= feature < d:
+        raise NodeclfError(f"no feature {feature}: the embeddings have features 0..{d - 1}", "--feature")
+    return feature
+
+
 def explain(
     problem: Problem,
     result: StepResult,
@@ -127,14 +138,16 @@ def explain(
     reduction: str,
     carried: bool = False,
     n: Notation = TEXT,
+    feature: int = 0,
 ) -> Explanation:
-    """Node ``node``'s and class ``cls``'s formulas with the numbers substituted.
+    """Node ``node``'s and class ``cls``'s formulas with the numbers substituted; the
+    weight gradient and update for feature ``feature`` (j in w_c[j]).
 
     Operands are shown as the step before left them: inputs as given (weights at the
     working precision where that loses nothing), earlier results to 4 more decimals
     than shown when carrying exactly, or as rounded when carrying rounded values.
     """
-    i, c = node, cls
+    i, c, j = node, cls, feature
     node_id, name = problem.node_ids[i], problem.classes[c]
     N = len(problem.node_ids)
     if carried:  # the values the step before left, as rounded
@@ -186,31 +199,31 @@ def explain(
         + f" = {_result(result.loss, loss_precision, n)}",
     ]
 
-    d_w = n.partial + "L/" + n.partial + n.sub("w", name) + "[0]"
+    d_w = n.partial + "L/" + n.partial + n.sub("w", name) + f"[{j}]"
     d_b = n.partial + "L/" + n.partial + n.sub("b", name)
     p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in "pyz")
     if carried:  # from the rounded dL/dh, as the table before this one left them
         d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{name}]"
         residual = [n.num(operand(result.grad_logits[m, c])) for m in range(N)]
-        w_sum, b_sum = f"{n.sum}_n {d_h}{n.times}{z_n}[0]", f"{n.sum}_n {d_h}"
+        w_sum, b_sum = f"{n.sum}_n {d_h}{n.times}{z_n}[{j}]", f"{n.sum}_n {d_h}"
         open_, close = "", ""
     else:
         Y = [1 if problem.y[m] == c else 0 for m in range(N)]
         residual = [f"({operand(result.probs[m, c])} {n.minus} {Y[m]})" for m in range(N)]
-        w_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}]){n.times}{z_n}[0]"
+        w_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}]){n.times}{z_n}[{j}]"
         b_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}])"
         open_, close = (f"{scale}[", "]") if scale else ("", "")
-    w_terms = " + ".join(f"{r}{n.times}{n.num(full(problem.Z[m, 0]))}" for m, r in enumerate(residual))
+    w_terms = " + ".join(f"{r}{n.times}{n.num(full(problem.Z[m, j]))}" for m, r in enumerate(residual))
     gradient = [
-        f"{d_w} = {w_sum} = {open_}{w_terms}{close} = {_result(result.grad_W[c, 0], precision, n)}",
+        f"{d_w} = {w_sum} = {open_}{w_terms}{close} = {_result(result.grad_W[c, j], precision, n)}",
         f"{d_b} = {b_sum} = {open_}{' + '.join(residual)}{close} = "
         f"{_result(result.grad_b[c], precision, n)}",
     ]
 
     lr = full(problem.learning_rate)
     update = [
-        f"{n.sub('w', name)}[0] {n.assign} {n.num(given(w[0]))} {n.minus} {lr}{n.times}"
-        f"{n.num(operand(result.grad_W[c, 0]))} = {_result(result.W_new[c, 0], precision, n)}",
+        f"{n.sub('w', name)}[{j}] {n.assign} {n.num(given(w[j]))} {n.minus} {lr}{n.times}"
+        f"{n.num(operand(result.grad_W[c, j]))} = {_result(result.W_new[c, j], precision, n)}",
         f"{n.sub('b', name)} {n.assign} {n.num(given(b))} {n.minus} {lr}{n.times}"
         f"{n.num(operand(result.grad_b[c]))} = {_result(result.b_new[c], precision, n)}",
     ]
@@ -220,7 +233,7 @@ def explain(
             ("Logit", logit),
             ("Softmax", softmax),
             (f"Loss (node {node_id}'s true class is {problem.classes[true]})", loss),
-            ("Gradient (first feature and bias)", gradient),
+            (f"Gradient (feature {j} and bias)", gradient),
             ("Update", update),
         ],
     )

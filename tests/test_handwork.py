@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
@@ -66,9 +67,31 @@ def test_explain_gradient_is_its_sum_over_nodes(article):
     problem = load_problem()
     result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
     text = explain(problem, result, 0, 0, TWO, FOUR, "mean")
-    gradient = dict(text.groups)["Gradient (first feature and bias)"][0]
+    gradient = dict(text.groups)["Gradient (feature 0 and bias)"][0]
     assert gradient.startswith("∂L/∂w_0[0] = (1/N) Σ_n (p_n[0] − y_n[0])·z_n[0] = (1/5)[(0.330151 − 1)·0.5 + ")
     assert gradient.endswith("= −0.0675447 ≈ −0.07")
+
+
+@pytest.mark.parametrize("c, j", [(1, 2), (2, 3)])
+def test_explain_feature_j(article, c, j):
+    """--feature j writes dL/dw_c[j] and w_c[j]'s update, with the values of an
+    independent sum over nodes: (1/N) sum_n (p_n[c] - y_n[c]) z_n[j]."""
+    problem = load_problem()
+    result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
+    P, Y = result.probs, np.eye(3)[problem.y]
+    grad = sum((P[m, c] - Y[m, c]) * problem.Z[m, j] for m in range(5)) / 5
+    out = run("step", "--explain", "--class", str(c), "--feature", str(j)).stdout
+    joined = " ".join(out.split())
+    assert f"Gradient (feature {j} and bias)" in out
+    assert f"∂L/∂w_{c}[{j}] = (1/N) Σ_n (p_n[{c}] − y_n[{c}])·z_n[{j}] = (1/5)[" in joined
+    assert f"= {grad:.6g}".replace("-", "−") in joined
+    w_new = problem.W[c, j] - 0.2 * grad
+    assert f"w_{c}[{j}] := " in out and f"= {w_new:.6g} ≈ {w_new:.2f}".replace("-", "−") in joined
+
+
+def test_explain_feature_out_of_range_is_a_clear_error():
+    result = run("step", "--explain", "--feature", "4", code=2)
+    assert result.stderr == "nodeclf: error: --feature: no feature 4: the embeddings have features 0..3\n"
 
 
 def test_explain_unknown_node_is_a_clear_error():
@@ -76,8 +99,9 @@ def test_explain_unknown_node_is_a_clear_error():
     assert "--node: no node 9 in the problem (nodes: 1, 2, 3, 4, 5)" in result.stderr
 
 
-def test_node_without_explain_is_a_usage_error():
-    assert "add --explain" in run("step", "--node", "2", code=2).output
+@pytest.mark.parametrize("option", ["--node", "--feature"])
+def test_node_or_feature_without_explain_is_a_usage_error(option):
+    assert "add --explain" in run("step", option, "2", code=2).output
 
 
 def test_markdown_has_the_tables_and_explanation():
