@@ -44,8 +44,27 @@ def history_section(history: Sequence[Epoch], every: int | None) -> Section:
     return section
 
 
+MOST_FEATURES_SHOWN = 16  # wider weights are summarised per class rather than printed
+
+
 def weights_section(problem: Problem, W: np.ndarray, b: np.ndarray, precision: Precision) -> Section:
-    return per_class_section("Trained weights  W and b", problem, W, b, ("w_c", "b_c"), Cells(precision))
+    """W and b in full; for more than MOST_FEATURES_SHOWN features, per class the bias,
+    the norm ||w_c|| and the largest weight (W in full is for --save or --format json)."""
+    if W.shape[1] <= MOST_FEATURES_SHOWN:
+        return per_class_section("Trained weights  W and b", problem, W, b, ("w_c", "b_c"), Cells(precision))
+    section = Section(
+        "Trained weights  W and b, summarised per class  (j: the feature of the largest |w_c[j]|)",
+        ["class", "b_c", "‖w_c‖", "j", "w_c[j]"],
+    )
+    cells = Cells(precision)
+    for name, w, bias in zip(problem.classes, W, b):
+        j = int(np.argmax(np.abs(w)))
+        section.add_row(str(name), cells(bias), cells(np.linalg.norm(w)), str(j), cells(w[j]))
+    return section.add_notes(
+        f"W is {W.shape[0]} x {W.shape[1]}, too wide to print: --save FILE.yaml writes it, "
+        "--format json prints it",
+        cells.footnote(),
+    )
 
 
 def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarray | None) -> list[Section]:

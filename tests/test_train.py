@@ -20,7 +20,7 @@ from nodeclf_cli.problem import load_problem
 from nodeclf_cli.train import Settings, Trainer, chunk_bounds, split_groups
 
 from .conftest import EXAMPLE, ROOT
-from .test_cli_step import run
+from .test_cli_step import run, table_row
 
 KARATE = ROOT / "data" / "karate.yaml"
 
@@ -276,3 +276,21 @@ def test_matches_pytorch_sgd_when_available():
         torch_losses.append(loss.item())
     assert_allclose(losses, torch_losses, rtol=1e-12)
     assert_allclose(trainer.W, layer.weight.detach().numpy(), atol=1e-12)
+
+
+def test_wide_weights_are_summarised_per_class(tmp_path):
+    """More than 16 features: per class b_c, ||w_c|| and the largest weight, computed
+    here from the JSON's full-precision W."""
+    rng = np.random.default_rng(5)
+    np.save(tmp_path / "z.npy", rng.normal(size=(60, 20)))
+    np.save(tmp_path / "y.npy", rng.integers(0, 3, size=60))
+    args = ["--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"), "--epochs", "5", "--lr", "1"]
+    data = train_json(*args)
+    out = run("train", *args, "--quiet", "--no-plot").stdout
+    assert "w_c[19]" not in out and "W is 3 x 20, too wide to print" in out
+    W, b = np.array(data["W"]), np.array(data["b"])
+    weights = out[out.index("Trained weights"):]
+    for c in range(3):
+        j = int(np.argmax(np.abs(W[c])))
+        cells = table_row(weights, str(c))
+        assert cells == [str(c), f"{b[c]:.4f}", f"{np.linalg.norm(W[c]):.4f}", str(j), f"{W[c, j]:.4f}"]
