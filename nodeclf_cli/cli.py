@@ -196,6 +196,9 @@ def step(
     feature: Optional[int] = typer.Option(
         None, "--feature", help="Feature j of the weight w_c[j] to explain [default: 0]."
     ),
+    show_nodes: int = typer.Option(
+        40, "--show-nodes", min=0, help="Nodes shown in each per-node table (0: all); sums are over all."
+    ),
     output_format: StepFormat = typer.Option(
         StepFormat.table, "--format", help="table, json, markdown or latex."
     ),
@@ -258,11 +261,10 @@ def step(
             data["explanation"] = {"title": explanation.title, "groups": dict(explanation.groups)}
         _emit(_json_text(data), output, force)
         return
-    sections = render.step_sections(loaded, result, precision, loss_precision, reduction.value)
+    most = show_nodes or None  # 0: all
+    sections = render.step_sections(loaded, result, precision, loss_precision, reduction.value, most)
     if carried:
-        exact_sections = render.step_sections(
-            loaded, exact, precision, loss_precision, reduction.value
-        )
+        exact_sections = render.step_sections(loaded, exact, precision, loss_precision, reduction.value, most)
         render.mark_carry_changes(sections, exact_sections)
     title = _title(loaded, precision, carried)
     if output_format is StepFormat.table:

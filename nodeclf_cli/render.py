@@ -115,15 +115,26 @@ class Section:
         yield Text("")
 
 
-def input_sections(problem: Problem) -> list[Section]:
-    """The embeddings with their true classes, and the layer's W and b, as given."""
+def nodes_left_out(shown: int, n: int) -> str | None:
+    """The note under a per-node table that shows only its first ``shown`` of n nodes."""
+    if shown >= n:
+        return None
+    return f"… and {n - shown} more nodes, not shown (--show-nodes 0 shows all; --format json gives every value)"
+
+
+def input_sections(problem: Problem, shown: int | None = None) -> list[Section]:
+    """The embeddings with their true classes (the first ``shown`` nodes), and the
+    layer's W and b, as given."""
     features = range(problem.Z.shape[1])
+    n = len(problem.node_ids)
+    shown = n if shown is None else min(shown, n)
     embeddings = Section(
         "Inputs: embeddings z_i and true class y_i", ["node", *(f"x_{j}" for j in features), "y"]
     )
-    for node_id, z, label in zip(problem.node_ids, problem.Z, problem.y):
+    for node_id, z, label in zip(problem.node_ids[:shown], problem.Z[:shown], problem.y[:shown]):
         true = problem.classes[label] if label >= 0 else "—"
         embeddings.add_row(str(node_id), *map(plain, z), str(true))
+    embeddings.add_notes(nodes_left_out(shown, n))
     layer = Section(
         "Layer: W (one row w_c per class) and b",
         ["class", *(f"w_c[{j}]" for j in features), "b_c"],
@@ -135,13 +146,13 @@ def input_sections(problem: Problem) -> list[Section]:
 
 
 def per_node_section(
-    formula: str, problem: Problem, values: np.ndarray, symbol: str, cells: Cells
+    formula: str, problem: Problem, values: np.ndarray, symbol: str, cells: Cells, shown: int
 ) -> Section:
-    """Rows = nodes, columns = classes."""
+    """Rows = the first ``shown`` nodes, columns = classes."""
     section = Section(formula, ["node", *(f"{symbol}[{c}]" for c in problem.classes)])
-    for node_id, row in zip(problem.node_ids, values):
+    for node_id, row in zip(problem.node_ids[:shown], values[:shown]):
         section.add_row(str(node_id), *cells.row(row))
-    return section.add_notes(cells.footnote())
+    return section.add_notes(nodes_left_out(shown, len(values)), cells.footnote())
 
 
 def per_class_section(
@@ -162,10 +173,16 @@ def step_sections(
     precision: Precision,
     loss_precision: Precision,
     reduction: str,
+    show_nodes: int | None = None,
 ) -> list[Section]:
-    """The whole gradient step, one section per formula, in the order it is worked."""
+    """The whole gradient step, one section per formula, in the order it is worked;
+    per-node tables show the first ``show_nodes`` nodes (None: all). Sums, counts and
+    the loss are over all nodes."""
     classes, n = problem.classes, len(problem.node_ids)
-    sections = input_sections(problem)
+    shown = n if show_nodes is None else min(show_nodes, n)
+    ids = problem.node_ids[:shown]
+    left_out = nodes_left_out(shown, n)
+    sections = input_sections(problem, shown)
     sections.append(
         per_node_section(
             "Logits  H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
@@ -173,6 +190,7 @@ def step_sections(
             result.logits,
             "h",
             Cells(precision),
+            shown,
         )
     )
 
@@ -181,21 +199,21 @@ def step_sections(
         "Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
         ["node", *(f"p[{c}]" for c in classes), "predicted", "true"],
     )
-    for node_id, row, pred, true in zip(problem.node_ids, result.probs, result.predicted, problem.y):
+    for node_id, row, pred, true in zip(ids, result.probs, result.predicted, problem.y):
         mark = "" if pred == true else "  ✗"
         softmax.add_row(str(node_id), *cells.row(row), f"{classes[pred]}{mark}", str(classes[true]))
     correct = int((result.predicted == problem.y).sum())
     sections.append(
-        softmax.add_notes(f"{correct} of {n} nodes predicted correctly", cells.footnote())
+        softmax.add_notes(left_out, f"{correct} of {n} nodes predicted correctly", cells.footnote())
     )
 
     cells, loss_cells = Cells(precision), Cells(loss_precision)
     loss = Section("Cross-entropy  ℓ_i = −ln p_i[y_i]", ["node", "y_i", "p_i[y_i]", "ℓ_i"])
-    true_probs = result.probs[np.arange(n), problem.y]
-    for node_id, true, p, ell in zip(problem.node_ids, problem.y, true_probs, result.loss_per_node):
+    true_probs = result.probs[np.arange(shown), problem.y[:shown]]
+    for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
         loss.add_row(str(node_id), str(classes[true]), cells(p), loss_cells(ell))
     formula = "L = (1/N) Σ_i ℓ_i" if reduction == "mean" else "L = Σ_i ℓ_i"
-    loss.add_notes(f"{formula} = {loss_cells(result.loss)}  (N = {n})")
+    loss.add_notes(left_out, f"{formula} = {loss_cells(result.loss)}  (N = {n})")
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
 
     scale = "/N" if reduction == "mean" else ""
@@ -206,6 +224,7 @@ def step_sections(
             result.grad_logits,
             "∂L/∂h",
             Cells(precision),
+            shown,
         ).add_notes("Y: one-hot rows of the true classes")
     )
     sections.append(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
+from nodeclf_cli import core
 from nodeclf_cli.cli import app
 
 from .conftest import EXAMPLE, ROOT
@@ -185,3 +187,29 @@ def test_help_keeps_bracketed_defaults_and_full_command_summaries():
     listing = run("--help").stdout
     for command in app.registered_commands:
         assert f"{command.callback.__name__}  " in listing and command.short_help in listing
+
+
+def test_big_problems_show_the_first_nodes_and_sum_over_all(tmp_path):
+    """Per-node tables stop at --show-nodes (40 by default) with a note; the loss,
+    the count of correct predictions and the gradients are over every node."""
+    rng = np.random.default_rng(8)
+    Z, y = rng.normal(size=(50, 3)), rng.integers(0, 2, size=50)
+    W, b = rng.normal(size=(2, 3)), np.zeros(2)
+    np.save(tmp_path / "z.npy", Z)
+    np.save(tmp_path / "y.npy", y)
+    weights = tmp_path / "w.csv"
+    weights.write_text("".join(f"{c},0,{','.join(map(repr, W[c].tolist()))}\n" for c in range(2)))
+    args = ["--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"), "--weights", str(weights),
+            "--lr", "0.1"]
+    expected = core.gradient_step(Z, y, W, b, 0.1)
+    out = run("step", *args).stdout
+    parts = sections(out)
+    assert table_row(parts["Logits"], "39")[0] == "39"
+    with pytest.raises(AssertionError):
+        table_row(parts["Logits"], "40")
+    assert out.count("… and 10 more nodes, not shown") == 5  # inputs, logits, softmax, loss, dL/dH
+    assert f"{int((expected.predicted == y).sum())} of 50 nodes predicted correctly" in out
+    assert f"= {expected.loss:.4f}  (N = 50)" in out
+    every = sections(run("step", *args, "--show-nodes", "0").stdout)
+    assert table_row(every["Logits"], "49")[0] == "49" and "more nodes" not in every["Logits"]
+    assert parts["Gradients"] == every["Gradients"]
