@@ -66,6 +66,9 @@ _SYMBOLS = [
 # a plain word: two letters or more ("W" and "(P" are symbols), or a possessive ("5's")
 _WORD = re.compile(r"[(]?([A-Za-z][A-Za-z'\-]+|\w+'s)[,.:;)]?")
 _FUNCTION = re.compile(r"(?<![A-Za-z\\])(exp|ln)(?![A-Za-z])")
+# a command-line option in a note ("(--show-nodes"): text in typewriter type, not math
+_OPTION = re.compile(r"([(]?)(--[a-z][a-z-]*)([,.:;)]?)")
+_TEXT_SYMBOLS = {"…": r"\ldots"}
 
 
 def _math(token: str) -> str:
@@ -98,11 +101,16 @@ def tex(text: str) -> str:
     out: list[str] = []
     math: list[str] = []
     for token in text.split():
-        if _WORD.fullmatch(token) and not _FUNCTION.fullmatch(token):
+        option = _OPTION.fullmatch(token)
+        if (_WORD.fullmatch(token) and not _FUNCTION.fullmatch(token)) or option or token in _TEXT_SYMBOLS:
             if math:
                 out.append("$" + _join_math(math) + "$")
                 math = []
-            out.append(latex_escape(token))
+            if option:
+                before, name, after = option.groups()
+                out.append(rf"{before}\texttt{{{name}}}{after}")
+            else:
+                out.append(_TEXT_SYMBOLS.get(token) or latex_escape(token))
         else:
             math.append(_math(token))
     if math:

@@ -118,11 +118,18 @@ def test_latex_is_ascii_and_uses_math():
     assert r"$h_{1}[0] = 0.5 \cdot 0.17 + 0.6 \cdot 0.40" in out
 
 
+def test_latex_notes_keep_options_and_ellipses_as_text():
+    out = run("step", "--format", "latex", "--show-nodes", "2").stdout
+    assert out.isascii()
+    assert (r"\ldots and $3$ more nodes, not shown (\texttt{--show-nodes} $0$ shows all; "
+            r"\texttt{--format} json gives every value)") in out
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-@pytest.mark.parametrize("carry", ["exact", "rounded"])
-def test_latex_compiles_with_pdflatex(tmp_path, carry):
+@pytest.mark.parametrize("carry, extra", [("exact", []), ("rounded", []), ("rounded", ["--show-nodes", "2"])])
+def test_latex_compiles_with_pdflatex(tmp_path, carry, extra):
     tex = tmp_path / "step.tex"
-    run("step", "--format", "latex", "--explain", "--carry", carry, "--output", str(tex))
+    run("step", "--format", "latex", "--explain", "--carry", carry, "--output", str(tex), *extra)
     done = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
