@@ -335,7 +335,7 @@ def generate(
     nodes: int = typer.Option(5, "--nodes", min=1, max=10000, help="Number of nodes."),
     dim: int = typer.Option(4, "--dim", min=1, max=1000, help="Embedding size."),
     classes: int = typer.Option(3, "--classes", min=2, max=1000, help="Number of classes."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: the same seed, the same problem."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same seed, the same problem."),
     decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", readable=False, help="Write the problem here [default: stdout]."
@@ -395,7 +395,7 @@ def train(
         None, "--init", help="Initial weights: the problem's (file; the default where it has them), "
         "zeros, or small random ones from --seed."
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of --init random."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Seed of --init random."),
     reduction: Reduction = ReductionOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
     momentum: float = typer.Option(0.0, "--momentum", min=0.0, max=0.999999, help="Classical momentum."),

@@ -317,6 +317,11 @@ def test_learning_rate_in_the_file_must_be_positive(tmp_path):
         one_line_error(run(*args, code=2), "p.yaml:30: learning_rate: must be a positive number, found -0.2")
 
 
+@pytest.mark.parametrize("command", [["generate"], ["train", "--init", "random"]])
+def test_negative_seed_is_a_usage_error(command):
+    one_line_error(run(*command, "--seed", "-1", code=2), "Invalid value for '--seed'", "greater than or equal to 0")
+
+
 @pytest.mark.parametrize("epochs", ["0", "-3", "many"])
 def test_epochs_must_be_positive(epochs):
     one_line_error(run("train", "--epochs", epochs, code=2), "'--epochs'", "(see 'root train --help')")
