@@ -118,18 +118,23 @@ def tex(text: str) -> str:
     return " ".join(out)
 
 
+LATEX_TABLE_WIDTH = 72  # characters of table that fit an A4 page's text width at 10pt
+
+
 def latex_section(section: Section) -> str:
-    columns = "r" * len(section.headers)
-    lines = [
-        rf"\subsection*{{{tex(section.formula)}}}",
-        r"\begin{center}",
-        rf"\begin{{tabular}}{{{columns}}}",
-        r"\hline",
-        " & ".join(tex(h) for h in section.headers) + r" \\",
-        r"\hline",
-    ]
-    lines += [" & ".join(tex(cell) for cell in row) + r" \\" for row in section.rows]
-    lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    """The section's table, split into several (each led by the first column) where it
+    would be wider than the page, as the terminal splits it."""
+    lines = [rf"\subsection*{{{tex(section.formula)}}}"]
+    for group in section.column_groups(LATEX_TABLE_WIDTH):
+        lines += [
+            r"\begin{center}",
+            rf"\begin{{tabular}}{{{'r' * len(group)}}}",
+            r"\hline",
+            " & ".join(tex(section.headers[i]) for i in group) + r" \\",
+            r"\hline",
+        ]
+        lines += [" & ".join(tex(row[i]) for i in group) + r" \\" for row in section.rows]
+        lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
     lines += [tex(note) + r"\par" for note in section.notes]
     return "\n".join(lines) + "\n"
 
@@ -155,6 +160,7 @@ def to_latex(title: str, sections: list[Section], explanation: Explanation | Non
             r"\usepackage{amsmath}",
             r"\setlength{\parindent}{0pt}",
             r"\setlength{\parskip}{0.4em}",
+            r"\setlength{\tabcolsep}{4pt}",
             r"\begin{document}",
             rf"\section*{{{latex_escape(title)}}}",
             *body,

@@ -89,7 +89,7 @@ class Section:
             table.add_row(*(Text(row[i]) for i in columns))
         return table
 
-    def _column_groups(self, width: int) -> list[list[int]]:
+    def column_groups(self, width: int) -> list[list[int]]:
         """Columns split into groups that fit ``width``, each led by the first column."""
         def need(i: int) -> int:  # widest word plus padding and a border
             return max([len(self.headers[i])] + [_longest_word(row[i]) for row in self.rows]) + 3
@@ -108,7 +108,7 @@ class Section:
         with a bold first column and right-aligned numbers, then the notes. A table too
         wide for the terminal is split into several, as numpy wraps a wide array."""
         yield Text(self.formula, style="bold")
-        for columns in self._column_groups(options.max_width):
+        for columns in self.column_groups(options.max_width):
             yield self._table(columns)
         for note in self.notes:
             yield Text(note, style="dim")

@@ -150,6 +150,39 @@ def test_output_file_refuses_to_overwrite_without_force(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.md"]  # no temporary left
 
 
+def wide_problem(tmp_path) -> list[str]:
+    """Options for a problem of 20 features with long decimals: tables wider than a page."""
+    rng = np.random.default_rng(11)
+    np.save(tmp_path / "z.npy", rng.normal(size=(6, 20)))
+    np.save(tmp_path / "y.npy", np.array([0, 1, 2, 0, 1, 2]))
+    weights = tmp_path / "w.csv"
+    weights.write_text("".join(f"{c},0.1,{','.join(map(repr, rng.normal(size=20).tolist()))}\n" for c in range(3)))
+    return ["--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"), "--weights", str(weights),
+            "--lr", "0.1"]
+
+
+def test_latex_splits_wide_tables_each_led_by_the_first_column(tmp_path):
+    out = run("step", *wide_problem(tmp_path), "--format", "latex").stdout
+    tables = out.split(r"\begin{tabular}")[1:]
+    assert len(tables) > 8  # more than one table for some of the 8 sections
+    headers = [table.split("\n")[2] for table in tables]
+    assert all(header.startswith(("node &", "class &")) for header in headers)
+    for j in range(20):  # every feature is in some table, once
+        assert sum(f"$x_{{{j}}}$" in h or f"$x_{j}$" in h for h in headers) == 1
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_of_a_wide_problem_fits_the_page(tmp_path):
+    tex = tmp_path / "wide.tex"
+    run("step", *wide_problem(tmp_path), "--format", "latex", "--output", str(tex))
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "Overfull" not in (tmp_path / "wide.log").read_text(errors="replace")
+
+
 def test_output_table_to_file_is_plain_text(tmp_path):
     target = tmp_path / "out.txt"
     run("step", "--output", str(target))
