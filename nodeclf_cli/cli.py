@@ -8,6 +8,7 @@ exit status 2. Modules that only some commands need are imported inside them, so
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -20,16 +21,22 @@ try:  # Typer 0.29 carries its own copy of click
 except ImportError:  # pragma: no cover - older Typer on click
     from click.exceptions import UsageError
 
-from .errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError
+from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError
 
 
 class _Group(TyperGroup):
     """Turns bad input (a NodeclfError) and bad usage (an option's value) into one
-    line on stderr and exit status 2."""
+    line on stderr and exit status 2; a closed output pipe into a quiet exit 141."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # Whoever read stdout has gone (`nodeclf check a.yaml | head`): stop quietly
+            # with the status of a process SIGPIPE ends, not 1 (mistakes found). Later
+            # writes and the flush at exit go to /dev/null.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(EXIT_BROKEN_PIPE) from None
         except NodeclfError as exc:
             print(f"nodeclf: error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -135,6 +142,19 @@ def _json_text(data: dict) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
+def _StdoutConsole() -> Any:
+    """A Rich console on stdout that lets a closed pipe reach :class:`_Group` (Rich's
+    own handling exits with status 1, which here means "check found mistakes")."""
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return StdoutConsole()
+
+
 def _emit(content: Any, output: Path | None, force: bool) -> None:
     """Print ``content`` (text or Rich renderables), or write it to ``output`` atomically."""
     if isinstance(content, str):
@@ -146,7 +166,7 @@ def _emit(content: Any, output: Path | None, force: bool) -> None:
         from rich.console import Console
 
         if output is None:
-            console = Console()
+            console = _StdoutConsole()
             for renderable in content:
                 console.print(renderable)
             return

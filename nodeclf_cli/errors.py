@@ -9,6 +9,7 @@ EXIT_OK = 0
 EXIT_MISTAKES = 1  # `check` found wrong answers
 EXIT_BAD_INPUT = 2  # bad input or usage
 EXIT_INTERRUPTED = 130  # Ctrl-C
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (`nodeclf step | head`), as SIGPIPE
 
 
 class NodeclfError(Exception):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -213,3 +216,18 @@ def test_big_problems_show_the_first_nodes_and_sum_over_all(tmp_path):
     every = sections(run("step", *args, "--show-nodes", "0").stdout)
     assert table_row(every["Logits"], "49")[0] == "49" and "more nodes" not in every["Logits"]
     assert parts["Gradients"] == every["Gradients"]
+
+
+@pytest.mark.parametrize("args", [["step"], ["check", str(ROOT / "data" / "article_answers.yaml")], ["step", "--format", "json"]])
+def test_a_closed_output_pipe_exits_141_quietly(args):
+    """`nodeclf ... | head`: when the reader has gone, stop with 141 (as SIGPIPE would)
+    and no traceback, not 1, which means "check found mistakes"."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        done = subprocess.run([sys.executable, "-m", "nodeclf_cli", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
