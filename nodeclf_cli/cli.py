@@ -142,7 +142,7 @@ def _json_text(data: dict) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
-def _StdoutConsole() -> Any:
+def _stdout_console() -> Any:
     """A Rich console on stdout that lets a closed pipe reach :class:`_Group` (Rich's
     own handling exits with status 1, which here means "check found mistakes")."""
     from rich.console import Console
@@ -166,7 +166,7 @@ def _emit(content: Any, output: Path | None, force: bool) -> None:
         from rich.console import Console
 
         if output is None:
-            console = _StdoutConsole()
+            console = _stdout_console()
             for renderable in content:
                 console.print(renderable)
             return
