@@ -4,6 +4,7 @@ it shows (``...`` marks lines left out) must appear in the real output, in order
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
@@ -45,3 +46,11 @@ def test_readme_example_matches_the_real_output(command, shown, monkeypatch):
             continue
         assert line in printed[position:], f"README line not in the output of '{command}' (in order):\n{line}"
         position = printed.index(line, position) + 1
+
+
+@pytest.mark.parametrize("args", [["step", "--explain"], ["train", "--epochs", "2", "--quiet"]])
+def test_every_json_key_is_in_the_readme(args):
+    data = json.loads(CliRunner().invoke(app, [*args, "--format", "json"]).stdout)
+    history = data.get("history", [{}])[0]
+    for key in [*data, *history]:
+        assert f"`{key}`" in README or f'"{key}"' in README, key
