@@ -48,9 +48,12 @@ def test_readme_example_matches_the_real_output(command, shown, monkeypatch):
         position = printed.index(line, position) + 1
 
 
-@pytest.mark.parametrize("args", [["step", "--explain"], ["train", "--epochs", "2", "--quiet"]])
+@pytest.mark.parametrize(
+    "args",
+    [["step", "--explain"], ["train", "--epochs", "2", "--quiet"], ["check", str(ROOT / "data" / "article_answers.yaml")]],
+)
 def test_every_json_key_is_in_the_readme(args):
     data = json.loads(CliRunner().invoke(app, [*args, "--format", "json"]).stdout)
-    history = data.get("history", [{}])[0]
-    for key in [*data, *history]:
+    inner = [*data.get("history", [{}])[0], *data.get("entries", [{}])[0], *data.get("summary", {})]
+    for key in [*data, *inner]:
         assert f"`{key}`" in README or f'"{key}"' in README, key
