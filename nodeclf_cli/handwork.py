@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import NodeclfError
 from .core import Carry, StepResult
+from .errors import NodeclfError
 from .problem import Problem, find_position
 from .rounding import Precision, round_array, round_value, snap
 

@@ -27,6 +27,8 @@ OPTION_NAMES = {
     "learning_rate": "--lr",
 }
 OPTIONS_ONLY = "command line"  # the source of a problem given by options alone, with no file
+WEIGHT_KEYS = ("W", "b")
+SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
 def kind_of(value: Any) -> str:
@@ -36,7 +38,7 @@ def kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, bool) or value is None:
-        return "nothing" if value is None else f"{str(value).lower()}"
+        return "nothing" if value is None else str(value).lower()
     if isinstance(value, (int, float)):
         return f"the number {value}"
     return f"text {str(value)!r}"
@@ -48,8 +50,6 @@ def missing_input(key: str, source: str) -> NodeclfError:
     if source == OPTIONS_ONLY:
         return NodeclfError(f"no {what}: pass {option}, or give a problem file that has {key}:")
     return NodeclfError(f"no {what}: add {key}: to the problem or pass {option}", source)
-WEIGHT_KEYS = ("W", "b")
-SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
 @dataclass(frozen=True)
