@@ -480,7 +480,11 @@ def train(
         f"Trained by nodeclf train on {_name(loaded)}: {len(records)} epochs, lr {rate}"
         + (f", momentum {momentum}" if momentum else "")
         + (f", weight decay {weight_decay}" if weight_decay else "")
-        + (f"\nfinal loss {records[-1].loss:.6g}, accuracy {float(records[-1].accuracy):.4g}" if records else "")
+        + (
+            f"\nepoch {records[-1].epoch}, before its update: loss {records[-1].loss:.6g}, "
+            f"accuracy {float(records[-1].accuracy):.4g}"
+            if records else ""
+        )
     )
     if save is not None:
         write_atomic(save, render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, rate, save, note), True)

@@ -144,7 +144,11 @@ def test_save_round_trips_through_step(tmp_path):
     data = train_json(str(KARATE), "--epochs", "15", "--save", str(saved))
     text = saved.read_text()
     assert text.startswith("# Trained by nodeclf train on")
+    # the header's loss is the last epoch's, from its forward pass before its update
+    last = data["history"][-1]
+    assert f"# epoch 15, before its update: loss {last['loss']:.6g}, accuracy {last['accuracy']:.4g}\n" in text
     stepped = json.loads(run("step", str(saved), "--format", "json").stdout)
+    assert stepped["loss"] < last["loss"]  # the saved weights are one update further on
     assert stepped["W"] == data["W"] and stepped["b"] == data["b"]  # exactly, not approximately
     assert stepped["node_ids"] == list(range(1, 35))
     assert stepped["learning_rate"] == 0.5
