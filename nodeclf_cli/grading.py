@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .core import StepResult, gradient_step, loss_scale, softmax
+from .core import StepResult, grad_logits, grad_params, gradient_step, loss_scale, sgd_update, softmax
 from .handwork import rounded_carry
 from .problem import Problem
 from .rounding import Precision, round_value, snap
@@ -135,8 +135,7 @@ class World:
     before ``name``; ``used[name]`` is that with their own values of ``name`` put in."""
 
     def __init__(self, problem: Problem, exact: StepResult, given: list[GivenRow], reduction: str):
-        N, C = len(problem.y), problem.n_classes
-        Y = np.eye(C)[problem.y]
+        N = len(problem.y)
         scale = loss_scale(N, reduction)
         self.expected: dict[str, np.ndarray] = {}
         self.used: dict[str, np.ndarray] = {}
@@ -152,11 +151,14 @@ class World:
         with np.errstate(divide="ignore", invalid="ignore"):
             losses = settle("loss_per_node", -np.log(P[np.arange(N), problem.y])[:, None])
         settle("loss", np.array([[scale * losses.sum()]]))
-        dH = settle("grad_logits", scale * (P - Y))
-        grad_W = settle("grad_W", dH.T @ problem.Z)
-        grad_b = settle("grad_b", dH.sum(axis=0)[None, :])
-        settle("W_new", problem.W - problem.learning_rate * grad_W)
-        settle("b_new", problem.b[None, :] - problem.learning_rate * grad_b)
+        # from here on with step's own functions, so that check expects to the last bit
+        # what step shows (a twin formula could round a tie the other way)
+        dH = settle("grad_logits", grad_logits(P, problem.y, scale))
+        grad_W, grad_b = grad_params(dH, problem.Z)
+        grad_W, grad_b = settle("grad_W", grad_W), settle("grad_b", grad_b[None, :])
+        W_new, b_new = sgd_update(problem.W, problem.b[None, :], grad_W, grad_b, problem.learning_rate)
+        settle("W_new", W_new)
+        settle("b_new", b_new)
 
 
 def _alternatives(
@@ -194,7 +196,8 @@ def _alternatives(
         def shaped(dH: np.ndarray) -> np.ndarray:
             if name == "grad_logits":
                 return dH
-            return dH.T @ problem.Z if name == "grad_W" else dH.sum(axis=0)[None, :]
+            grad_W, grad_b = grad_params(dH, problem.Z)
+            return grad_W if name == "grad_W" else grad_b[None, :]
 
         out.append(("sign", "the sign flipped (Y − P instead of P − Y)", -shaped(world["grad_logits"])))
         out.append(("missing_mean", mean_word, shaped(other_scale * residual)))

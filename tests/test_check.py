@@ -252,3 +252,26 @@ def test_bad_answers_are_status_2_with_a_clear_line(tmp_path, answers, message):
     result = run("check", str(path), code=2)
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert str(path) in result.stderr
+
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_check_recomputes_the_gradient_and_update_as_step_does_to_the_last_bit(tmp_path, seed):
+    """With nothing written, what check expects is what step shows (the article's
+    example, and generated problems of 60 nodes), not a twin computation that could
+    round a tie the other way."""
+    from nodeclf_cli.generate import generate, problem_yaml
+    from nodeclf_cli.grading import World
+    from nodeclf_cli.problem import load_problem
+
+    path = ROOT / "data" / "example.yaml"
+    if seed is not None:
+        path = tmp_path / "problem.yaml"
+        path.write_text(problem_yaml(generate(nodes=60, dim=6, classes=5, seed=seed), "test"))
+    problem = load_problem(path)
+    exact = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
+    world = World(problem, exact, [], "mean")
+    for quantity in ("grad_W", "W_new"):
+        assert np.array_equal(world.expected[quantity], getattr(exact, quantity)), quantity
+    for quantity in ("grad_b", "b_new"):
+        assert np.array_equal(world.expected[quantity][0], getattr(exact, quantity)), quantity
