@@ -154,13 +154,17 @@ def main() -> None:
     ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]
     agree = np.allclose(ours, theirs, rtol=1e-4, atol=0)
     worst = max(abs(a - b) / abs(b) for a, b in zip(ours, theirs))
-    speed = {side: statistics.median(args.epochs / r["times"][-1] for r in rs) for side, rs in runs.items()}
-    later = {  # epochs 2 onwards: without each side's set-up in its first epoch
-        side: statistics.median((args.epochs - 1) / (r["times"][-1] - r["times"][0]) for r in rs)
-        for side, rs in runs.items()
-    } if args.epochs > 1 else None
+
+    def per_side(figure) -> dict[str, float]:
+        """The median over each side's rounds of ``figure(run)``."""
+        return {side: statistics.median(figure(r) for r in rs) for side, rs in runs.items()}
+
+    speed = per_side(lambda r: args.epochs / r["times"][-1])
+    # epochs 2 onwards: without each side's set-up in its first epoch
+    later = per_side(lambda r: (args.epochs - 1) / (r["times"][-1] - r["times"][0])) if args.epochs > 1 else None
+    first_ms = per_side(lambda r: 1000 * r["times"][0])
     round_ratios = [theirs_r["times"][-1] / ours_r["times"][-1] for ours_r, theirs_r in zip(runs["nodeclf"], runs["torch"])]
-    memory = {side: statistics.median(r["peak_mb"] for r in rs) for side, rs in runs.items()}
+    memory = per_side(lambda r: r["peak_mb"])
     flops_per_epoch = 2 * 2 * N * D * C  # forward Z W^T and backward (dL/dH)^T Z
     print(f"problem: {N} nodes x {D} features, {C} classes, float32, {args.epochs} epochs, lr {LEARNING_RATE}; "
           f"{os.cpu_count()} cores; median of {args.rounds} rounds")
@@ -172,8 +176,7 @@ def main() -> None:
     if later:
         print(f"epochs 2-{args.epochs:<5d} nodeclf {later['nodeclf']:7.2f}   torch {later['torch']:7.2f}   "
               f"ratio {later['nodeclf'] / later['torch']:.2f}x  (first epochs: nodeclf "
-              f"{1000 * statistics.median(r['times'][0] for r in runs['nodeclf']):.0f} ms, torch "
-              f"{1000 * statistics.median(r['times'][0] for r in runs['torch']):.0f} ms)")
+              f"{first_ms['nodeclf']:.0f} ms, torch {first_ms['torch']:.0f} ms)")
     print(f"peak memory    nodeclf {memory['nodeclf']:7.1f} MB   torch {memory['torch']:7.1f} MB   "
           f"ratio {memory['nodeclf'] / memory['torch']:.2f}x  (goal: at most 0.4x)")
     achieved = flops_per_epoch * speed["nodeclf"] / 1e9
