@@ -418,8 +418,8 @@ def train(
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --init random."),
     reduction: Reduction = ReductionOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
-    momentum: float = typer.Option(0.0, "--momentum", min=0.0, max=0.999999, help="Classical momentum."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", min=0.0, help="L2 penalty on W and b."),
+    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
+    weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
     every: Optional[int] = typer.Option(
         None, "--every", min=1, help="Show every K-th epoch [default: all up to 30, else about 20 rows]."
     ),
@@ -445,6 +445,8 @@ def train(
     from .rounding import Precision
     from .train import Settings, Trainer, split_groups
 
+    _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
+    _check_range("--weight-decay", weight_decay, "at least 0")
     for path in (save, history, plot):
         if path is not None:
             check_writable(path, force)
@@ -517,6 +519,28 @@ def train(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
+def _check_range(option: str, value: float, expected: str, below_one: bool = False) -> None:
+    """A training option must be a finite number at least 0 (and below 1 where asked)."""
+    import math
+
+    if not (math.isfinite(value) and value >= 0 and (value < 1 or not below_one)):
+        raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
+
+
+def _diverged(record: Any, settings: Any) -> NodeclfError:
+    """The error for a loss that is no longer finite, naming what made the steps too large."""
+    also = [f"momentum {settings.momentum}"] if settings.momentum else []
+    also += [f"weight decay {settings.weight_decay}"] if settings.weight_decay else []
+    if also:
+        cause = (
+            f"the learning rate {settings.learning_rate} with {' and '.join(also)} takes steps too "
+            "large for this problem, try a smaller one (or less " + " or ".join(a.rsplit(" ", 1)[0] for a in also) + ")"
+        )
+    else:
+        cause = f"the learning rate {settings.learning_rate} is too large for this problem, try a smaller one"
+    return NodeclfError(f"training diverged: the loss is {record.loss} at epoch {record.epoch}; {cause}", "--lr")
+
+
 def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
     """Train, with a progress bar on stderr; Ctrl-C stops after the current epoch."""
     import signal
@@ -550,12 +574,7 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
             task = progress.add_task("train", total=trainer.settings.epochs, loss="…", accuracy="…")
         for record in trainer:
             if not np.isfinite(record.loss):
-                raise NodeclfError(
-                    f"training diverged: the loss is {record.loss} at epoch {record.epoch}; "
-                    f"the learning rate {trainer.settings.learning_rate} is too large for this "
-                    "problem, try a smaller one",
-                    "--lr",
-                )
+                raise _diverged(record, trainer.settings)
             records.append(record)
             if progress is not None:
                 progress.update(task, advance=1, loss=f"{record.loss:.4f}", accuracy=f"{100 * record.accuracy:.1f}%")

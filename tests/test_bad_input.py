@@ -311,6 +311,19 @@ def test_learning_rate_must_be_positive(command, lr, message):
     assert line == f"nodeclf: error: --lr: {message}"  # the option as typed, not the file's key
 
 
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [("--momentum", "1", "at least 0 and below 1, found 1.0"), ("--momentum", "-0.5", "at least 0 and below 1, found -0.5"),
+     ("--momentum", "nan", "at least 0 and below 1, found nan"), ("--weight-decay", "-1", "at least 0, found -1.0"),
+     ("--weight-decay", "inf", "at least 0, found inf"), ("--weight-decay", "nan", "at least 0, found nan")],
+)
+def test_momentum_and_weight_decay_must_be_in_range(option, value, expected, tmp_path):
+    save = tmp_path / "w.yaml"
+    result = run("train", option, value, "--quiet", "--save", str(save), code=2)
+    assert one_line_error(result) == f"nodeclf: error: {option}: must be a finite number {expected}"
+    assert not save.exists()
+
+
 def test_learning_rate_in_the_file_must_be_positive(tmp_path):
     path = write(tmp_path, GOOD.replace("learning_rate: 0.2", "learning_rate: -0.2"))
     for args in commands(path):
@@ -372,6 +385,15 @@ def test_diverging_training_stops_with_a_clear_error(tmp_path):
     result = run("train", str(path), "--lr", "1e150", "--epochs", "5", "--quiet", "--save", str(save), code=2)
     one_line_error(result, "--lr: training diverged", "try a smaller one")
     assert not save.exists()
+
+
+def test_diverging_training_names_momentum_and_weight_decay_too():
+    # weight decay alone: W := W (1 - lr wd) - lr dL/dW, which grows as (lr wd - 1)^t
+    result = run("train", "--weight-decay", "1e6", "--momentum", "0.9", "--epochs", "100", "--quiet", code=2)
+    one_line_error(
+        result, "--lr: training diverged: the loss is nan at epoch ", "the learning rate 0.2 with momentum 0.9 and "
+        "weight decay 1000000.0 takes steps too large", "try a smaller one (or less momentum or weight decay)",
+    )
 
 
 # --- output files -----------------------------------------------------------------------------------
