@@ -2,7 +2,9 @@
 
 Each epoch runs :func:`core.chunk_loss_and_grad` over the nodes in cache-sized
 chunks (the data is read once per epoch), spread over the machine's cores with
-single-threaded BLAS calls, then updates the weights as ``torch.optim.SGD`` does:
+single-threaded BLAS calls: each core takes the next chunk when it is done with one,
+and the chunks' results are added in chunk order, whichever core worked them out.
+Then it updates the weights as ``torch.optim.SGD`` does:
 
     g := dL/dW + weight_decay * W
     v := momentum * v + g          (v := g on the first epoch)
@@ -14,6 +16,7 @@ An epoch's loss and accuracy are those of its forward pass, before its update.
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator
@@ -55,13 +58,67 @@ def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:
 def chunk_bounds(n_nodes: int, most: int, workers: int) -> list[tuple[int, int]]:
     """(start, stop) of chunks of at most ``most`` nodes, their sizes differing by at
     most one. Where one chunk will not do, their number is a multiple of ``workers``
-    (where there are enough nodes), so that every worker's share of an epoch takes
-    about as long: the epoch waits for the slowest."""
+    (where there are enough nodes): cores that run alike then take as many chunks each,
+    and none is left with a last chunk while the others wait for the epoch's end."""
     count = -(-n_nodes // most)
     if count > 1:
         count = min(-(-count // workers) * workers, n_nodes)
     edges = [n_nodes * k // max(count, 1) for k in range(count + 1)]
     return list(zip(edges[:-1], edges[1:]))
+
+
+WAITING_BYTES = 32 * 2**20  # about the most that finished chunks' gradients take while they wait their turn
+
+
+class _InOrder:
+    """Hands out chunk numbers 0, 1, 2, ... to worker threads, one at a time, and adds
+    each chunk's results into the epoch's totals in chunk order, whichever worker
+    finishes first: the sums, to the last bit, do not depend on which core was faster.
+    A result waits while an earlier chunk is still being worked on; at most ``window``
+    chunks are out at once, so that waiting results take bounded memory."""
+
+    def __init__(self, count: int, window: int, grad_W: np.ndarray, grad_b: np.ndarray) -> None:
+        self.count, self.window = count, window
+        self.grad_W, self.grad_b = grad_W, grad_b  # totals, added into in place
+        self.loss_sum, self.correct = 0.0, np.zeros(3, dtype=np.int64)
+        self._claimed = self._added = 0
+        self._waiting: dict[int, tuple] = {}
+        self._turn = threading.Condition()
+        self._failed = False
+
+    def claim(self) -> int | None:
+        """The next chunk to work on, or None when every chunk has been handed out."""
+        with self._turn:
+            self._turn.wait_for(lambda: self._claimed - self._added < self.window or self._over())
+            if self._over():
+                return None
+            self._claimed += 1
+            return self._claimed - 1
+
+    def _over(self) -> bool:
+        return self._claimed >= self.count or self._failed
+
+    def fail(self) -> None:
+        """A worker failed: hand out no more chunks, and wake whoever waits for one."""
+        with self._turn:
+            self._failed = True
+            self._turn.notify_all()
+
+    def finish(
+        self, index: int, loss_sum: float, correct: np.ndarray, grad_W: np.ndarray, grad_b: np.ndarray
+    ) -> None:
+        """Chunk ``index``'s results: added now if every earlier chunk's are, else kept
+        until they are."""
+        with self._turn:
+            self._waiting[index] = (loss_sum, correct, grad_W, grad_b)
+            while self._added in self._waiting:
+                loss_sum, correct, grad_W, grad_b = self._waiting.pop(self._added)
+                self.loss_sum += loss_sum
+                self.correct += correct
+                self.grad_W += grad_W
+                self.grad_b += grad_b
+                self._added += 1
+            self._turn.notify_all()
 
 
 @dataclass(frozen=True)
@@ -114,7 +171,7 @@ class Trainer:
         self.scale = loss_scale(max(self.n_train, 1), settings.reduction)
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
-        self._scratch: dict[int, tuple] = {}  # per share of the chunks
+        self._scratch: dict[int, tuple] = {}  # per worker
         cores = settings.threads or min(os.cpu_count() or 1, 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = chunk_bounds(len(y), most, cores)
@@ -123,44 +180,52 @@ class Trainer:
             true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
         ]
         self._workers = max(1, min(cores, len(self._chunks)))
+        # chunks out at once: a few per worker, fewer where each waiting gradient is big
+        waiting_bytes = self.W.nbytes + self.b.nbytes
+        self._window = max(2 * self._workers, min(8 * self._workers, WAITING_BYTES // waiting_bytes))
 
-    def _work(self, chunks: range) -> tuple:
-        """Loss sum, correct counts per group, and the gradient share of some chunks
-        (given by their numbers).
+    def _work(self, worker: int, epoch: _InOrder) -> None:
+        """Work through chunks, claiming the next one until none is left: a core that
+        runs slower (a shared machine) takes fewer chunks rather than hold up the epoch.
         Overflow is not warned about: a diverging run shows in its loss."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._work_quietly(chunks)
+        if worker not in self._scratch:  # per worker, for the largest chunk, kept between epochs
+            self._scratch[worker] = chunk_scratch(self._largest, self.W)
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                while (index := epoch.claim()) is not None:
+                    epoch.finish(index, *self._chunk(index, self._scratch[worker]))
+        except BaseException:
+            epoch.fail()  # the other workers would wait for this chunk's results forever
+            raise
 
-    def _work_quietly(self, chunks: range) -> tuple:
+    def _chunk(self, index: int, largest: tuple) -> tuple:
+        """One chunk's loss sum, correct counts per group (train, val, test) and
+        gradient share."""
         W, b, dtype = self.W, self.b, self.W.dtype
-        grad_W, grad_b = np.zeros_like(W), np.zeros_like(b)
-        loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
-        if chunks.start not in self._scratch:  # per share, for its largest chunk, kept between epochs
-            self._scratch[chunks.start] = chunk_scratch(self._largest, W)
-        largest = self._scratch[chunks.start]
-        for index in chunks:
-            start, stop = self._chunks[index]
-            n = stop - start
-            work = largest if n == self._largest else chunk_scratch(n, W, within=largest)
-            Z, y = self.Z[start:stop], self.y[start:stop]
-            groups = None if self.groups is None else self.groups[start:stop]
-            trains = None if groups is None else (groups == 0).astype(dtype)
-            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
-            grad_W += part.grad_W
-            grad_b += part.grad_b
-            if groups is None:
-                loss_sum += float(part.loss_per_node.sum(dtype=np.float64))
-                correct[0] += int(np.count_nonzero(part.correct))
-            else:
-                loss_sum += float(part.loss_per_node[groups == 0].sum(dtype=np.float64))
-                correct += np.bincount(groups[part.correct & (groups >= 0)], minlength=3)[:3]
-        return loss_sum, correct, grad_W, grad_b
+        start, stop = self._chunks[index]
+        n = stop - start
+        work = largest if n == self._largest else chunk_scratch(n, W, within=largest)
+        Z, y = self.Z[start:stop], self.y[start:stop]
+        groups = None if self.groups is None else self.groups[start:stop]
+        trains = None if groups is None else (groups == 0).astype(dtype)
+        part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
+        if groups is None:
+            loss_sum = float(part.loss_per_node.sum(dtype=np.float64))
+            correct = np.array([np.count_nonzero(part.correct), 0, 0])
+        else:
+            loss_sum = float(part.loss_per_node[groups == 0].sum(dtype=np.float64))
+            correct = np.bincount(groups[part.correct & (groups >= 0)], minlength=3)[:3]
+        return loss_sum, correct, part.grad_W, part.grad_b
 
-    def _epoch_parts(self, pool: ThreadPoolExecutor | None) -> list[tuple]:
+    def _run_epoch(self, pool: ThreadPoolExecutor | None) -> _InOrder:
+        """One epoch's forward pass and gradient over all chunks, on the calling thread
+        or on the pool's workers; the totals are the returned object's."""
+        epoch = _InOrder(len(self._chunks), self._window, np.zeros_like(self.W), np.zeros_like(self.b))
         if pool is None:
-            return [self._work(range(len(self._chunks)))]
-        shares = [range(i, len(self._chunks), self._workers) for i in range(self._workers)]
-        return list(pool.map(self._work, shares))
+            self._work(0, epoch)
+        else:
+            list(pool.map(self._work, range(self._workers), [epoch] * self._workers))
+        return epoch
 
     def _update(self, grad_W: np.ndarray, grad_b: np.ndarray) -> None:
         s = self.settings
@@ -190,13 +255,10 @@ class Trainer:
             pool = ThreadPoolExecutor(max_workers=self._workers)
         try:
             for _ in range(self.settings.epochs):
-                parts = self._epoch_parts(pool)
-                loss_sum = sum(p[0] for p in parts)
-                correct = sum(p[1] for p in parts)
-                grad_W = sum(p[2] for p in parts[1:]) + parts[0][2]
-                grad_b = sum(p[3] for p in parts[1:]) + parts[0][3]
+                epoch = self._run_epoch(pool)
+                loss_sum, correct = epoch.loss_sum, epoch.correct
                 with np.errstate(over="ignore", invalid="ignore"):
-                    self._update(grad_W, grad_b)
+                    self._update(epoch.grad_W, epoch.grad_b)
                 self.epochs_done += 1
                 yield Epoch(
                     epoch=self.epochs_done,

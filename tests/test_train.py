@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -68,14 +69,79 @@ def test_chunks_and_threads_do_not_change_the_result():
     rng = np.random.default_rng(1)
     W, b = rng.normal(0, 0.1, (2, 4)), np.zeros(2)
     results = []
-    for chunk, threads in [(34, 1), (5, 1), (5, 3), (1, 2)]:
+    for chunk, threads in [(34, 1), (5, 1), (5, 3), (1, 2), (17, 1), (17, 2)]:
         trainer = Trainer(problem.Z, problem.y, W, b, Settings(8, 0.5, chunk_nodes=chunk, threads=threads))
         losses = [e.loss for e in trainer]
         results.append((np.array(losses), trainer.W.copy(), trainer.b.copy()))
+    same_chunks = results[4], results[5]  # the same two chunks on 1 and on 2 cores: the same bits
+    assert all(np.array_equal(a, b) for a, b in zip(*same_chunks))
     for losses, W_end, b_end in results[1:]:
         assert_allclose(losses, results[0][0], rtol=1e-13)
         assert_allclose(W_end, results[0][1], rtol=1e-12, atol=1e-15)
         assert_allclose(b_end, results[0][2], rtol=1e-12, atol=1e-15)
+
+
+def test_a_slow_core_takes_fewer_chunks_and_the_bits_stay_the_same(monkeypatch):
+    # chunks are claimed one by one; each chunk's results go to its own slot and are
+    # summed in chunk order, so who took which chunk cannot change a bit
+    rng = np.random.default_rng(3)
+    Z, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)
+    W, b = rng.normal(0, 0.1, (3, 5)), rng.normal(0, 0.1, 3)
+
+    def trained(threads: int) -> tuple:
+        trainer = Trainer(Z, y, W, b, Settings(3, 0.5, momentum=0.5, chunk_nodes=25, threads=threads))
+        return [e.loss for e in trainer], trainer.W, trainer.b
+
+    alone = trained(1)
+    taken: dict[int, list[int]] = {0: [], 1: []}
+    work, chunk, current = Trainer._work, Trainer._chunk, threading.local()
+
+    def as_worker(self, worker, claim):
+        current.worker = worker
+        return work(self, worker, claim)
+
+    def slow_on_worker_0(self, index, largest):
+        taken[current.worker].append(index)
+        if current.worker == 0:  # runs 20x slower than worker 1
+            time.sleep(0.002)
+        return chunk(self, index, largest)
+
+    monkeypatch.setattr(Trainer, "_work", as_worker)
+    monkeypatch.setattr(Trainer, "_chunk", slow_on_worker_0)
+    losses, W_end, b_end = trained(2)
+    assert losses == alone[0]
+    assert np.array_equal(W_end, alone[1]) and np.array_equal(b_end, alone[2])
+    slow, fast = taken[0], taken[1]
+    assert sorted(slow + fast) == sorted(list(range(24)) * 3)  # every chunk once an epoch
+    assert len(fast) > 2 * len(slow)
+
+
+def test_an_error_in_one_worker_stops_the_epoch_instead_of_hanging_it(monkeypatch):
+    # the other worker would otherwise wait for the failed chunk's results
+    rng = np.random.default_rng(4)
+    Z, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)
+    chunk = Trainer._chunk
+
+    def fails_on_chunk_1(self, index, largest):
+        if index == 1:
+            time.sleep(0.05)  # the other worker is far ahead by now, waiting
+            raise MemoryError("chunk 1")
+        return chunk(self, index, largest)
+
+    monkeypatch.setattr(Trainer, "_chunk", fails_on_chunk_1)
+    trainer = Trainer(Z, y, np.zeros((3, 5)), np.zeros(3), Settings(2, 0.5, chunk_nodes=10, threads=2))
+    raised: list[BaseException] = []
+
+    def train() -> None:
+        try:
+            list(trainer)
+        except MemoryError as error:
+            raised.append(error)
+
+    thread = threading.Thread(target=train, daemon=True)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread.is_alive() and str(raised[0]) == "chunk 1"
 
 
 @given(st.integers(1, 100_000), st.integers(1, 9_000), st.integers(1, 8))
