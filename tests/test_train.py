@@ -284,6 +284,22 @@ def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_
         assert data["history"][-1][key] == pytest.approx((predicted[mask] == y[mask]).mean(), abs=1e-12)
 
 
+def test_split_counts_add_up_over_chunks_and_cores(tmp_path):
+    labels, splits = _split_problem(tmp_path)
+    problem = load_problem(KARATE, labels=labels, allow_unlabelled=True)
+    groups = split_groups(problem.split, problem.y)
+    W, b = np.random.default_rng(6).normal(0, 0.1, (2, 4)), np.zeros(2)
+    whole, chunked = (
+        list(Trainer(problem.Z, problem.y, W, b, Settings(6, 0.5, chunk_nodes=chunk, threads=threads), groups))
+        for chunk, threads in [(None, 1), (4, 3)]
+    )
+    assert [(e.accuracy, e.val_accuracy, e.test_accuracy) for e in chunked] == [
+        (e.accuracy, e.val_accuracy, e.test_accuracy) for e in whole
+    ]
+    assert_allclose([e.loss for e in chunked], [e.loss for e in whole], rtol=1e-13)
+    assert whole[0].val_accuracy is not None and 0 < whole[-1].test_accuracy <= 1
+
+
 def test_split_groups_mark_unlabelled_nodes():
     groups = split_groups(np.array(["train", "val", "", "test"]), np.array([0, 1, -1, 0]))
     assert groups.tolist() == [0, 1, -1, 2]
