@@ -144,6 +144,33 @@ def test_an_error_in_one_worker_stops_the_epoch_instead_of_hanging_it(monkeypatc
     assert not thread.is_alive() and str(raised[0]) == "chunk 1"
 
 
+@given(st.integers(1, 30), st.integers(1, 5), st.randoms(use_true_random=False))
+def test_results_are_added_in_chunk_order_whatever_order_chunks_finish_in(count, window, random):
+    from nodeclf_cli.train import _InOrder
+
+    rng = np.random.default_rng(count)  # magnitudes far apart: another order changes the bits
+    grads = [rng.normal(size=(2, 3)) * 10.0 ** rng.integers(-8, 9) for _ in range(count)]
+    epoch = _InOrder(count, window, np.zeros((2, 3)), np.zeros(3))
+    out: list[int] = []  # claimed, not finished
+    finished: set[int] = set()
+    while len(finished) < count:
+        added = min(set(range(count + 1)) - finished)  # every chunk before this one is finished
+        claimed = len(finished) + len(out)
+        if claimed < count and claimed - added < window and (not out or random.random() < 0.5):
+            out.append(epoch.claim())
+        else:
+            index = out.pop(random.randrange(len(out)))
+            epoch.finish(index, float(index), np.array([1, 0, index % 2]), grads[index], grads[index][0])
+            finished.add(index)
+    assert epoch.claim() is None
+    expected = np.zeros((2, 3))
+    for grad in grads:
+        expected += grad
+    assert np.array_equal(epoch.grad_W, expected) and np.array_equal(epoch.grad_b, expected[0])
+    assert epoch.loss_sum == sum(float(i) for i in range(count))
+    assert epoch.correct.tolist() == [count, 0, count // 2]
+
+
 @given(st.integers(1, 100_000), st.integers(1, 9_000), st.integers(1, 8))
 def test_chunk_bounds_cover_the_nodes_in_even_shares(n_nodes, most, workers):
     bounds = chunk_bounds(n_nodes, most, workers)
