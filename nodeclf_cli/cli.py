@@ -529,12 +529,12 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
 
 def _diverged(record: Any, settings: Any) -> NodeclfError:
     """The error for a loss that is no longer finite, naming what made the steps too large."""
-    also = [f"momentum {settings.momentum}"] if settings.momentum else []
-    also += [f"weight decay {settings.weight_decay}"] if settings.weight_decay else []
-    if also:
+    settings_named = [("momentum", settings.momentum), ("weight decay", settings.weight_decay)]
+    named = [(name, value) for name, value in settings_named if value]
+    if named:
         cause = (
-            f"the learning rate {settings.learning_rate} with {' and '.join(also)} takes steps too "
-            "large for this problem, try a smaller one (or less " + " or ".join(a.rsplit(" ", 1)[0] for a in also) + ")"
+            f"the learning rate {settings.learning_rate} with {' and '.join(f'{n} {v}' for n, v in named)} takes "
+            f"steps too large for this problem, try a smaller one (or less {' or '.join(n for n, _ in named)})"
         )
     else:
         cause = f"the learning rate {settings.learning_rate} is too large for this problem, try a smaller one"
