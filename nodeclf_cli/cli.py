@@ -498,7 +498,8 @@ def train(
         write_atomic(plot, render_train.loss_plot_image(records, image_format), True)
         print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
     if output_format is TableOrJson.json:
-        _emit(_json_text(render_train.train_json(records, loaded, trainer.W, trainer.b, rate)), None, False)
+        data = render_train.train_json(records, loaded, trainer.W, trainer.b, rate, trainer.predict(), groups)
+        _emit(_json_text(data), None, False)
     else:
         from rich.console import Console
 

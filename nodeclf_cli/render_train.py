@@ -67,12 +67,27 @@ def weights_section(problem: Problem, W: np.ndarray, b: np.ndarray, precision: P
     )
 
 
+def _evaluated(y: np.ndarray, groups: np.ndarray | None) -> list[tuple[str, np.ndarray]]:
+    """The groups of nodes accuracy is counted on, by name, each with its mask: train,
+    val and test with a split (those that have nodes), else all labelled nodes."""
+    if groups is None:
+        return [("all", y >= 0)]
+    return [(name, groups == k) for k, name in enumerate(["train", "val", "test"]) if (groups == k).any()]
+
+
+def confusion(problem: Problem, predicted: np.ndarray, groups: np.ndarray | None) -> tuple[str, np.ndarray]:
+    """The confusion matrix (rows: true class, columns: predicted) of the train nodes
+    (all labelled nodes without a split), and the name of those nodes."""
+    name, mask = _evaluated(problem.y, groups)[0]
+    size = len(problem.classes)
+    counts = np.bincount(problem.y[mask] * size + predicted[mask], minlength=size * size)
+    return name, counts.reshape(size, size)
+
+
 def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarray | None) -> list[Section]:
     """Accuracy per class (per split) and the confusion matrix of the training nodes."""
     classes, y = problem.classes, problem.y
-    names = ["train", "val", "test"] if groups is not None else ["all"]
-    masks = [groups == k for k in range(3)] if groups is not None else [y >= 0]
-    present = [(n, m) for n, m in zip(names, masks) if m.any()]
+    present = _evaluated(y, groups)
     headers = [f"{n} accuracy" for n, _ in present] if groups is not None else ["accuracy"]
     per_class = Section("Accuracy per class  (final weights)", ["class", *headers, "nodes"])
     for c, name in enumerate(classes):
@@ -85,18 +100,16 @@ def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarra
     per_class.add_notes("overall " + ", ".join(overall) if groups is not None else "overall: " + overall[0].split(": ")[1])
     sections = [per_class]
     if len(classes) <= 15:
-        train = present[0][1]
-        confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
-        np.add.at(confusion, (y[train], predicted[train]), 1)
+        nodes, matrix = confusion(problem, predicted, groups)
         section = Section(
-            f"Confusion matrix  (rows: true class, columns: predicted; {present[0][0]} nodes, final weights)",
+            f"Confusion matrix  (rows: true class, columns: predicted; {nodes} nodes, final weights)",
             ["true \\ predicted", *map(str, classes)],
         )
-        for name, row in zip(classes, confusion):
+        for name, row in zip(classes, matrix):
             section.add_row(str(name), *map(str, row))
         sections.append(section)
     else:
-        per_class.add_notes(f"(no confusion matrix for {len(classes)} classes: it would not fit)")
+        per_class.add_notes(f"(no confusion matrix for {len(classes)} classes: it would not fit; --format json gives it)")
     return sections
 
 
@@ -154,7 +167,12 @@ def history_csv(history: Sequence[Epoch]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train_json(history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.ndarray, lr: float) -> dict:
+def train_json(
+    history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.ndarray, lr: float,
+    predicted: np.ndarray, groups: np.ndarray | None,
+) -> dict:
+    """The run at full precision; the confusion matrix is the final weights' (as in the
+    tables), over the train nodes (all labelled nodes without a split)."""
     records = []
     for e in history:
         record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": float(e.accuracy)}
@@ -169,6 +187,7 @@ def train_json(history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.
         "classes": [c.item() if isinstance(c, np.generic) else c for c in problem.classes],
         "learning_rate": lr,
         "epochs": len(history),
+        "confusion": confusion(problem, predicted, groups)[1].tolist(),
     }
 
 

@@ -232,6 +232,31 @@ def test_karate_reaches_high_accuracy():
     assert data["classes"] == ["Mr. Hi", "Officer"] and data["epochs"] == 100
 
 
+def test_json_confusion_matrix_is_the_final_weights_on_the_counted_nodes(tmp_path):
+    problem = load_problem(KARATE)
+    data = train_json(str(KARATE), "--epochs", "30")
+    predicted = (problem.Z @ np.array(data["W"]).T + data["b"]).argmax(axis=1)
+    expected = [[int(((problem.y == t) & (predicted == p)).sum()) for p in range(2)] for t in range(2)]
+    assert data["confusion"] == expected and sum(map(sum, expected)) == 34
+    labels, splits = _split_problem(tmp_path)  # with a split: the train nodes only
+    split_data = train_json(str(KARATE), "--labels", str(labels), "--epochs", "5")
+    predicted = (problem.Z @ np.array(split_data["W"]).T + split_data["b"]).argmax(axis=1)
+    train = np.array([s == "train" for s in splits] + [False, False])
+    expected = [[int(((problem.y == t) & (predicted == p) & train).sum()) for p in range(2)] for t in range(2)]
+    assert split_data["confusion"] == expected and sum(map(sum, expected)) == 20
+
+
+def test_more_classes_than_fit_point_to_the_json_confusion_matrix(tmp_path):
+    rng = np.random.default_rng(8)
+    np.save(tmp_path / "z.npy", rng.standard_normal((100, 3)))
+    np.save(tmp_path / "y.npy", np.arange(100) % 16)
+    args = ["--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"), "--epochs", "2"]
+    table = run("train", *args, "--quiet", "--no-plot").stdout
+    assert "(no confusion matrix for 16 classes: it would not fit; --format json gives it)" in table
+    confusion = np.array(train_json(*args)["confusion"])
+    assert confusion.shape == (16, 16) and confusion.sum() == 100 and confusion.sum(axis=1).tolist() == [7] * 4 + [6] * 12
+
+
 def test_save_round_trips_through_step(tmp_path):
     saved = tmp_path / "trained.yaml"
     data = train_json(str(KARATE), "--epochs", "15", "--save", str(saved))
