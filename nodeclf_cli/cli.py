@@ -420,6 +420,9 @@ def train(
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
     momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="Cores to train on [default: each core nodeclf may run on, at most 8]."
+    ),
     every: Optional[int] = typer.Option(
         None, "--every", min=1, help="Show every K-th epoch [default: all up to 30, else about 20 rows]."
     ),
@@ -473,7 +476,7 @@ def train(
         raise NodeclfError("the split has no train nodes", loaded.source)
     settings = Settings(
         epochs=epochs, learning_rate=rate, reduction=reduction.value, momentum=momentum,
-        weight_decay=weight_decay, dtype=dtype.value,
+        weight_decay=weight_decay, dtype=dtype.value, threads=threads,
     )
     trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
     records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())

@@ -39,10 +39,19 @@ class Settings:
     weight_decay: float = 0.0  # L2 penalty added to the gradient, as torch.optim.SGD
     dtype: str = "float64"  # float32 halves memory and time on big data
     chunk_nodes: int | None = None  # at most this many nodes per chunk; None: see chunk_size
-    threads: int | None = None  # None: one per core (at most 8)
+    threads: int | None = None  # cores to use; None: each core this process may run on (at most 8)
 
 
 CHUNK_BYTES = 5 * 2**20  # a chunk's Z, H and H^T together: well inside the shared cache
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (``taskset`` or a container's cpuset can allow
+    fewer than the machine has: more worker threads than that only take turns)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:
@@ -172,7 +181,8 @@ class Trainer:
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
         self._scratch: dict[int, tuple] = {}  # per worker
-        cores = settings.threads or min(os.cpu_count() or 1, 8)
+        cores = settings.threads or min(usable_cores(), 8)
+        self._cores = cores
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = chunk_bounds(len(y), most, cores)
         self._largest = max((stop - start for start, stop in self._chunks), default=0)
@@ -248,10 +258,11 @@ class Trainer:
     def __iter__(self) -> Iterator[Epoch]:
         pool = None
         limits = None
-        if self._workers > 1:
+        if self._workers > 1 or self._cores == 1:
             from threadpoolctl import threadpool_limits
 
             limits = threadpool_limits(limits=1)  # one BLAS thread per worker
+        if self._workers > 1:
             pool = ThreadPoolExecutor(max_workers=self._workers)
         try:
             for _ in range(self.settings.epochs):

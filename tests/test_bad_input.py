@@ -324,6 +324,11 @@ def test_momentum_and_weight_decay_must_be_in_range(option, value, expected, tmp
     assert not save.exists()
 
 
+@pytest.mark.parametrize("threads", ["0", "-1", "two"])
+def test_threads_must_be_a_positive_whole_number(threads):
+    one_line_error(run("train", "--threads", threads, "--quiet", code=2), "'--threads'")
+
+
 def test_learning_rate_in_the_file_must_be_positive(tmp_path):
     path = write(tmp_path, GOOD.replace("learning_rate: 0.2", "learning_rate: -0.2"))
     for args in commands(path):

@@ -171,6 +171,36 @@ def test_results_are_added_in_chunk_order_whatever_order_chunks_finish_in(count,
     assert epoch.correct.tolist() == [count, 0, count // 2]
 
 
+def test_workers_follow_the_cores_this_process_may_run_on(monkeypatch):
+    import nodeclf_cli.train as train_module
+
+    rng = np.random.default_rng(9)
+    Z, y = rng.standard_normal((400, 3)), rng.integers(0, 2, 400)
+    settings = Settings(1, 0.5, chunk_nodes=10)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert train_module.usable_cores() == 3
+    assert Trainer(Z, y, np.zeros((2, 3)), np.zeros(2), settings)._workers == 3  # as under taskset -c 0,3,5
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # where there is no such call
+    assert Trainer(Z, y, np.zeros((2, 3)), np.zeros(2), settings)._workers == 8
+
+
+def test_one_thread_means_one_blas_thread_too():
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    problem = load_problem(KARATE)
+    trainer = Trainer(problem.Z, problem.y, np.zeros((2, 4)), np.zeros(2), Settings(3, 0.5, threads=1))
+    epochs = iter(trainer)
+    next(epochs)
+    assert blas_threads() == [1] * len(before)
+    epochs.close()  # and the limit goes with the run
+    assert blas_threads() == before
+
+
 @given(st.integers(1, 100_000), st.integers(1, 9_000), st.integers(1, 8))
 def test_chunk_bounds_cover_the_nodes_in_even_shares(n_nodes, most, workers):
     bounds = chunk_bounds(n_nodes, most, workers)
