@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -123,6 +122,17 @@ def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def numpy_blas() -> str:
+    """numpy's BLAS and the kernels it picked for this processor, as threadpoolctl sees them."""
+    from threadpoolctl import threadpool_info
+
+    for library in threadpool_info():
+        if library["user_api"] == "blas":
+            kernels = f", {library['architecture']} kernels" if library.get("architecture") else ""
+            return f"numpy's BLAS: {library['internal_api']} {library['version']}{kernels}"
+    return "numpy's BLAS: unknown"
+
+
 def _timed(function) -> float:
     start = time.perf_counter()
     function()
@@ -166,8 +176,10 @@ def main() -> None:
     round_ratios = [theirs_r["times"][-1] / ours_r["times"][-1] for ours_r, theirs_r in zip(runs["nodeclf"], runs["torch"])]
     memory = per_side(lambda r: r["peak_mb"])
     flops_per_epoch = 2 * 2 * N * D * C  # forward Z W^T and backward (dL/dH)^T Z
+    from nodeclf_cli.train import usable_cores
+
     print(f"problem: {N} nodes x {D} features, {C} classes, float32, {args.epochs} epochs, lr {LEARNING_RATE}; "
-          f"{os.cpu_count()} cores; median of {args.rounds} rounds")
+          f"{usable_cores()} cores; median of {args.rounds} rounds")
     print(f"loss histories agree (rtol 1e-4): {agree}  (largest relative difference {worst:.2e}; "
           f"first {ours[0]:.6f}, last {ours[-1]:.6f})")
     print(f"epochs/s       nodeclf {speed['nodeclf']:7.2f}   torch {speed['torch']:7.2f}   "
@@ -181,7 +193,7 @@ def main() -> None:
           f"ratio {memory['nodeclf'] / memory['torch']:.2f}x  (goal: at most 0.4x)")
     achieved = flops_per_epoch * speed["nodeclf"] / 1e9
     print(f"throughput     nodeclf {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s sgemm peak "
-          f"({100 * achieved / peak:.0f}%)")
+          f"({100 * achieved / peak:.0f}%; {numpy_blas()})")
     if not agree:
         sys.exit("the loss histories differ")
 
