@@ -152,6 +152,8 @@ def main() -> None:
 
     import numpy as np
 
+    from nodeclf_cli.train import usable_cores
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         make_problem(folder)
@@ -176,8 +178,6 @@ def main() -> None:
     round_ratios = [theirs_r["times"][-1] / ours_r["times"][-1] for ours_r, theirs_r in zip(runs["nodeclf"], runs["torch"])]
     memory = per_side(lambda r: r["peak_mb"])
     flops_per_epoch = 2 * 2 * N * D * C  # forward Z W^T and backward (dL/dH)^T Z
-    from nodeclf_cli.train import usable_cores
-
     print(f"problem: {N} nodes x {D} features, {C} classes, float32, {args.epochs} epochs, lr {LEARNING_RATE}; "
           f"{usable_cores()} cores; median of {args.rounds} rounds")
     print(f"loss histories agree (rtol 1e-4): {agree}  (largest relative difference {worst:.2e}; "

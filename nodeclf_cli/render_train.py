@@ -13,7 +13,7 @@ import numpy as np
 from .problem import Problem
 from .render import Cells, Section, per_class_section
 from .rounding import Precision
-from .train import Epoch
+from .train import SPLIT_CODES, Epoch
 
 LOSS = Precision(decimals=4)
 
@@ -72,7 +72,7 @@ def _evaluated(y: np.ndarray, groups: np.ndarray | None) -> list[tuple[str, np.n
     val and test with a split (those that have nodes), else all labelled nodes."""
     if groups is None:
         return [("all", y >= 0)]
-    return [(name, groups == k) for k, name in enumerate(["train", "val", "test"]) if (groups == k).any()]
+    return [(name, groups == code) for name, code in SPLIT_CODES.items() if (groups == code).any()]
 
 
 def confusion(problem: Problem, predicted: np.ndarray, groups: np.ndarray | None) -> tuple[str, np.ndarray]:

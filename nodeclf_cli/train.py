@@ -181,8 +181,7 @@ class Trainer:
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
         self._scratch: dict[int, tuple] = {}  # per worker
-        cores = settings.threads or min(usable_cores(), 8)
-        self._cores = cores
+        self._cores = cores = settings.threads or min(usable_cores(), 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = chunk_bounds(len(y), most, cores)
         self._largest = max((stop - start for start, stop in self._chunks), default=0)
