@@ -12,6 +12,7 @@ entries are of order 1, signs fixed so that each vector's largest entry is
 positive, and rounded to 3 decimals. Only numpy is needed:
 
     python data/make_karate.py > data/karate.yaml
+    cp data/karate.yaml nodeclf_cli/examples/karate.yaml
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ def main() -> None:
     Z = embeddings()
     print("# Zachary's karate club: 34 members, 78 friendships, and the side each member")
     print("# joined when the club split. Embeddings: the leading 4 eigenvectors of the")
-    print("# normalised adjacency (made by data/make_karate.py). Train it with:")
-    print("#   nodeclf train data/karate.yaml --epochs 100")
+    print("# normalised adjacency (made by data/make_karate.py). Bundled with nodeclf as")
+    print("# the example named karate; train it with:")
+    print("#   nodeclf train karate --epochs 100")
     print("embeddings:")
     for i, z in enumerate(Z, start=1):
         print(f"  {i}: [{', '.join(format(x + 0.0, '.3f') for x in z)}]")

@@ -12,7 +12,7 @@ from typing import Any
 
 from .errors import NodeclfError
 from .grading import QUANTITIES, GivenRow
-from .problem import Problem, bundled_example, find_position, load_problem, problem_from_data
+from .problem import Problem, bundled_example, find_position, find_problem, load_problem, problem_from_data
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
 
 ANSWER_FILE_KEYS = ("problem", "answers")
@@ -109,7 +109,7 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
     elif isinstance(spec, Mapping):
         problem = problem_from_data(spec, source, path.parent)
     elif isinstance(spec, str):
-        problem = load_problem(path.parent / spec)
+        problem = load_problem(find_problem(Path(spec), path.parent))
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"

@@ -101,7 +101,7 @@ class CarryMode(str, enum.Enum):
 
 ProblemArg = typer.Argument(
     None,
-    help="Problem file (YAML). Default: the article's example, bundled with nodeclf.",
+    help="Problem file (YAML), or a bundled example: article (the default) or karate.",
     show_default=False,
 )
 EmbeddingsOpt = typer.Option(
@@ -302,10 +302,10 @@ def step(
 def _name(problem: Any) -> str:
     """What a problem is called in titles: its file, "the article's example", or for
     a problem given only by options, its embeddings and labels files."""
-    from .problem import OPTIONS_ONLY, bundled_example
+    from .problem import OPTIONS_ONLY, example_name
 
-    if problem.source == str(bundled_example()):
-        return "the article's example"
+    if (bundled := example_name(problem.source)) is not None:
+        return bundled
     files = [problem.origins.get(kind) for kind in ("embeddings", "labels")]
     if problem.source == OPTIONS_ONLY and all(files):
         return " and ".join(path.name for path in files)

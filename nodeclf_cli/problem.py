@@ -7,6 +7,7 @@ are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
 from __future__ import annotations
 
 import difflib
+import os
 from collections import abc
 from dataclasses import dataclass, field
 from importlib import resources
@@ -78,9 +79,27 @@ class Problem:
         return len(self.classes)
 
 
+# the examples shipped inside the package, by the name that picks one on the command line
+EXAMPLES = {"article": "the article's example", "karate": "the karate club example"}
+
+
 def bundled_example(name: str = "article") -> Path:
     """Path of an example shipped inside the package (works from any directory)."""
     return Path(str(resources.files("nodeclf_cli") / "examples" / f"{name}.yaml"))
+
+
+def find_problem(path: Path, base: Path | None = None) -> Path:
+    """The problem file ``path`` (relative to ``base``, when given); where no such file
+    exists and ``path`` is a bundled example's name (``karate``), that example."""
+    full = path if base is None else base / path
+    if str(path) in EXAMPLES and not os.path.lexists(full):
+        return bundled_example(str(path))
+    return full
+
+
+def example_name(source: str) -> str | None:
+    """What a problem is called in titles when ``source`` is a bundled example."""
+    return next((what for name, what in EXAMPLES.items() if source == str(bundled_example(name))), None)
 
 
 class _Place(NamedTuple):
@@ -444,14 +463,21 @@ def load_problem(
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
 
-    With neither ``path`` nor ``embeddings``, the bundled article example is used.
+    With neither ``path`` nor ``embeddings``, the bundled article example is used;
+    ``path`` may also name a bundled example (see :func:`find_problem`).
     Paths inside a YAML file are relative to that file.
     """
     data: Any = None
     if path is None and embeddings is None:
         path = bundled_example()
     if path is not None:
-        data = load_yaml(path)
+        path = find_problem(path)
+        try:
+            data = load_yaml(path)
+        except NodeclfError as error:
+            if (error.message, error.source) != ("no such file", str(path)):
+                raise
+            raise NodeclfError(f"no such file (or name a bundled example: {', '.join(EXAMPLES)})", path) from None
     return problem_from_data(
         data,
         str(path) if path is not None else OPTIONS_ONLY,

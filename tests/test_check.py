@@ -233,6 +233,10 @@ def test_inline_problem_and_default_problem(tmp_path):
     inline = (ROOT / "data" / "example.yaml").read_text()
     path.write_text("problem:\n" + textwrap.indent(inline, "  ") + "answers:\n  loss: 1.1465\n")
     run("check", str(path), code=0)
+    path.write_text("problem: article\nanswers:\n  loss: 1.1465\n")  # a bundled example, by name
+    run("check", str(path), code=0)
+    path.write_text("problem: karate\nanswers:\n  loss: 1.1465\n")  # found, but has no weights
+    assert "a.yaml: the problem needs weights" in run("check", str(path), code=2).stderr
 
 
 @pytest.mark.parametrize(

@@ -155,7 +155,8 @@ def test_decimals_and_sig_figs_together_is_a_usage_error():
 def test_missing_file_is_one_line_and_status_2(tmp_path):
     result = run("step", str(tmp_path / "nope.yaml"), code=2)
     assert result.stdout == ""
-    assert result.stderr == f"nodeclf: error: {tmp_path / 'nope.yaml'}: no such file\n"
+    hint = "(or name a bundled example: article, karate)"
+    assert result.stderr == f"nodeclf: error: {tmp_path / 'nope.yaml'}: no such file {hint}\n"
 
 
 def test_problem_without_weights_is_refused(tmp_path):

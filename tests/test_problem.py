@@ -10,7 +10,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from nodeclf_cli.errors import NodeclfError
-from nodeclf_cli.problem import bundled_example, load_problem
+from nodeclf_cli.problem import EXAMPLES, bundled_example, load_problem
 
 from .conftest import EXAMPLE, ROOT
 
@@ -35,6 +35,31 @@ def test_example_loads_as_the_article(article):
 def test_bundled_example_is_the_data_example():
     assert bundled_example().read_bytes() == EXAMPLE.read_bytes()
     assert load_problem().node_ids == (1, 2, 3, 4, 5)
+
+
+def test_bundled_karate_is_the_data_karate():
+    assert bundled_example("karate").read_bytes() == (ROOT / "data" / "karate.yaml").read_bytes()
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_a_bundled_example_is_found_by_name_from_any_directory(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    problem = load_problem(Path(name))
+    assert problem.source == str(bundled_example(name))
+    assert len(problem.node_ids) == (5 if name == "article" else 34)
+
+
+def test_a_file_of_an_examples_name_is_read_before_the_example(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "karate").write_text("embeddings: {1: [1.0], 2: [2.0]}\nlabels: {1: 0, 2: 1}\n", encoding="utf-8")
+    assert load_problem(Path("karate")).node_ids == (1, 2)
+
+
+def test_a_missing_problem_file_names_the_bundled_examples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(NodeclfError) as error:
+        load_problem(Path("data") / "karate.yaml")
+    assert str(error.value) == f"{Path('data') / 'karate.yaml'}: no such file (or name a bundled example: article, karate)"
 
 
 def test_csv_problem_equals_yaml_problem():

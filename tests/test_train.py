@@ -260,6 +260,12 @@ def test_karate_reaches_high_accuracy():
     data = train_json(str(KARATE), "--epochs", "100")
     assert data["history"][-1]["accuracy"] >= 0.94
     assert data["classes"] == ["Mr. Hi", "Officer"] and data["epochs"] == 100
+    assert train_json("karate", "--epochs", "100") == data  # the bundled copy, by name
+
+
+def test_a_bundled_example_is_titled_by_its_name():
+    result = run("train", "karate", "--epochs", "2", "--quiet", "--no-plot")
+    assert result.stdout.startswith("Training on the karate club example: 34 nodes")
 
 
 def test_json_confusion_matrix_is_the_final_weights_on_the_counted_nodes(tmp_path):
