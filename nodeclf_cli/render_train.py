@@ -133,29 +133,43 @@ def loss_plot_image(history: Sequence[Epoch], image_format: str) -> bytes:
     """The loss (and accuracy) curves as an image: ``png``, ``svg`` or ``pdf``."""
     import io
 
+    import matplotlib.pyplot as plt
+
+    figure = loss_figure(history)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=image_format)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def loss_figure(history: Sequence[Epoch]) -> Any:
+    """A matplotlib figure of the loss (left axis) and accuracy (right axis) per epoch;
+    with a split, the train and val accuracy (test accuracy stays out of sight)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [e.epoch for e in history]
+    split = bool(history) and history[0].val_accuracy is not None
     figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=120)
     loss_axis.plot(epochs, [e.loss for e in history], color="tab:blue", label="loss")
     loss_axis.set_xlabel("epoch")
+    loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
     loss_axis.set_ylabel("loss")
     accuracy_axis = loss_axis.twinx()
-    accuracy_axis.plot(epochs, [e.accuracy for e in history], color="tab:orange", label="accuracy")
-    if history and history[0].val_accuracy is not None:
+    accuracy_axis.plot(
+        epochs, [e.accuracy for e in history], color="tab:orange", label="train accuracy" if split else "accuracy"
+    )
+    if split:
         accuracy_axis.plot(epochs, [e.val_accuracy for e in history], color="tab:green", label="val accuracy")
     accuracy_axis.set_ylabel("accuracy")
     accuracy_axis.set_ylim(0, 1)
     loss_axis.set_title("loss and accuracy per epoch (forward pass, before the update)")
     figure.legend(loc="lower center", ncol=3, frameon=False)  # below the axes, clear of the curves
     figure.tight_layout(rect=(0, 0.07, 1, 1))
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=image_format)
-    plt.close(figure)
-    return buffer.getvalue()
+    return figure
 
 
 def history_csv(history: Sequence[Epoch]) -> str:

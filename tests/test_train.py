@@ -337,6 +337,25 @@ def test_history_csv_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
 
 
+@pytest.mark.parametrize("epochs", [3, 7, 20, 130])
+def test_plot_image_shows_whole_epochs_and_names_the_train_accuracy_with_a_split(epochs):
+    import matplotlib.pyplot as plt
+
+    from nodeclf_cli.render_train import loss_figure
+    from nodeclf_cli.train import Epoch
+
+    history = [Epoch(e, 1 / e, 0.5, 0.4, 0.3) for e in range(1, epochs + 1)]
+    figure = loss_figure(history)
+    loss_axis, accuracy_axis = figure.axes
+    ticks = [t for t in loss_axis.get_xticks() if 1 <= t <= epochs]
+    assert ticks and all(t == int(t) for t in ticks)
+    assert [line.get_label() for line in accuracy_axis.lines] == ["train accuracy", "val accuracy"]
+    plt.close(figure)
+    figure = loss_figure([Epoch(e, 1 / e, 0.5, None, None) for e in range(1, epochs + 1)])
+    assert [line.get_label() for line in figure.axes[1].lines] == ["accuracy"]
+    plt.close(figure)
+
+
 def test_table_output_has_the_history_weights_and_confusion():
     out = run("train", str(KARATE), "--epochs", "40", "--quiet", "--no-plot").stdout
     assert "│     1 │ 0.6939 │    50.0% │" in out
