@@ -35,7 +35,8 @@ def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
 
 def history_section(history: Sequence[Epoch], every: int | None) -> Section:
     split = bool(history) and history[0].val_accuracy is not None
-    headers = ["epoch", "loss", "accuracy"] + (["val accuracy", "test accuracy"] if split else [])
+    accuracies = ["train accuracy", "val accuracy", "test accuracy"] if split else ["accuracy"]
+    headers = ["epoch", "loss", *accuracies]
     section = Section("Training  (loss and accuracy of each epoch's forward pass, before its update)", headers)
     cells = Cells(LOSS)
     for e in sampled(history, every):

@@ -389,6 +389,12 @@ def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_
     for key, k in [("accuracy", 0), ("val_accuracy", 1), ("test_accuracy", 2)]:
         mask = groups == k
         assert data["history"][-1][key] == pytest.approx((predicted[mask] == y[mask]).mean(), abs=1e-12)
+    table = run("train", str(KARATE), "--labels", str(labels), "--epochs", "5", "--init", "zeros", "--quiet",
+                "--no-plot").stdout
+    assert table_row(table, "epoch") == ["epoch", "loss", "train accuracy", "val accuracy", "test accuracy"]
+    last = data["history"][-1]
+    shown = [f"{100 * last[key]:.1f}%" for key in ("accuracy", "val_accuracy", "test_accuracy")]
+    assert table_row(table, "5") == ["5", f"{last['loss']:.4f}", *shown]
 
 
 def test_split_counts_add_up_over_chunks_and_cores(tmp_path):
