@@ -300,8 +300,9 @@ def step(
 
 
 def _name(problem: Any) -> str:
-    """What a problem is called in titles: its file, "the article's example", or for
-    a problem given only by options, its embeddings and labels files."""
+    """What a problem is called in titles: its file, a bundled example's description
+    ("the karate club example"), or for a problem given only by options, its
+    embeddings and labels files."""
     from .problem import OPTIONS_ONLY, example_name
 
     if (bundled := example_name(problem.source)) is not None:
