@@ -19,6 +19,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -46,12 +47,65 @@ CHUNK_BYTES = 5 * 2**20  # a chunk's Z, H and H^T together: well inside the shar
 
 
 def usable_cores() -> int:
-    """The cores this process may run on (``taskset`` or a container's cpuset can allow
-    fewer than the machine has: more worker threads than that only take turns)."""
+    """The cores this process may run on: those ``taskset`` or a container's cpuset
+    allow, and no more than the whole CPUs a cgroup CPU limit gives it (``docker
+    --cpus``, a Kubernetes CPU limit). More worker threads than that only take turns."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        cores = len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return cores if limit is None else max(1, min(cores, int(limit)))
+
+
+def cgroup_cpu_limit(
+    cgroups: Path = Path("/proc/self/cgroup"), mounts: Path = Path("/sys/fs/cgroup")
+) -> float | None:
+    """CPUs' worth of time a period that this process's cgroup, and those it is in,
+    allow (the smallest limit): ``quota / period`` from ``cpu.max`` (cgroup v2) or
+    ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us`` (v1). None where no limit is set
+    or there are no cgroups to read (not Linux)."""
+    try:
+        lines = cgroups.read_text().splitlines()
+    except OSError:
+        return None
+    limits = []
+    for line in lines:  # "hierarchy:controllers:path", one line a hierarchy
+        if line.count(":") < 2:
+            continue
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            folders, read = [mounts, mounts / "unified"], _v2_limit
+        elif "cpu" in controllers.split(","):  # v1
+            folders, read = [mounts / "cpu", mounts / controllers], _v1_limit
+        else:
+            continue
+        for folder in folders:
+            # the process's cgroup and those above it; inside a container whose
+            # cgroup folder is mounted as the root, only the root exists
+            inner = Path(path.strip("/"))
+            for place in [inner, *inner.parents]:
+                limit = read(folder / place)
+                if limit is not None:
+                    limits.append(limit)
+    return min(limits, default=None)
+
+
+def _v2_limit(folder: Path) -> float | None:
+    try:
+        quota, period = (folder / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def _v1_limit(folder: Path) -> float | None:
+    try:
+        quota = int((folder / "cpu.cfs_quota_us").read_text())
+        period = int((folder / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
 
 
 def chunk_size(n_features: int, n_classes: int, dtype: np.dtype) -> int:

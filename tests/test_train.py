@@ -178,11 +178,68 @@ def test_workers_follow_the_cores_this_process_may_run_on(monkeypatch):
     Z, y = rng.standard_normal((400, 3)), rng.integers(0, 2, 400)
     settings = Settings(1, 0.5, chunk_nodes=10)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(train_module, "cgroup_cpu_limit", lambda: None)  # whatever this machine's cgroup says
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
     assert train_module.usable_cores() == 3
     assert Trainer(Z, y, np.zeros((2, 3)), np.zeros(2), settings)._workers == 3  # as under taskset -c 0,3,5
     monkeypatch.delattr(os, "sched_getaffinity", raising=False)  # where there is no such call
     assert Trainer(Z, y, np.zeros((2, 3)), np.zeros(2), settings)._workers == 8
+
+
+def _cgroup_tree(tmp_path, self_cgroup: str, files: dict[str, str]):
+    """A /proc/self/cgroup and a /sys/fs/cgroup made of ``files`` (path: text)."""
+    cgroups = tmp_path / "cgroup"
+    cgroups.write_text(self_cgroup)
+    mounts = tmp_path / "fs"
+    for name, text in files.items():
+        (mounts / name).parent.mkdir(parents=True, exist_ok=True)
+        (mounts / name).write_text(text)
+    return cgroups, mounts
+
+
+@pytest.mark.parametrize(
+    "self_cgroup, files, limit",
+    [
+        # cgroup v2, inside a container (its cgroup is the root): docker --cpus 1.5
+        ("0::/\n", {"cpu.max": "150000 100000\n"}, 1.5),
+        ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+        # v2 outside a container: the smallest limit of the cgroup and those above it
+        ("0::/a/b\n", {"a/b/cpu.max": "max 100000\n", "a/cpu.max": "300000 100000\n"}, 3.0),
+        ("0::/a/b\n", {"a/b/cpu.max": "100000 100000\n", "a/cpu.max": "300000 100000\n"}, 1.0),
+        # v1 (cpu,cpuacct), with other controllers listed first
+        ("4:memory:/x\n1:cpu,cpuacct:/\n0::/\n",
+         {"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ("1:cpu,cpuacct:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        # v1 in a container without its own cgroup namespace: the host's path is not mounted
+        ("1:cpu:/docker/1234\n", {"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 0.5),
+        # nothing readable, or nothing set
+        ("0::/\n", {}, None),
+        ("garbled\n", {"cpu.max": "150000 100000\n"}, None),
+        ("0::/\n", {"cpu.max": "lots 0\n"}, None),
+    ],
+)
+def test_cgroup_cpu_limit(tmp_path, self_cgroup, files, limit):
+    from nodeclf_cli.train import cgroup_cpu_limit
+
+    assert cgroup_cpu_limit(*_cgroup_tree(tmp_path, self_cgroup, files)) == limit
+
+
+def test_cgroup_cpu_limit_without_cgroups(tmp_path):
+    from nodeclf_cli.train import cgroup_cpu_limit
+
+    assert cgroup_cpu_limit(tmp_path / "no such file", tmp_path) is None
+
+
+@pytest.mark.parametrize("limit, workers", [(None, 3), (2.5, 2), (1.0, 1), (0.5, 1), (16.0, 3)])
+def test_workers_are_at_most_the_whole_cpus_a_cgroup_limit_gives(monkeypatch, limit, workers):
+    import nodeclf_cli.train as train_module
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(train_module, "cgroup_cpu_limit", lambda: limit)
+    assert train_module.usable_cores() == workers
+    rng = np.random.default_rng(9)
+    Z, y = rng.standard_normal((400, 3)), rng.integers(0, 2, 400)
+    assert Trainer(Z, y, np.zeros((2, 3)), np.zeros(2), Settings(1, 0.5, chunk_nodes=10))._workers == workers
 
 
 def test_one_thread_means_one_blas_thread_too():
