@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .core import chunk_loss_and_grad, chunk_scratch, loss_scale, true_class_positions
 
@@ -312,8 +313,6 @@ class Trainer:
         pool = None
         limits = None
         if self._workers > 1 or self._cores == 1:
-            from threadpoolctl import threadpool_limits
-
             limits = threadpool_limits(limits=1)  # one BLAS thread per worker
         if self._workers > 1:
             pool = ThreadPoolExecutor(max_workers=self._workers)
