@@ -12,7 +12,15 @@ from typing import Any
 
 from .errors import NodeclfError
 from .grading import QUANTITIES, GivenRow
-from .problem import Problem, bundled_example, find_position, find_problem, load_problem, problem_from_data
+from .problem import (
+    Problem,
+    bundled_example,
+    bundled_name,
+    find_position,
+    find_problem,
+    load_problem,
+    problem_from_data,
+)
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
 
 ANSWER_FILE_KEYS = ("problem", "answers")
@@ -115,7 +123,8 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
         )
     if problem.W is None or problem.learning_rate is None:
-        raise NodeclfError("the problem needs weights and a learning rate to be checked against", source)
+        where = bundled_name(problem.source) or problem.source  # the problem's file, or this one for inline
+        raise NodeclfError("the problem needs weights and a learning rate to be checked against", where)
     answers = data.get("answers")
     if not isinstance(answers, Mapping) or not answers:
         raise NodeclfError(

@@ -50,6 +50,8 @@ def missing_input(key: str, source: str) -> NodeclfError:
     what, option = key.replace("_", " "), OPTION_NAMES[key]
     if source == OPTIONS_ONLY:
         return NodeclfError(f"no {what}: pass {option}, or give a problem file that has {key}:")
+    if (name := bundled_name(source)) is not None:  # not a file to edit
+        return NodeclfError(f"no {what} in this bundled example: pass {option}", name)
     return NodeclfError(f"no {what}: add {key}: to the problem or pass {option}", source)
 
 
@@ -97,9 +99,15 @@ def find_problem(path: Path, base: Path | None = None) -> Path:
     return full
 
 
+def bundled_name(source: str) -> str | None:
+    """The name of the bundled example ``source`` is (``karate``), if it is one."""
+    return next((name for name in EXAMPLES if source == str(bundled_example(name))), None)
+
+
 def example_name(source: str) -> str | None:
     """What a problem is called in titles when ``source`` is a bundled example."""
-    return next((what for name, what in EXAMPLES.items() if source == str(bundled_example(name))), None)
+    name = bundled_name(source)
+    return None if name is None else EXAMPLES[name]
 
 
 class _Place(NamedTuple):

@@ -152,6 +152,11 @@ def test_decimals_and_sig_figs_together_is_a_usage_error():
     assert "--decimals or --sig-figs" in result.output
 
 
+def test_a_bundled_example_without_weights_is_named_not_its_installed_file():
+    result = run("step", "karate", code=2)
+    assert result.stderr == "nodeclf: error: karate: no weights in this bundled example: pass --weights\n"
+
+
 def test_missing_file_is_one_line_and_status_2(tmp_path):
     result = run("step", str(tmp_path / "nope.yaml"), code=2)
     assert result.stdout == ""
