@@ -149,13 +149,14 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str | Non
     if isinstance(value, bool) or value is None:
         found = "nothing" if value is None else repr(value)
         raise NodeclfError(f"expected a number, found {found}", source, line, where)
+    shown = None  # the number as the error messages quote it
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise NodeclfError("expected a number, found an empty cell", source, line, where)
         if not _NUMBER.fullmatch(text):
             raise NodeclfError(f"expected a number, found {text!r}", source, line, where)
-        value = float(text)
+        value, shown = float(text), text  # "1e400" rather than the inf it becomes
     if not isinstance(value, (int, float)):
         raise NodeclfError(f"expected a number, found {value!r}", source, line, where)
     try:
@@ -163,7 +164,9 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str | Non
     except OverflowError:  # an integer beyond float64
         number = math.inf
     if not math.isfinite(number):
-        raise NodeclfError(f"expected a finite number, found {value!r}", source, line, where)
+        if isinstance(value, int) and len(str(value)) > 20:
+            shown = f"{str(value)[:8]}... (a whole number of {len(str(abs(value)))} digits)"
+        raise NodeclfError(f"expected a finite number, found {shown or repr(value)}", source, line, where)
     if abs(number) > LARGEST:
         raise NodeclfError(
             f"{value!r} is too large: numbers up to {LARGEST:.0e} in size are accepted "

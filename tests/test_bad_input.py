@@ -3,6 +3,7 @@ and nothing the user had is lost. Every case runs through the real commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -272,6 +273,85 @@ def test_unlabelled_nodes_only_in_train_with_a_split(tmp_path):
     one_line_error(run("step", str(EXAMPLE), "--labels", str(labels), code=2), "node 5 has no label")
     plain = write(tmp_path, "1,0\n2,1\n3,0\n4,1\n", "plain.csv")
     one_line_error(run("train", str(EXAMPLE), "--labels", str(plain), "--quiet", code=2), "node 5 has no label")
+
+
+# --- every part of a small problem, one mistake at a time ------------------------------------------
+
+SMALL = {
+    "embeddings": "{1: [1.0, 2.0], 2: [3.0, 4.0]}",
+    "labels": "{1: 0, 2: 1}",
+    "weights": "{W: [[0.1, 0.2], [0.3, 0.4]], b: [0.0, 0.0]}",
+    "learning_rate": "0.1",
+}
+
+
+def small_problem(tmp_path: Path, files: dict[str, str | bytes] | None = None, **entries: str) -> Path:
+    """SMALL with ``entries`` replaced (None: left out), beside ``files`` (name: content)."""
+    for name, content in (files or {}).items():
+        (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    lines = [f"{key}: {value}" for key, value in {**SMALL, **entries}.items() if value is not None]
+    return write(tmp_path, "\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    "entries, files, message",
+    [
+        ({"embeddings": "[1, 2]"}, {}, "p.yaml:1: embeddings: expected a mapping of node id to a list of numbers"),
+        ({"embeddings": "{}"}, {}, "p.yaml:1: no embeddings: the problem has no nodes"),
+        ({"embeddings": "{1: [], 2: []}"}, {}, "p.yaml: the embeddings have no numbers"),
+        ({"labels": "l.csv"}, {"l.csv": "id,label\n1,0,train,x\n2,1\n"},
+         "l.csv:2: expected id,label or id,label,split; found 4 cells"),
+        ({"labels": "l.csv"}, {"l.csv": "1,0\n1,1\n"}, "l.csv:2: duplicate node id '1' (first at line 1)"),
+        ({"labels": "l.csv"}, {"l.csv": "1,\n2,1\n"}, "l.csv:1: node 1: the label is empty"),
+        ({"labels": "l.csv"}, {"l.csv": "1,0,training\n2,1,val\n"},
+         "l.csv:1: node 1: split must be train, val or test; found 'training'"),
+        ({"labels": "l.csv"}, {"l.csv": "1,0,train\n2,1\n"}, "l.csv:2: node 2 has no split while others have one"),
+        ({"labels": "l.npy"}, {"l.npy": b"\x93NUMPY garbage"}, "l.npy: not a readable .npy array"),
+        ({"weights": "3"}, {}, "p.yaml:3: weights: expected W: and b:, or a CSV path"),
+        ({"weights": "{W: [[0.1, 0.2], [0.3, 0.4]]}"}, {}, "p.yaml:3: weights: missing weights.b"),
+        ({"weights": "{W: [0.1, 0.2], b: [0.0, 0.0]}"}, {}, "p.yaml:3: weights.W: expected a list of rows, one per class"),
+        ({"classes": "3"}, {}, "p.yaml:5: classes: expected a list of class names"),
+        ({"classes": "[a, a]", "labels": "{1: a, 2: a}"}, {}, "p.yaml:5: classes: duplicate class 'a'"),
+        ({"classes": "[a]", "labels": "{1: a, 2: a}", "weights": "{W: [[0.1, 0.2]], b: [0.0]}"}, {},
+         "p.yaml:5: classes: a classifier needs at least two classes, found 1"),
+        ({"classes": "[x, y]", "labels": "{1: x, 2: y}", "weights": "w.csv"}, {"w.csv": "x,0,0.1,0.2\nz,0,0.3,0.4\n"},
+         "w.csv: the weights have no row for class 'y' (rows: ['x', 'z'])"),
+        ({"weights": "w.csv"}, {"w.csv": "0,0.5\n1,0.5\n"}, "w.csv:1: class 0: expected class,b,w_0,...: a bias and at least one weight"),
+        ({"embeddings": None}, {}, "p.yaml: no embeddings: add embeddings: to the problem or pass --embeddings"),
+        ({"embeddings": "z.npy"}, {}, "z.npy: no such file"),
+        ({"embeddings": "{[1, 2]: [1.0, 2.0]}"}, {}, "p.yaml:1: a key must be a plain value (a number or a name)"),
+        ({"labels": "l.csv"}, {"l.csv": "id,label\n"}, "l.csv: the CSV file has no data rows"),
+        ({"learning_rate": "1" + "0" * 400}, {},
+         "p.yaml:4: learning_rate: expected a finite number, found 10000000... (a whole number of 401 digits)"),
+        ({"learning_rate": "-1" + "0" * 400}, {},
+         "p.yaml:4: learning_rate: expected a finite number, found -1000000... (a whole number of 401 digits)"),
+        ({"weights": "w.csv"}, {"w.csv": "0,0.5,1e400\n1,0.5,1\n"}, "w.csv:1: class 0: expected a finite number, found 1e400"),
+    ],
+)
+def test_each_part_of_a_problem_names_its_mistake(tmp_path, entries, files, message):
+    path = small_problem(tmp_path, files, **entries)
+    for args in commands(path):
+        one_line_error(run(*args, code=2), message)
+
+
+def test_npy_labels_out_of_range_name_the_row(tmp_path):
+    np.save(tmp_path / "y.npy", np.array([0, 5]))
+    path = small_problem(tmp_path, labels="y.npy")
+    one_line_error(run("step", str(path), code=2), "y.npy: row 1: class 5 is out of range: there are 2 classes, numbered 0..1")
+
+
+@pytest.mark.parametrize("text", ["W: [[0.1, 0.2], [0.3, 0.4]]\nb: [0.0, 0.0]\n",
+                                  "weights:\n  W: [[0.1, 0.2], [0.3, 0.4]]\n  b: [0.0, 0.0]\n"])
+def test_weights_from_a_yaml_file_bare_or_under_weights(tmp_path, text):
+    inline = json.loads(run("step", str(small_problem(tmp_path)), "--format", "json").stdout)
+    path = small_problem(tmp_path, {"w.yaml": text}, weights="w.yaml")
+    assert json.loads(run("step", str(path), "--format", "json").stdout) == inline
+
+
+def test_whole_float_labels_are_class_numbers_without_a_classes_list(tmp_path):
+    path = small_problem(tmp_path, labels="{1: 0.0, 2: 1.0}")
+    data = json.loads(run("step", str(path), "--format", "json").stdout)
+    assert data["labels"] == [0, 1] and data["classes"] == [0, 1]
 
 
 # --- numbers ---------------------------------------------------------------------------------------
