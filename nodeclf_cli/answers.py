@@ -15,11 +15,11 @@ from .grading import QUANTITIES, GivenRow
 from .problem import (
     Problem,
     bundled_example,
-    bundled_name,
     find_position,
     find_problem,
     load_problem,
     problem_from_data,
+    shown_source,
 )
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
 
@@ -123,8 +123,9 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
         )
     if problem.W is None or problem.learning_rate is None:
-        where = bundled_name(problem.source) or problem.source  # the problem's file, or this one for inline
-        raise NodeclfError("the problem needs weights and a learning rate to be checked against", where)
+        raise NodeclfError(  # the problem's file, or this one for a problem written inline
+            "the problem needs weights and a learning rate to be checked against", shown_source(problem.source)
+        )
     answers = data.get("answers")
     if not isinstance(answers, Mapping) or not answers:
         raise NodeclfError(

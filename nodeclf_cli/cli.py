@@ -439,13 +439,13 @@ def train(
 
     Ctrl-C stops after the current epoch, keeps what was trained for --save, exits 130.
 
-    Example: nodeclf train data/karate.yaml --epochs 100 --save trained.yaml
+    Example: nodeclf train karate --epochs 100 --save trained.yaml
     """
     import numpy as np
 
     from . import render, render_train
     from .output import check_writable, write_atomic
-    from .problem import load_problem
+    from .problem import load_problem, shown_source
     from .rounding import Precision
     from .train import Settings, Trainer, split_groups
 
@@ -466,7 +466,9 @@ def train(
     mode = init or (Init.file if loaded.W is not None else Init.random)
     if mode is Init.file:
         if loaded.W is None:
-            raise NodeclfError("the problem has no weights: use --init random or --init zeros", loaded.source)
+            raise NodeclfError(
+                "the problem has no weights: use --init random or --init zeros", shown_source(loaded.source)
+            )
         W0, b0 = loaded.W, loaded.b
     elif mode is Init.zeros:
         W0, b0 = np.zeros((C, d)), np.zeros(C)
@@ -474,7 +476,7 @@ def train(
         W0, b0 = np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
     groups = split_groups(loaded.split, loaded.y)
     if groups is not None and not (groups == 0).any():
-        raise NodeclfError("the split has no train nodes", loaded.source)
+        raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))
     settings = Settings(
         epochs=epochs, learning_rate=rate, reduction=reduction.value, momentum=momentum,
         weight_decay=weight_decay, dtype=dtype.value, threads=threads,

@@ -104,6 +104,11 @@ def bundled_name(source: str) -> str | None:
     return next((name for name in EXAMPLES if source == str(bundled_example(name))), None)
 
 
+def shown_source(source: str) -> str:
+    """``source`` as errors name it: a bundled example by its name, not its installed path."""
+    return bundled_name(source) or source
+
+
 def example_name(source: str) -> str | None:
     """What a problem is called in titles when ``source`` is a bundled example."""
     name = bundled_name(source)

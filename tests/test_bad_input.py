@@ -354,6 +354,35 @@ def test_whole_float_labels_are_class_numbers_without_a_classes_list(tmp_path):
     assert data["labels"] == [0, 1] and data["classes"] == [0, 1]
 
 
+def test_train_refusals_name_the_file_at_fault(tmp_path):
+    one_line_error(run("train", "karate", "--init", "file", code=2),
+                   "nodeclf: error: karate: the problem has no weights: use --init random or --init zeros")
+    labels = tmp_path / "no_train.csv"
+    labels.write_text("id,label,split\n1,0,val\n2,1,test\n")
+    one_line_error(run("train", str(small_problem(tmp_path)), "--labels", str(labels), "--quiet", code=2),
+                   f"nodeclf: error: {labels}: the split has no train nodes")
+    one_line_error(run("train", "--plot", str(tmp_path / "curve.jpg"), code=2), "curve.jpg: the image must be .png, .svg or .pdf")
+    assert not (tmp_path / "curve.jpg").exists()
+
+
+def test_generate_refuses_one_file_for_both_outputs(tmp_path):
+    same = str(tmp_path / "p.yaml")
+    one_line_error(run("generate", "-o", same, "--answers", same, code=2), "--output and --answers must be different files")
+    assert not (tmp_path / "p.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("problem: 3\nanswers:\n  loss: 1.1\n", "a.yaml:1: problem: expected a problem file's path or the problem itself"),
+     ("answer:\n  loss: 1.1\n", "a.yaml:1: unknown key 'answer'; did you mean 'answers'?"),
+     ("solutions:\n  loss: 1.1\n", "a.yaml:1: unknown key 'solutions'; expected problem: and answers:")],
+)
+def test_answers_file_keys(tmp_path, text, message):
+    path = tmp_path / "a.yaml"
+    path.write_text(text)
+    one_line_error(run("check", str(path), code=2), message)
+
+
 # --- numbers ---------------------------------------------------------------------------------------
 
 
