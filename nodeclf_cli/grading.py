@@ -36,6 +36,18 @@ QUANTITIES = {
     "b_new": (None, "b", "gradient"),
 }
 LOSSES = ("loss_per_node", "loss")
+# the quantities each one is computed from, directly or not
+UPSTREAM = {
+    "logits": (),
+    "probabilities": ("logits",),
+    "loss_per_node": ("logits", "probabilities"),
+    "loss": ("logits", "probabilities", "loss_per_node"),
+    "grad_logits": ("logits", "probabilities"),
+    "grad_W": ("logits", "probabilities", "grad_logits"),
+    "grad_b": ("logits", "probabilities", "grad_logits"),
+    "W_new": ("logits", "probabilities", "grad_logits", "grad_W"),
+    "b_new": ("logits", "probabilities", "grad_logits", "grad_b"),
+}
 # Each cause, as it is named in reports.
 CAUSES = {
     "sign": "sign flipped",
@@ -326,7 +338,10 @@ class Grader:
 
     def _bases(self, name: str) -> list[tuple[str, dict[str, np.ndarray]]]:
         """The worlds a mistake is recomputed in: the student's (their written values
-        before ``name``, and what follows from them for ``name`` itself), and the exact."""
+        before ``name``, and what follows from them for ``name`` itself), and the exact.
+        Where they wrote nothing that ``name`` is computed from, theirs is the exact."""
+        if not any(row.quantity in UPSTREAM[name] for row in self.given):
+            return [("the exact", self.exact_world)]
         own = dict(self.world.used)
         own[name] = self.world.expected[name]
         return [("your own", own), ("the exact", self.exact_world)]

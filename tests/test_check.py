@@ -102,6 +102,20 @@ def test_planted_log_base_10_and_2(tmp_path):
     assert verdicts(grade(tmp_path, f"loss: {A.loss / np.log(2):.4f}"), "loss") == [("wrong", "log_base")]
 
 
+def test_a_mistake_is_reproduced_from_the_students_values_only_where_they_wrote_some(tmp_path):
+    def messages(answers: str) -> list[str]:
+        return [e["message"] for e in grade(tmp_path, answers)["entries"] if e["quantity"] == "loss_per_node"]
+
+    # no probabilities written: the mistake is reproduced from the exact ones
+    alone = messages(f"loss_per_node: {{1: {A.loss_per_node[0] / np.log(10):.4f}, 2: {-A.loss_per_node[1]:.4f}}}")
+    assert alone[0].startswith("log base 10 instead of the natural log (reproduced from the exact probabilities)")
+    assert alone[1].startswith("the sign flipped: ℓ_i = −ln p_i[y_i] is never negative (reproduced from the exact")
+    # node 1's probabilities written rounded: -log10(0.33) = 0.4815, from the student's own
+    own = messages("probabilities: {1: [0.33, 0.29, 0.38]}\nloss_per_node: {1: 0.4815}")
+    assert own == ["log base 10 instead of the natural log (reproduced from your own probabilities); "
+                   "should be 1.1082; from your probabilities: 1.1087"]
+
+
 def test_planted_missing_mean(tmp_path):
     assert verdicts(grade(tmp_path, "loss: 5.7325"), "loss") == [("wrong", "missing_mean")]
     data = grade(tmp_path, f"grad_W: {{1: {fmt(5 * A.grad_W[1])}}}")
