@@ -310,8 +310,10 @@ class Grader:
             return Entry(name, row.key, index, text, float(exact), verdict, cause, message, d, row.line)
 
         shown = self._shown(exact, d)
-        if _within(text, exact, d) or any(_within(text, v[r, c], d) for v in self._carried_values(name, d)):
+        if _within(text, exact, d):
             return entry("correct", None, f"right ({shown})")
+        if any(_within(text, v[r, c], d) for v in self._carried_values(name, d)):
+            return entry("correct", None, f"right, worked from rounded values as by hand (exact: {shown})")
         if _within(text, follows, d):
             if upstream_wrong:
                 return entry(

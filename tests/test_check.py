@@ -214,6 +214,9 @@ def test_right_rounded_values_carried_on_are_right_not_follow_through(tmp_path):
     # p of node 2 from the rounded logits: 0.30 where exact carrying gives 0.29
     data = grade(tmp_path, "logits: {2: [0.58, 0.21, 0.24]}\nprobabilities: {2: [0.42, 0.29, 0.30]}\nloss: 1.1423", code=0)
     assert {v for v in verdicts(data, "probabilities") + verdicts(data, "loss")} == {("correct", None)}
+    messages = {e["quantity"]: e["message"] for e in data["entries"] if e["given"] in (0.30, 1.1423)}
+    assert messages == {"probabilities": "right, worked from rounded values as by hand (exact: 0.29)",
+                        "loss": "right, worked from rounded values as by hand (exact: 1.1465)"}
 
 
 # --- precision from the digits as written -------------------------------------------
