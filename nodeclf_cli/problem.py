@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import NodeclfError
-from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number
+from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number, to_numbers
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
 # the command-line option that overrides each key
@@ -173,7 +173,7 @@ def _rows_from_csv(path: Path, what: str) -> _Rows:
     for line, cells in read_csv_rows(path, header_words=("id", "node", "node_id", "class")):
         where = f"{what} {cells[0]}"
         ids.append(parse_id(cells[0]))
-        values.append([to_number(c, path, line, where) for c in cells[1:]])
+        values.append(to_numbers(cells[1:], path, line, where))
         places.append(_Place(str(path), line, where))
     return _Rows(ids, values, places)
 

