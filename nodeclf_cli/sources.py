@@ -240,8 +240,8 @@ def read_csv_rows(
     rows = []
     try:
         for cells in reader:
-            if cells and any(cell.strip() for cell in cells):
-                cells = [cell.strip() for cell in cells]
+            cells = [cell.strip() for cell in cells]
+            if any(cells):  # not a blank row
                 if delimiter != ",":
                     cells = [c.replace(",", ".") if _DECIMAL_COMMA.fullmatch(c) else c for c in cells]
                 rows.append((reader.line_num, cells))
