@@ -422,7 +422,11 @@ def train(
     momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
     threads: Optional[int] = typer.Option(
-        None, "--threads", min=1, help="Cores to train on [default: each core nodeclf may run on (within taskset and CPU limits), at most 8]."
+        None,
+        "--threads",
+        min=1,
+        help="Cores to train on [default: each core nodeclf may run on (within taskset and CPU limits), "
+        "at most 8].",
     ),
     every: Optional[int] = typer.Option(
         None, "--every", min=1, help="Show every K-th epoch [default: all up to 30, else about 20 rows]."
