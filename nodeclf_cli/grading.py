@@ -36,18 +36,29 @@ QUANTITIES = {
     "b_new": (None, "b", "gradient"),
 }
 LOSSES = ("loss_per_node", "loss")
-# the quantities each one is computed from, directly or not
-UPSTREAM = {
-    "logits": (),
-    "probabilities": ("logits",),
-    "loss_per_node": ("logits", "probabilities"),
-    "loss": ("logits", "probabilities", "loss_per_node"),
-    "grad_logits": ("logits", "probabilities"),
-    "grad_W": ("logits", "probabilities", "grad_logits"),
-    "grad_b": ("logits", "probabilities", "grad_logits"),
-    "W_new": ("logits", "probabilities", "grad_logits", "grad_W"),
-    "b_new": ("logits", "probabilities", "grad_logits", "grad_b"),
+# the quantity each one is computed from (logits: from the inputs alone)
+PARENT = {
+    "probabilities": "logits",
+    "loss_per_node": "probabilities",
+    "loss": "loss_per_node",
+    "grad_logits": "probabilities",
+    "grad_W": "grad_logits",
+    "grad_b": "grad_logits",
+    "W_new": "grad_W",
+    "b_new": "grad_b",
 }
+# each row of these rests on the same row of its parent (a node's, or W_new's class's);
+# the others rest on all of it
+ROW_BY_ROW = ("probabilities", "loss_per_node", "grad_logits", "W_new")
+
+
+def _ancestors(name: str) -> tuple[str, ...]:
+    parent = PARENT.get(name)
+    return () if parent is None else (*_ancestors(parent), parent)
+
+
+# the quantities each one is computed from, directly or not
+UPSTREAM = {name: _ancestors(name) for name in QUANTITIES}
 # Each cause, as it is named in reports.
 CAUSES = {
     "sign": "sign flipped",
@@ -268,20 +279,11 @@ class Grader:
 
     def _upstream_taint(self, name: str, shape: tuple) -> np.ndarray:
         """Which rows of ``name`` rest on a wrong value the student wrote before it."""
-        t = self.tainted
         rows = shape[0]
-        if name == "logits":
+        if name not in PARENT:
             return np.zeros(rows, bool)
-        if name in ("probabilities", "loss_per_node", "grad_logits"):
-            source = "logits" if name == "probabilities" else "probabilities"
-            return t[source].copy()
-        if name == "loss":
-            return np.array([t["loss_per_node"].any()])
-        if name in ("grad_W", "grad_b"):
-            return np.full(rows, t["grad_logits"].any())
-        if name == "W_new":
-            return t["grad_W"].copy()
-        return np.array([t["grad_b"].any()])
+        parent = self.tainted[PARENT[name]]
+        return parent.copy() if name in ROW_BY_ROW else np.full(rows, parent.any())
 
     def grade(self) -> Grade:
         grade = Grade()
