@@ -22,6 +22,11 @@ def _percent(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.1f}%"
 
 
+def _has_split(history: Sequence[Epoch]) -> bool:
+    """Whether the run had a train/val/test split (its epochs then carry val accuracy)."""
+    return bool(history) and history[0].val_accuracy is not None
+
+
 def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
     """Every epoch for short runs; else every ``every``-th (about 20 rows by default),
     always with the first and the last."""
@@ -34,7 +39,7 @@ def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
 
 
 def history_section(history: Sequence[Epoch], every: int | None) -> Section:
-    split = bool(history) and history[0].val_accuracy is not None
+    split = _has_split(history)
     accuracies = ["train accuracy", "val accuracy", "test accuracy"] if split else ["accuracy"]
     headers = ["epoch", "loss", *accuracies]
     section = Section("Training  (loss and accuracy of each epoch's forward pass, before its update)", headers)
@@ -153,7 +158,7 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
     from matplotlib.ticker import MaxNLocator
 
     epochs = [e.epoch for e in history]
-    split = bool(history) and history[0].val_accuracy is not None
+    split = _has_split(history)
     figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=120)
     loss_axis.plot(epochs, [e.loss for e in history], color="tab:blue", label="loss")
     loss_axis.set_xlabel("epoch")
@@ -174,7 +179,7 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
 
 
 def history_csv(history: Sequence[Epoch]) -> str:
-    split = bool(history) and history[0].val_accuracy is not None
+    split = _has_split(history)
     lines = ["epoch,loss,accuracy" + (",val_accuracy,test_accuracy" if split else "")]
     for e in history:
         extra = f",{e.val_accuracy!r},{e.test_accuracy!r}" if split else ""
