@@ -81,14 +81,12 @@ def cgroup_cpu_limit(
             folders, read = [mounts / "cpu", mounts / controllers], _v1_limit
         else:
             continue
-        for folder in folders:
-            # the process's cgroup and those above it; inside a container whose
-            # cgroup folder is mounted as the root, only the root exists
-            inner = Path(path.strip("/"))
-            for place in [inner, *inner.parents]:
-                limit = read(folder / place)
-                if limit is not None:
-                    limits.append(limit)
+        # the process's cgroup and those above it; inside a container whose cgroup
+        # folder is mounted as the root, only the root exists
+        inner = Path(path.strip("/"))
+        places = [inner, *inner.parents]
+        found = (read(folder / place) for folder in folders for place in places)
+        limits += [limit for limit in found if limit is not None]
     return min(limits, default=None)
 
 
