@@ -168,8 +168,8 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str | Non
     except OverflowError:  # an integer beyond float64
         number = math.inf
     if not math.isfinite(number):
-        if isinstance(value, int) and len(str(value)) > 20:
-            shown = f"{str(value)[:8]}... (a whole number of {len(str(abs(value)))} digits)"
+        if isinstance(value, int) and len(digits := str(abs(value))) > 20:
+            shown = f"{str(value)[:8]}... (a whole number of {len(digits)} digits)"
         raise NodeclfError(f"expected a finite number, found {shown or repr(value)}", source, line, where)
     if abs(number) > LARGEST:
         raise NodeclfError(
