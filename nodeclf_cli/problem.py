@@ -261,7 +261,8 @@ def find_position(
         if _key(name) == _key(key):
             return i
     listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
-    raise NodeclfError(f"no {what} {key!s} in the problem ({what}s: {listed})", source, line, where)
+    plural = what + ("es" if what.endswith("s") else "s")
+    raise NodeclfError(f"no {what} {key!s} in the problem ({plural}: {listed})", source, line, where)
 
 
 def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _Rows:

@@ -265,7 +265,7 @@ def test_inline_problem_and_default_problem(tmp_path):
         ("logits: {7: [0.1, 0.2, 0.3]}", "no node 7 in the problem (nodes: 1, 2, 3, 4, 5)"),
         ("logits: {1: [0.1, 0.2]}", "expected 3 numbers (one per class), found 2"),
         ("grad_W: {0: [0.1, 0.2]}", "expected 4 numbers (one per feature), found 2"),
-        ("grad_W: {9: [0.1, 0.2, 0.3, 0.4]}", "no class 9 in the problem"),
+        ("grad_W: {9: [0.1, 0.2, 0.3, 0.4]}", "no class 9 in the problem (classes: 0, 1, 2)"),
         ("logit: {1: [0.1, 0.2, 0.3]}", "unknown quantity 'logit'; did you mean 'logits'?"),
         ("loss: abc", "loss: expected a number, found 'abc'"),
     ],

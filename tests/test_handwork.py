@@ -99,6 +99,11 @@ def test_explain_unknown_node_is_a_clear_error():
     assert "--node: no node 9 in the problem (nodes: 1, 2, 3, 4, 5)" in result.stderr
 
 
+def test_explain_unknown_class_is_a_clear_error():
+    result = run("step", "--explain", "--class", "7", code=2)
+    assert result.stderr == "nodeclf: error: --class: no class 7 in the problem (classes: 0, 1, 2)\n"
+
+
 @pytest.mark.parametrize("option", ["--node", "--feature"])
 def test_node_or_feature_without_explain_is_a_usage_error(option):
     assert "add --explain" in run("step", option, "2", code=2).output
