@@ -183,7 +183,7 @@ def history_csv(history: Sequence[Epoch]) -> str:
     lines = ["epoch,loss,accuracy" + (",val_accuracy,test_accuracy" if split else "")]
     for e in history:
         extra = f",{e.val_accuracy!r},{e.test_accuracy!r}" if split else ""
-        lines.append(f"{e.epoch},{e.loss!r},{float(e.accuracy)!r}{extra}")
+        lines.append(f"{e.epoch},{e.loss!r},{e.accuracy!r}{extra}")
     return "\n".join(lines) + "\n"
 
 
@@ -195,7 +195,7 @@ def train_json(
     tables), over the train nodes (all labelled nodes without a split)."""
     records = []
     for e in history:
-        record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": float(e.accuracy)}
+        record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": e.accuracy}
         if e.val_accuracy is not None:
             record["val_accuracy"] = e.val_accuracy
             record["test_accuracy"] = e.test_accuracy

@@ -324,9 +324,9 @@ class Trainer:
                 yield Epoch(
                     epoch=self.epochs_done,
                     loss=self.scale * loss_sum,
-                    accuracy=correct[0] / max(self.n_train, 1),
-                    val_accuracy=correct[1] / self.n_val if self.n_val else None,
-                    test_accuracy=correct[2] / self.n_test if self.n_test else None,
+                    accuracy=int(correct[0]) / max(self.n_train, 1),
+                    val_accuracy=int(correct[1]) / self.n_val if self.n_val else None,
+                    test_accuracy=int(correct[2]) / self.n_test if self.n_test else None,
                 )
         finally:
             if pool is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -428,6 +429,15 @@ def _split_problem(tmp_path):
     rows = [f"{i + 1},{problem.classes[c]},{s}" for i, (c, s) in enumerate(zip(problem.y, splits))]
     labels.write_text("id,label,split\n" + "\n".join(rows) + "\n")
     return labels, splits
+
+
+def test_history_csv_with_a_split_holds_plain_numbers_equal_to_the_json(tmp_path):
+    labels, _ = _split_problem(tmp_path)
+    history = tmp_path / "h.csv"
+    data = train_json(str(KARATE), "--labels", str(labels), "--epochs", "3", "--history", str(history))
+    rows = list(csv.DictReader(history.read_text().splitlines()))
+    assert list(rows[0]) == ["epoch", "loss", "accuracy", "val_accuracy", "test_accuracy"]
+    assert [{key: float(value) for key, value in row.items()} for row in rows] == data["history"]
 
 
 def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_path):
