@@ -246,6 +246,8 @@ def step(
         raise missing_input("weights", loaded.source)
     if loaded.learning_rate is None:
         raise missing_input("learning_rate", loaded.source)
+    if loaded.split is not None:
+        print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
     exact = gradient_step(*inputs)
     carried = carry is CarryMode.rounded

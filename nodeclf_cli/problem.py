@@ -549,6 +549,7 @@ def problem_from_data(
         raise missing_input("labels", source)
     label_set = _load_labels(value, src, line, where_base)
     origins["labels"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
+    labels_place = (origins["labels"], None) if origins["labels"] else (src, line)
 
     classes = _load_classes(data.get("classes"), source, data.key_lines.get("classes"))
     W = b = None
@@ -572,7 +573,8 @@ def problem_from_data(
         raise NodeclfError("a classifier needs at least two classes; the labels have one", source)
     if (y < 0).any() and not (allow_unlabelled and label_set.split):
         missing = emb_rows.ids[int(np.argmax(y < 0))]
-        raise NodeclfError(f"node {missing} has no label", src)
+        only_train = " (only nodeclf train, with a split, leaves nodes unlabelled)" if label_set.split else ""
+        raise NodeclfError(f"node {missing} has no label{only_train}", *labels_place)
     split = None
     if label_set.split:
         split = np.array([label_set.split.get(_key(i), "") for i in emb_rows.ids])

@@ -270,9 +270,25 @@ def test_all_labels_in_one_class_is_fine(tmp_path):
 def test_unlabelled_nodes_only_in_train_with_a_split(tmp_path):
     labels = write(tmp_path, "id,label,split\n1,0,train\n2,1,train\n3,0,val\n4,1,test\n", "y.csv")
     run("train", str(EXAMPLE), "--labels", str(labels), "--epochs", "2", "--quiet")
-    one_line_error(run("step", str(EXAMPLE), "--labels", str(labels), code=2), "node 5 has no label")
+    one_line_error(
+        run("step", str(EXAMPLE), "--labels", str(labels), code=2),
+        f"{labels}: node 5 has no label (only nodeclf train, with a split, leaves nodes unlabelled)",
+    )
     plain = write(tmp_path, "1,0\n2,1\n3,0\n4,1\n", "plain.csv")
-    one_line_error(run("train", str(EXAMPLE), "--labels", str(plain), "--quiet", code=2), "node 5 has no label")
+    message = one_line_error(run("train", str(EXAMPLE), "--labels", str(plain), "--quiet", code=2))
+    assert message == f"nodeclf: error: {plain}: node 5 has no label"  # the file that lacks it, not another input's
+    weights = write(tmp_path, "0,0.05,0.17,0.4,-0.14,0.51\n1,-0.11,0.75,-0.04,0.67,-0.18\n2,-0.32,0.53,-0.04,0.4,0.77\n", "w.csv")
+    message = one_line_error(run("step", str(EXAMPLE), "--labels", str(plain), "--weights", str(weights), code=2))
+    assert message == f"nodeclf: error: {plain}: node 5 has no label"
+    inline = write(tmp_path, GOOD.replace("4: 1, 5: 2}", "4: 1}"))
+    assert one_line_error(run("step", str(inline), code=2)).startswith(f"nodeclf: error: {inline}:")
+
+
+def test_step_says_it_ignores_a_split_and_works_on_every_node(tmp_path):
+    labels = write(tmp_path, "id,label,split\n1,0,train\n2,1,train\n3,0,val\n4,1,test\n5,2,test\n", "y.csv")
+    with_split = run("step", str(EXAMPLE), "--labels", str(labels), "--format", "json")
+    assert with_split.stderr == "nodeclf: note: the labels' split column is ignored: step works on every node\n"
+    assert json.loads(with_split.stdout)["loss"] == json.loads(run("step", "--format", "json").stdout)["loss"]
 
 
 # --- every part of a small problem, one mistake at a time ------------------------------------------
