@@ -10,7 +10,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from .errors import NodeclfError
+from .errors import NodeclfError, counted
 from .grading import QUANTITIES, GivenRow
 from .problem import (
     Problem,
@@ -63,10 +63,10 @@ def _text(value: Any, source: str, line: int | None, where: str) -> str:
 
 def _vector(value: Any, length: int, what: str, source: str, line: int | None, where: str) -> list:
     if not isinstance(value, Sequence):
-        raise NodeclfError(f"expected a list of {length} numbers ({what})", source, line, where)
+        raise NodeclfError(f"expected a list of {counted(length, 'number')} ({what})", source, line, where)
     if len(value) != length:
         raise NodeclfError(
-            f"expected {length} numbers ({what}), found {len(value)}", source, line, where
+            f"expected {counted(length, 'number')} ({what}), found {len(value)}", source, line, where
         )
     return [_text(v, source, line, where) for v in value]
 

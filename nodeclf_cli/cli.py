@@ -21,7 +21,7 @@ try:  # Typer 0.29 carries its own copy of click
 except ImportError:  # pragma: no cover - older Typer on click
     from click.exceptions import UsageError
 
-from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError
+from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError, counted
 
 
 class _Group(TyperGroup):
@@ -491,7 +491,7 @@ def train(
     records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
     note = (
-        f"Trained by nodeclf train on {_name(loaded)}: {len(records)} epochs, lr {rate}"
+        f"Trained by nodeclf train on {_name(loaded)}: {counted(len(records), 'epoch')}, lr {rate}"
         + (f", momentum {momentum}" if momentum else "")
         + (f", weight decay {weight_decay}" if weight_decay else "")
         + (
@@ -605,14 +605,14 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
 
 def _train_title(problem: Any, trainer: Any, settings: Any) -> str:
     s = settings
-    nodes = f"{len(problem.node_ids)} nodes"
+    nodes = counted(len(problem.node_ids), "node")
     if trainer.groups is not None:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
     extras = "".join(
         [f", momentum {s.momentum}" if s.momentum else "", f", weight decay {s.weight_decay}" if s.weight_decay else ""]
     )
     return (
-        f"Training on {_name(problem)}: {nodes}, {problem.Z.shape[1]} features, {problem.n_classes} classes; "
+        f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, {problem.n_classes} classes; "
         f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{extras}"
     )
 

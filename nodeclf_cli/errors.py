@@ -1,4 +1,5 @@
-"""The one exception type for bad input, and the exit statuses of every command."""
+"""The one exception type for bad input, the exit statuses of every command, and how
+messages word a count."""
 
 from __future__ import annotations
 
@@ -41,3 +42,13 @@ class NodeclfError(Exception):
             place = self.source if self.line is None else f"{self.source}:{self.line}"
         parts = [p for p in (place, self.where, self.message) if p]
         return ": ".join(parts)
+
+
+def plural(noun: str) -> str:
+    """``node`` -> ``nodes``, ``class`` -> ``classes``."""
+    return noun + ("es" if noun.endswith("s") else "s")
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 number``, ``3 numbers``, ``0 classes``."""
+    return f"{count} {noun if count == 1 else plural(noun)}"

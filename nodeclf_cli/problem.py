@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import NodeclfError
+from .errors import NodeclfError, counted, plural
 from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number, to_numbers
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
@@ -248,7 +248,7 @@ def _check_lengths(rows: _Rows, width: int, expected: str) -> None:
     for vector, place in zip(rows.values, rows.places):
         if len(vector) != width:
             raise NodeclfError(
-                f"has {len(vector)} numbers, {expected}", place.source, place.line, place.where
+                f"has {counted(len(vector), 'number')}, {expected}", place.source, place.line, place.where
             )
 
 
@@ -261,8 +261,7 @@ def find_position(
         if _key(name) == _key(key):
             return i
     listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
-    plural = what + ("es" if what.endswith("s") else "s")
-    raise NodeclfError(f"no {what} {key!s} in the problem ({plural}: {listed})", source, line, where)
+    raise NodeclfError(f"no {what} {key!s} in the problem ({plural(what)}: {listed})", source, line, where)
 
 
 def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _Rows:
@@ -354,7 +353,7 @@ def _array_labels(labels: _Labels, classes: list | None, W: np.ndarray | None, n
     """Class positions and names for labels given as an array, checked without a loop."""
     y = labels.array
     if len(y) != n_nodes:
-        raise NodeclfError(f"has {len(y)} labels but there are {n_nodes} nodes", labels.source)
+        raise NodeclfError(f"has {counted(len(y), 'label')} but there are {counted(n_nodes, 'node')}", labels.source)
     n_classes = len(classes) if classes is not None else len(W) if W is not None else int(y.max()) + 1
     bad = np.flatnonzero((y < 0) | (y >= n_classes))
     if len(bad):
@@ -619,13 +618,13 @@ def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
     W = np.array(W_rows.values, dtype=np.float64).reshape(len(W_rows.values), n_features)
     if classes is not None and len(classes) != len(W):
         raise NodeclfError(
-            f"W has {len(W)} rows but classes lists {len(classes)} classes {classes}",
+            f"W has {counted(len(W), 'row')} but classes lists {counted(len(classes), 'class')} {classes}",
             W_rows.places[0].source if W_rows.places else b_place.source,
             W_rows.places[0].line if W_rows.places else None,
         )
     if len(b_values) != len(W):
         raise NodeclfError(
-            f"b has {len(b_values)} numbers but W has {len(W)} rows (one per class)",
+            f"b has {counted(len(b_values), 'number')} but W has {counted(len(W), 'row')} (one per class)",
             b_place.source,
             b_place.line,
             "weights.b",

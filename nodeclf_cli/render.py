@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .core import StepResult
+from .errors import counted
 from .problem import Problem
 from .rounding import Precision, round_value
 
@@ -204,7 +205,7 @@ def step_sections(
         softmax.add_row(str(node_id), *cells.row(row), f"{classes[pred]}{mark}", str(classes[true]))
     correct = int((result.predicted == problem.y).sum())
     sections.append(
-        softmax.add_notes(left_out, f"{correct} of {n} nodes predicted correctly", cells.footnote())
+        softmax.add_notes(left_out, f"{correct} of {counted(n, 'node')} predicted correctly", cells.footnote())
     )
 
     cells, loss_cells = Cells(precision), Cells(loss_precision)

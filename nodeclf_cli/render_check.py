@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from .errors import counted
 from .grading import CAUSES, QUANTITIES, Entry, Grade, Grader
 from .render import Section
 
@@ -60,8 +61,9 @@ def _place(grader: Grader, entry: Entry) -> str:
 
 def summary_text(grader: Grader, grade: Grade) -> str:
     counts = (
-        f"{grade.count('correct')} right, {grade.count('follows_through')} follow through, "
-        f"{grade.count('wrong')} wrong (of {len(grade.entries)} numbers)."
+        f"{grade.count('correct')} right, {grade.count('follows_through')} "
+        f"{'follows' if grade.count('follows_through') == 1 else 'follow'} through, "
+        f"{grade.count('wrong')} wrong (of {counted(len(grade.entries), 'number')})."
     )
     first = grade.first_wrong
     if first is None:

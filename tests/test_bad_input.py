@@ -253,7 +253,7 @@ def test_duplicate_node_ids_in_csv(tmp_path):
 
 def test_fewer_than_two_classes(tmp_path):
     text = GOOD.replace("classes: [0, 1, 2]", "classes: [0]")
-    one_line_error(run("step", str(write(tmp_path, text)), code=2), "W has 3 rows but classes lists 1 classes")
+    one_line_error(run("step", str(write(tmp_path, text)), code=2), "W has 3 rows but classes lists 1 class [0]")
     one_line_error(
         run("train", "--embeddings", str(ROOT / "data/csv/embeddings.csv"), "--labels",
             str(write(tmp_path, "1,0\n2,0\n", "y.csv")), "--quiet", code=2),

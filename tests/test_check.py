@@ -243,6 +243,15 @@ def test_all_right_exits_0_and_says_so(tmp_path):
     assert "3 right, 0 follow through, 0 wrong (of 3 numbers). Nothing is wrong." in out
 
 
+def test_the_summary_words_a_count_of_one_in_the_singular(tmp_path):
+    path = tmp_path / "answers.yaml"
+    path.write_text("answers:\n  loss: 1.1465\n")
+    assert "1 right, 0 follow through, 0 wrong (of 1 number). Nothing is wrong." in run("check", str(path)).stdout
+    path.write_text("answers:\n  probabilities: {1: [0.30, 0.31, 0.39]}\n  loss_per_node: {1: 1.2040}\n")
+    out = " ".join(run("check", str(path), code=1).stdout.split())
+    assert "0 right, 1 follows through, 3 wrong (of 4 numbers)." in out
+
+
 def test_inline_problem_and_default_problem(tmp_path):
     path = tmp_path / "a.yaml"
     path.write_text("answers:\n  loss: 1.1465\n")

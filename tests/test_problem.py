@@ -162,12 +162,12 @@ def test_wrong_width_of_W_names_the_numbers(tmp_path):
 
 def test_wrong_length_of_b(tmp_path):
     message = errors(tmp_path, BASE.replace("b: [0.0, 0.0]", "b: [0.0]"))
-    assert "p.yaml:7: weights.b: b has 1 numbers but W has 2 rows (one per class)" in message
+    assert "p.yaml:7: weights.b: b has 1 number but W has 2 rows (one per class)" in message
 
 
 def test_ragged_embeddings(tmp_path):
     message = errors(tmp_path, BASE.replace("2: [0.3, 0.8]", "2: [0.3]"))
-    assert "p.yaml:3: embeddings[2]: has 1 numbers, but the first embedding has 2" in message
+    assert "p.yaml:3: embeddings[2]: has 1 number, but the first embedding has 2" in message
 
 
 def test_label_out_of_range(tmp_path):

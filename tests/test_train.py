@@ -369,6 +369,16 @@ def test_save_round_trips_through_step(tmp_path):
     assert_allclose(stepped["W_new"], sixteen["W"], atol=1e-12)
 
 
+def test_counts_of_one_are_worded_in_the_singular(tmp_path):
+    np.save(tmp_path / "z.npy", np.array([[0.5], [-0.5], [1.0]]))
+    np.save(tmp_path / "y.npy", np.array([1, 0, 1]))
+    saved = tmp_path / "t.yaml"
+    args = ["--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.npy"), "--epochs", "1"]
+    table = run("train", *args, "--quiet", "--no-plot", "--save", str(saved)).stdout
+    assert table.startswith("Training on z.npy and y.npy: 3 nodes, 1 feature, 2 classes;")
+    assert saved.read_text().startswith("# Trained by nodeclf train on z.npy and y.npy: 1 epoch, lr 0.1\n")
+
+
 def test_save_refers_to_the_files_it_came_from(tmp_path):
     save_dir = tmp_path / "out"
     save_dir.mkdir()
