@@ -364,6 +364,25 @@ def test_weights_from_a_yaml_file_bare_or_under_weights(tmp_path, text):
     assert json.loads(run("step", str(path), "--format", "json").stdout) == inline
 
 
+@pytest.mark.parametrize(
+    "labels, message",
+    [  # each distinct label is judged once; these must not be taken for one another
+        ("{1: 1, 2: true}", "p.yaml:2: labels[2]: expected a class number 0..1, found True"),
+        ("{1: true, 2: 1}", "p.yaml:2: labels[1]: expected a class number 0..1, found True"),
+        ("{1: 1, 2: 1.5}", "p.yaml:2: labels[2]: expected a class number 0..1, found 1.5"),
+        ("{1: 0, 2: [0]}", "p.yaml:2: labels[2]: expected a class number 0..1, found [0]"),
+        ("{1: 0, 2: 5}", "p.yaml:2: labels[2]: class 5 is out of range: the weights have 2 classes, numbered 0..1"),
+    ],
+)
+def test_the_first_node_with_a_wrong_label_is_named(tmp_path, labels, message):
+    one_line_error(run("step", str(small_problem(tmp_path, labels=labels)), code=2), message)
+
+
+def test_a_label_written_as_1_and_as_1_0_is_the_same_class(tmp_path):
+    data = json.loads(run("step", str(small_problem(tmp_path, labels="{1: 1, 2: 1.0}")), "--format", "json").stdout)
+    assert data["labels"] == [1, 1]
+
+
 def test_whole_float_labels_are_class_numbers_without_a_classes_list(tmp_path):
     path = small_problem(tmp_path, labels="{1: 0.0, 2: 1.0}")
     data = json.loads(run("step", str(path), "--format", "json").stdout)

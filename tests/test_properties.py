@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
@@ -180,3 +180,48 @@ def test_a_rows_numbers_read_at_once_equal_those_read_cell_by_cell(cells):
     one_by_one = read(lambda: [to_number(cell, "t.csv", 3, "node 1") for cell in cells])
     at_once = read(lambda: to_numbers(cells, "t.csv", 3, "node 1"))
     assert at_once == one_by_one
+
+
+@given(st.text(alphabet="0123456789+-_ abc٣²\t", max_size=5))
+@example("007")  # read as 7
+@example("0")
+@example("٣")  # a digit, but not an ASCII one
+def test_an_id_is_keyed_the_same_with_or_without_the_whole_number_shortcut(text):
+    from nodeclf_cli.problem import _id_key, _key
+    from nodeclf_cli.sources import parse_id
+
+    assert _id_key(text) == _key(parse_id(text))
+
+
+CSV_TEXT = st.text(alphabet='0123456789ab,;.\t "\n\xa0\x0b\x1f', max_size=40)
+
+
+@given(CSV_TEXT)
+@example("1\t,2\n3,4\t\t\n")  # tabs inside cells, not the delimiter
+@example("1,\xa02\n")  # a space that is not ASCII
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_csv_cells_are_stripped_whenever_a_cell_has_something_to_strip(text):
+    """read_csv_rows skips stripping where the file has no whitespace or quote at all;
+    the cells must be those a strip of every cell gives."""
+    import csv
+
+    from nodeclf_cli.errors import NodeclfError
+    from nodeclf_cli.sources import _DECIMAL_COMMA, _delimiter, read_csv_rows
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.csv"
+        path.write_text(text, encoding="utf-8", newline="")
+        try:
+            rows = read_csv_rows(path, numeric=False)
+        except NodeclfError:
+            return
+    lines = text.splitlines()
+    delimiter = _delimiter(lines[:50])
+    expected = []
+    for cells in csv.reader(lines, delimiter=delimiter):
+        cells = [cell.strip() for cell in cells]
+        if delimiter != ",":
+            cells = [cell.replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell) else cell for cell in cells]
+        if any(cells):
+            expected.append(cells)
+    assert [cells for _, cells in rows] == expected
