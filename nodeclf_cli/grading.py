@@ -23,17 +23,17 @@ from .handwork import rounded_carry
 from .problem import Problem
 from .rounding import Precision, round_value, snap
 
-# Quantities in the order they are worked: (name, rows keyed by, symbol, what feeds it)
+# Quantities in the order they are worked: (name, rows keyed by, symbol, called in messages)
 QUANTITIES = {
-    "logits": ("node", "h", None),
-    "probabilities": ("node", "p", "logits"),
-    "loss_per_node": ("node", "ℓ", "probabilities"),
-    "loss": (None, "L", "probabilities"),
-    "grad_logits": ("node", "∂L/∂h", "probabilities"),
-    "grad_W": ("class", "∂L/∂w", "probabilities"),
-    "grad_b": (None, "∂L/∂b", "probabilities"),
-    "W_new": ("class", "w", "gradient"),
-    "b_new": (None, "b", "gradient"),
+    "logits": ("node", "h", "logits"),
+    "probabilities": ("node", "p", "probabilities"),
+    "loss_per_node": ("node", "ℓ", "per-node losses"),
+    "loss": (None, "L", "loss"),
+    "grad_logits": ("node", "∂L/∂h", "gradients at the logits"),
+    "grad_W": ("class", "∂L/∂w", "gradients of W"),
+    "grad_b": (None, "∂L/∂b", "gradients of b"),
+    "W_new": ("class", "w", "updated weights"),
+    "b_new": (None, "b", "updated biases"),
 }
 LOSSES = ("loss_per_node", "loss")
 # the quantity each one is computed from (logits: from the inputs alone)
@@ -186,9 +186,11 @@ class World:
 
 def _alternatives(
     name: str, world: dict[str, np.ndarray], problem: Problem, reduction: str
-) -> list[tuple[str, str, np.ndarray]]:
-    """(cause, what was done, values) for each mistake that applies to ``name``,
-    recomputed from ``world`` (the student's own values, or the exact ones)."""
+) -> list[tuple[str, str, np.ndarray, str | None]]:
+    """(cause, what was done, values, the quantity they are computed from) for each
+    mistake that applies to ``name``, recomputed from ``world`` (the student's own
+    values, or the exact ones); None: from the problem's inputs alone. ``world[name]``
+    itself is what follows for ``name`` from the quantity before it."""
     N = len(problem.y)
     Y = np.eye(problem.n_classes)[problem.y]
     scale = loss_scale(N, reduction)
@@ -202,19 +204,22 @@ def _alternatives(
         true_p = P[np.arange(N), problem.y][:, None]
         log10, log2 = -np.log10(true_p), -np.log2(true_p)
     residual, minus_one = P - Y, P - 1.0
-    out: list[tuple[str, str, np.ndarray]] = []
+    out: list[tuple[str, str, np.ndarray, str | None]] = []
     if name == "logits":
-        out.append(("forgot_bias", "the bias b_c left out of z_i · w_c + b_c", problem.Z @ problem.W.T))
-        out.append(("sign", "the sign flipped", -world["logits"]))
+        out.append(("forgot_bias", "the bias b_c left out of z_i · w_c + b_c", problem.Z @ problem.W.T, None))
+        out.append(("sign", "the sign flipped", -world["logits"], None))
     elif name == "loss_per_node":
-        out.append(("sign", "the sign flipped: ℓ_i = −ln p_i[y_i] is never negative", -world["loss_per_node"]))
-        out.append(("log_base", "log base 10 instead of the natural log", log10))
-        out.append(("log_base", "log base 2 instead of the natural log", log2))
+        never_negative = "the sign flipped: ℓ_i = −ln p_i[y_i] is never negative"
+        out.append(("sign", never_negative, -world["loss_per_node"], "probabilities"))
+        out.append(("log_base", "log base 10 instead of the natural log", log10, "probabilities"))
+        out.append(("log_base", "log base 2 instead of the natural log", log2, "probabilities"))
     elif name == "loss":
-        out.append(("sign", "the sign flipped: a cross-entropy is never negative", -world["loss"]))
-        out.append(("log_base", "log base 10 instead of the natural log", np.array([[scale * log10.sum()]])))
-        out.append(("log_base", "log base 2 instead of the natural log", np.array([[scale * log2.sum()]])))
-        out.append(("missing_mean", mean_word, world["loss_per_node"].sum(keepdims=True) * other_scale))
+        out.append(("sign", "the sign flipped: a cross-entropy is never negative", -world["loss"], "loss_per_node"))
+        for base, losses in (("10", log10), ("2", log2)):
+            values = np.array([[scale * losses.sum()]])
+            out.append(("log_base", f"log base {base} instead of the natural log", values, "probabilities"))
+        summed = world["loss_per_node"].sum(keepdims=True) * other_scale
+        out.append(("missing_mean", mean_word, summed, "loss_per_node"))
     elif name in ("grad_logits", "grad_W", "grad_b"):
         def shaped(dH: np.ndarray) -> np.ndarray:
             if name == "grad_logits":
@@ -222,18 +227,21 @@ def _alternatives(
             grad_W, grad_b = grad_params(dH, problem.Z)
             return grad_W if name == "grad_W" else grad_b[None, :]
 
-        out.append(("sign", "the sign flipped (Y − P instead of P − Y)", -shaped(world["grad_logits"])))
-        out.append(("missing_mean", mean_word, shaped(other_scale * residual)))
-        out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", shaped(scale * minus_one)))
+        flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
+        out.append(("sign", "the sign flipped (Y − P instead of P − Y)", -shaped(world["grad_logits"]), flipped_from))
+        out.append(("missing_mean", mean_word, shaped(other_scale * residual), "probabilities"))
+        out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", shaped(scale * minus_one), "probabilities"))
         if reduction == "mean":
             out.append(
                 ("p_minus_one", "written as Σ(p − 1)x instead of (1/N) Σ(p − y)x: p − 1 for every "
-                 "node and no 1/N", shaped(minus_one))
+                 "node and no 1/N", shaped(minus_one), "probabilities")
             )
     elif name == "W_new":
-        out.append(("added_gradient", "the gradient added instead of subtracted", problem.W + lr * world["grad_W"]))
+        added = problem.W + lr * world["grad_W"]
+        out.append(("added_gradient", "the gradient added instead of subtracted", added, "grad_W"))
     elif name == "b_new":
-        out.append(("added_gradient", "the gradient added instead of subtracted", problem.b[None, :] + lr * world["grad_b"]))
+        added = problem.b[None, :] + lr * world["grad_b"]
+        out.append(("added_gradient", "the gradient added instead of subtracted", added, "grad_b"))
     return out
 
 
@@ -305,7 +313,7 @@ class Grader:
         d = row.decimals
         exact = self.exact_world[name][r, c]
         follows = self.world.expected[name][r, c]
-        fed_by = QUANTITIES[name][2]
+        fed_by = self._called(self._nearest_written(PARENT.get(name)) or PARENT.get(name))
 
         def entry(verdict: str, cause: str | None, message: str) -> Entry:
             index = None if name == "loss" or name == "loss_per_node" else c
@@ -325,10 +333,10 @@ class Grader:
                 )
             return entry("correct", None, f"right for your own rounded {fed_by} (exact: {shown})")
         own_note = "" if _within(self._shown(follows, d), exact, d) else f"; from your {fed_by}: {self._shown(follows, d)}"
-        for basis, world in self._bases(name):
-            for cause, what, values in _alternatives(name, world, self.problem, self.reduction):
+        for own, world in self._bases(name):
+            for cause, what, values, source in _alternatives(name, world, self.problem, self.reduction):
                 if _within(text, values[r, c], d):
-                    where = f" (reproduced from {basis} {fed_by})" if fed_by else ""
+                    where = f" (reproduced from {self._basis(source, own)})" if source else ""
                     return entry("wrong", cause, f"{what}{where}; should be {shown}{own_note}")
         swapped = self._swapped(name, text, d, r, c)
         if swapped:
@@ -340,15 +348,32 @@ class Grader:
             return entry("wrong", "rounding_drift", f"off in the last digit (rounding drift); should be {shown}")
         return entry("wrong", "slip", f"an arithmetic slip; should be {shown}{own_note}")
 
-    def _bases(self, name: str) -> list[tuple[str, dict[str, np.ndarray]]]:
-        """The worlds a mistake is recomputed in: the student's (their written values
-        before ``name``, and what follows from them for ``name`` itself), and the exact.
-        Where they wrote nothing that ``name`` is computed from, theirs is the exact."""
+    def _bases(self, name: str) -> list[tuple[bool, dict[str, np.ndarray]]]:
+        """The worlds a mistake is recomputed in, each with whether it is the student's:
+        theirs (their written values before ``name``, and what follows from them for
+        ``name`` itself), and the exact. Where they wrote nothing that ``name`` is
+        computed from, theirs is the exact."""
         if not any(row.quantity in UPSTREAM[name] for row in self.given):
-            return [("the exact", self.exact_world)]
+            return [(False, self.exact_world)]
         own = dict(self.world.used)
         own[name] = self.world.expected[name]
-        return [("your own", own), ("the exact", self.exact_world)]
+        return [(True, own), (False, self.exact_world)]
+
+    def _nearest_written(self, name: str | None) -> str | None:
+        """``name`` or the nearest quantity it is computed from that the student wrote
+        any of: what a value recomputed from their ``name`` rests on first."""
+        chain = () if name is None else (name, *reversed(UPSTREAM[name]))
+        written = {row.quantity for row in self.given}
+        return next((q for q in chain if q in written), None)
+
+    def _called(self, name: str | None) -> str:
+        return "" if name is None else QUANTITIES[name][2]
+
+    def _basis(self, source: str, own: bool) -> str:
+        """What a mistake was recomputed from: the student's own values (named by the
+        nearest they wrote), or the exact ones."""
+        written = self._nearest_written(source) if own else None
+        return f"your own {self._called(written)}" if written else f"the exact {self._called(source)}"
 
     def _shown(self, value: float, decimals: int) -> str:
         return round_value(float(value), Precision(decimals=decimals)).text
@@ -390,7 +415,7 @@ class Grader:
                 continue
             for _, world in self._bases(e.quantity):
                 matches = [
-                    values for c, _, values in _alternatives(e.quantity, world, self.problem, self.reduction)
+                    values for c, _, values, _ in _alternatives(e.quantity, world, self.problem, self.reduction)
                     if c == cause and any(
                         _within(x.given, values[row.row, row.columns[j]], x.decimals)
                         for j, x in enumerate(entries) if x.cause == cause

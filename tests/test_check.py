@@ -116,6 +116,24 @@ def test_a_mistake_is_reproduced_from_the_students_values_only_where_they_wrote_
                    "should be 1.1082; from your probabilities: 1.1087"]
 
 
+def test_a_value_is_said_to_follow_from_the_nearest_quantity_the_student_wrote(tmp_path):
+    def loss_message(answers: str) -> str:
+        return next(e["message"] for e in grade(tmp_path, answers)["entries"] if e["quantity"] == "loss")
+
+    # L is computed from the per-node losses: node 1's written wrong (log base 10), so
+    # what follows for L comes from them, not from the (right) probabilities
+    losses = "probabilities: {1: [0.33, 0.29, 0.38]}\nloss_per_node: {1: 0.4815}\n"
+    follows = (0.4815 + A.loss_per_node[1:].sum()) / 5  # 1.0212
+    message = loss_message(losses + "loss: 0.4979")
+    assert message == f"log base 10 instead of the natural log (reproduced from the exact probabilities); " \
+                      f"should be 1.1465; from your per-node losses: {follows:.4f}"
+    summed = loss_message(losses + f"loss: {5 * follows:.4f}")
+    assert summed.startswith("a sum instead of the mean (the 1/N is missing) (reproduced from your own per-node losses)")
+    # with only probabilities written, the sum is reproduced from them
+    only_probabilities = loss_message(f"probabilities: {{1: [0.30, 0.31, 0.39]}}\nloss: {-np.log(0.30) + A.loss_per_node[1:].sum():.4f}")
+    assert only_probabilities.startswith("a sum instead of the mean (the 1/N is missing) (reproduced from your own probabilities)")
+
+
 def test_planted_missing_mean(tmp_path):
     assert verdicts(grade(tmp_path, "loss: 5.7325"), "loss") == [("wrong", "missing_mean")]
     data = grade(tmp_path, f"grad_W: {{1: {fmt(5 * A.grad_W[1])}}}")
