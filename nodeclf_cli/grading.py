@@ -67,6 +67,8 @@ CAUSES = {
     "p_minus_one": "Σ(p−1)x",
     "forgot_bias": "bias forgotten",
     "added_gradient": "gradient added",
+    "forgot_lr": "α forgotten",
+    "not_updated": "not updated",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
     "slip": "arithmetic slip",
@@ -236,12 +238,13 @@ def _alternatives(
                 ("p_minus_one", "written as Σ(p − 1)x instead of (1/N) Σ(p − y)x: p − 1 for every "
                  "node and no 1/N", shaped(minus_one), "probabilities")
             )
-    elif name == "W_new":
-        added = problem.W + lr * world["grad_W"]
-        out.append(("added_gradient", "the gradient added instead of subtracted", added, "grad_W"))
-    elif name == "b_new":
-        added = problem.b[None, :] + lr * world["grad_b"]
-        out.append(("added_gradient", "the gradient added instead of subtracted", added, "grad_b"))
+    elif name in ("W_new", "b_new"):
+        old, grad, symbol, what = (
+            (problem.W, "grad_W", "w", "weight") if name == "W_new" else (problem.b[None, :], "grad_b", "b", "bias")
+        )
+        out.append(("added_gradient", "the gradient added instead of subtracted", old + lr * world[grad], grad))
+        out.append(("forgot_lr", f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}", old - world[grad], grad))
+        out.append(("not_updated", f"the {what} before the update, not after it", old, None))
     return out
 
 

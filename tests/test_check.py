@@ -147,6 +147,17 @@ def test_planted_p_minus_one_with_and_without_the_mean(tmp_path):
     assert verdicts(data, "grad_W") == [("wrong", "p_minus_one")] * 8
 
 
+def test_planted_forgotten_learning_rate_and_no_update(tmp_path):
+    data = grade(tmp_path, f"W_new: {{0: {fmt(A.W[0] - A.grad_W[0])}}}\nb_new: {fmt(A.b - A.grad_b)}")
+    assert verdicts(data, "W_new", 0) == [("wrong", "forgot_lr")] * 4
+    assert verdicts(data, "b_new") == [("wrong", "forgot_lr")] * 3
+    data = grade(tmp_path, f"W_new: {{0: {fmt(A.W[0])}}}\nb_new: {fmt(A.b)}")  # every entry of these moves
+    assert verdicts(data, "W_new", 0) == [("wrong", "not_updated")] * 4
+    assert verdicts(data, "b_new") == [("wrong", "not_updated")] * 3
+    assert data["entries"][0]["message"] == "the weight before the update, not after it; should be 0.18"
+    assert data["entries"][-1]["message"] == "the bias before the update, not after it; should be -0.35"
+
+
 def test_planted_forgotten_bias(tmp_path):
     data = grade(tmp_path, f"logits: {{1: {fmt(A.Z[0] @ A.W.T)}}}")
     assert verdicts(data, "logits", 1) == [("wrong", "forgot_bias")] * 3
