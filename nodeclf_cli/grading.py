@@ -62,6 +62,8 @@ UPSTREAM = {name: _ancestors(name) for name in QUANTITIES}
 # Each cause, as it is named in reports.
 CAUSES = {
     "sign": "sign flipped",
+    "no_exp": "no exp",
+    "wrong_axis": "over nodes",
     "log_base": "log base 10 or 2",
     "missing_mean": "sum, not mean",
     "p_minus_one": "Σ(p−1)x",
@@ -210,6 +212,12 @@ def _alternatives(
     if name == "logits":
         out.append(("forgot_bias", "the bias b_c left out of z_i · w_c + b_c", problem.Z @ problem.W.T, None))
         out.append(("sign", "the sign flipped", -world["logits"], None))
+    elif name == "probabilities":
+        H = world["logits"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(("no_exp", "the logits divided by their sum, without exp", H / H.sum(axis=1, keepdims=True), "logits"))
+        E = np.exp(H - H.max())
+        out.append(("wrong_axis", "normalised over the nodes instead of over the classes", E / E.sum(axis=0), "logits"))
     elif name == "loss_per_node":
         never_negative = "the sign flipped: ℓ_i = −ln p_i[y_i] is never negative"
         out.append(("sign", never_negative, -world["loss_per_node"], "probabilities"))

@@ -158,6 +158,16 @@ def test_planted_forgotten_learning_rate_and_no_update(tmp_path):
     assert data["entries"][-1]["message"] == "the bias before the update, not after it; should be -0.35"
 
 
+def test_planted_softmax_without_exp_and_over_the_wrong_axis(tmp_path):
+    H = EXACT.logits
+    data = grade(tmp_path, f"probabilities: {{2: {fmt(H[1] / H[1].sum())}}}")
+    assert verdicts(data, "probabilities", 2) == [("wrong", "no_exp")] * 3
+    columns = np.exp(H) / np.exp(H).sum(axis=0)  # each class's column summing to 1
+    data = grade(tmp_path, "probabilities: {" + ", ".join(f"{i + 1}: {fmt(row)}" for i, row in enumerate(columns)) + "}")
+    assert verdicts(data, "probabilities") == [("wrong", "wrong_axis")] * 15
+    assert data["entries"][0]["message"].startswith("normalised over the nodes instead of over the classes")
+
+
 def test_planted_forgotten_bias(tmp_path):
     data = grade(tmp_path, f"logits: {{1: {fmt(A.Z[0] @ A.W.T)}}}")
     assert verdicts(data, "logits", 1) == [("wrong", "forgot_bias")] * 3
