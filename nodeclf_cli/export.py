@@ -118,6 +118,28 @@ def tex(text: str) -> str:
     return " ".join(out)
 
 
+# a number as a table shows it, with a mark after it (0.69*, 0.30†)
+_NUMBER_CELL = re.compile(r"[+\-−]?(\d+\.?\d*|\.\d+)([eE][+\-]?\d+)?[*†]?")
+
+
+def tex_cell(text: str) -> str:
+    """A table's cell as LaTeX: numbers and marks in math mode, names (a node id, a
+    class) as text, whatever they hold (``a_1`` is not a subscript, ``x%`` no comment)."""
+    out: list[str] = []
+    math: list[str] = []
+    for token in text.split():
+        if _NUMBER_CELL.fullmatch(token) or token == "✗":
+            math.append(_math(token))
+            continue
+        if math:
+            out.append("$" + _join_math(math) + "$")
+            math = []
+        out.append(latex_escape(token))
+    if math:
+        out.append("$" + _join_math(math) + "$")
+    return " ".join(out)
+
+
 LATEX_TABLE_WIDTH = 72  # characters of table that fit an A4 page's text width at 10pt
 
 
@@ -133,7 +155,7 @@ def latex_section(section: Section) -> str:
             " & ".join(tex(section.headers[i]) for i in group) + r" \\",
             r"\hline",
         ]
-        lines += [" & ".join(tex(row[i]) for i in group) + r" \\" for row in section.rows]
+        lines += [" & ".join(tex_cell(row[i]) for i in group) + r" \\" for row in section.rows]
         lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
     lines += [tex(note) + r"\par" for note in section.notes]
     return "\n".join(lines) + "\n"

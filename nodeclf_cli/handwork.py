@@ -52,10 +52,15 @@ class Notation:
         """``h_1``, or ``h_{1}`` / ``h_{\\text{alice}}`` in LaTeX."""
         if not self.latex:
             return f"{symbol}_{index}"
-        text = str(index)
-        if not (text.lstrip("-").isdigit() or (len(text) == 1 and text.isascii() and text.isalpha())):
-            text = r"\text{" + latex_escape(text) + "}"
-        return f"{symbol}_{{{text}}}"
+        return f"{symbol}_{{{self.name(index)}}}"
+
+    def name(self, name: Any) -> str:
+        """A node id or class name inside a formula (``h_1[cat]``): in LaTeX a number or
+        a single letter as it is, anything else as escaped text."""
+        text = str(name)
+        if not self.latex or text.lstrip("-").isdigit() or (len(text) == 1 and text.isascii() and text.isalpha()):
+            return text
+        return r"\text{" + latex_escape(text) + "}"
 
     def num(self, text: str) -> str:
         """A number, with its minus sign, in parentheses when negative."""
@@ -164,8 +169,8 @@ def explain(
         shown = round_value(x, precision).text
         return shown if snap(float(shown)) == snap(x) else full(x)
 
-    h = lambda k: n.sub("h", node_id) + f"[{problem.classes[k]}]"  # noqa: E731
-    p = lambda k, m=i: n.sub("p", problem.node_ids[m]) + f"[{problem.classes[k]}]"  # noqa: E731
+    h = lambda k: n.sub("h", node_id) + f"[{n.name(problem.classes[k])}]"  # noqa: E731
+    p = lambda k, m=i: n.sub("p", problem.node_ids[m]) + f"[{n.name(problem.classes[k])}]"  # noqa: E731
     z, w, b = problem.Z[i], problem.W[c], problem.b[c]
 
     terms = " + ".join(f"{n.num(full(zj))}{n.times}{n.num(given(wj))}" for zj, wj in zip(z, w))
@@ -203,15 +208,16 @@ def explain(
     d_b = n.partial + "L/" + n.partial + n.sub("b", name)
     p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in "pyz")
     if carried:  # from the rounded dL/dh, as the table before this one left them
-        d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{name}]"
+        d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{n.name(name)}]"
         residual = [n.num(operand(result.grad_logits[m, c])) for m in range(N)]
         w_sum, b_sum = f"{n.sum}_n {d_h}{n.times}{z_n}[{j}]", f"{n.sum}_n {d_h}"
         open_, close = "", ""
     else:
         Y = [1 if problem.y[m] == c else 0 for m in range(N)]
         residual = [f"({operand(result.probs[m, c])} {n.minus} {Y[m]})" for m in range(N)]
-        w_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}]){n.times}{z_n}[{j}]"
-        b_sum = f"{mean}{n.sum}_n ({p_n}[{name}] {n.minus} {y_n}[{name}])"
+        in_class = f"[{n.name(name)}]"
+        w_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class}){n.times}{z_n}[{j}]"
+        b_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class})"
         open_, close = (f"{scale}[", "]") if scale else ("", "")
     w_terms = " + ".join(f"{r}{n.times}{n.num(full(problem.Z[m, j]))}" for m, r in enumerate(residual))
     gradient = [

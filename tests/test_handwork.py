@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -142,6 +143,38 @@ def test_latex_compiles_with_pdflatex(tmp_path, carry, extra):
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "step.pdf").stat().st_size > 1000
     assert "Overfull" not in (tmp_path / "step.log").read_text(errors="replace")
+
+
+NAMED = """\
+embeddings: {a_1: [1.0, 2.0], "b&c": [0.5, 0.1], "Mr. Hi": [0.2, 0.2]}
+labels: {a_1: "x%", "b&c": "y#", "Mr. Hi": "x%"}
+classes: ["x%", "y#"]
+weights: {W: [[0.1, 0.2], [0.3, 0.4]], b: [0, 0]}
+learning_rate: 0.1
+"""
+
+
+def test_latex_writes_names_as_text_whatever_they_hold(tmp_path):
+    problem = tmp_path / "named.yaml"
+    problem.write_text(NAMED)
+    out = run("step", str(problem), "--format", "latex", "--explain", "--node", "a_1").stdout
+    assert r"a\_1 & $1$ & $2$ & x\% \\" in out  # a table row: not $a_1$ (a subscript), not a % comment
+    assert r"b\&c & $0.5$ & $0.1$ & y\# \\" in out
+    assert r"$h_{\text{a\_1}}[\text{x\%}] = 1 \cdot 0.10" in out  # a formula: names as text
+    assert "Mr. Hi & $0.2$" in out
+    assert not re.search(r"(?<!\\)[%#]", out)  # an unescaped % would comment out the rest of its line
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_with_names_holding_latex_specials_compiles(tmp_path):
+    problem, tex = tmp_path / "named.yaml", tmp_path / "named.tex"
+    problem.write_text(NAMED)
+    run("step", str(problem), "--format", "latex", "--explain", "--carry", "rounded", "--output", str(tex))
+    done = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
 
 
 def test_output_file_refuses_to_overwrite_without_force(tmp_path):
