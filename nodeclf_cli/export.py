@@ -15,11 +15,13 @@ from .render import Section
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", r"\|").replace("*", r"\*")
+    """Text as Markdown shows it as written: no table column break, emphasis or HTML tag
+    (a node named ``a|b``, a class named ``<cat>``)."""
+    return text.replace("|", r"\|").replace("*", r"\*").replace("<", "&lt;")
 
 
 def markdown_section(section: Section) -> str:
-    lines = [f"### {section.formula}", ""]
+    lines = [f"### {_md_cell(section.formula)}", ""]
     lines.append("| " + " | ".join(_md_cell(h) for h in section.headers) + " |")
     lines.append("|" + "---:|" * len(section.headers))
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
@@ -29,14 +31,14 @@ def markdown_section(section: Section) -> str:
 
 
 def markdown_explanation(explanation: Explanation) -> str:
-    lines = [f"### {explanation.title}", ""]
+    lines = [f"### {_md_cell(explanation.title)}", ""]
     for heading, formulas in explanation.groups:
-        lines += [f"**{heading}**", "", "```text", *formulas, "```", ""]
+        lines += [f"**{_md_cell(heading)}**", "", "```text", *formulas, "```", ""]
     return "\n".join(lines)
 
 
 def to_markdown(title: str, sections: list[Section], explanation: Explanation | None = None) -> str:
-    parts = [f"## {title}\n"] + [markdown_section(s) for s in sections]
+    parts = [f"## {_md_cell(title)}\n"] + [markdown_section(s) for s in sections]
     if explanation is not None:
         parts.append(markdown_explanation(explanation))
     return "\n".join(parts)

@@ -165,6 +165,15 @@ def test_latex_writes_names_as_text_whatever_they_hold(tmp_path):
     assert not re.search(r"(?<!\\)[%#]", out)  # an unescaped % would comment out the rest of its line
 
 
+def test_markdown_writes_names_as_written(tmp_path):
+    problem = tmp_path / "named.yaml"
+    problem.write_text(NAMED.replace('"b&c"', '"b|c"').replace('"y#"', '"<y>"').replace('"Mr. Hi"', '"*hi*"'))
+    out = run("step", str(problem), "--format", "markdown", "--explain", "--node", "*hi*").stdout
+    assert "| b\\|c | 0.5 | 0.1 | &lt;y> |" in out  # not a column break, not an HTML tag
+    assert "| \\*hi\\* | 0.2 | 0.2 | x% |" in out  # not emphasis
+    assert "**Loss (node \\*hi\\*'s true class is x%)**" in out
+
+
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_with_names_holding_latex_specials_compiles(tmp_path):
     problem, tex = tmp_path / "named.yaml", tmp_path / "named.tex"
