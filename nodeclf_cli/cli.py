@@ -496,7 +496,7 @@ def train(
         + (f", weight decay {weight_decay}" if weight_decay else "")
         + (
             f"\nepoch {records[-1].epoch}, before its update: loss {records[-1].loss:.6g}, "
-            f"accuracy {float(records[-1].accuracy):.4g}"
+            f"accuracy {records[-1].accuracy:.4g}"
             if records else ""
         )
     )
