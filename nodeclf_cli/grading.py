@@ -355,9 +355,21 @@ class Grader:
         for finer in (d + 1, d + 2):  # carried at more digits, then rounded again
             if name != "logits" and any(_within(text, v[r, c], d) for v in self._carried_values(name, finer)):
                 return entry("wrong", "rounding_drift", f"rounding drift (rounded twice); should be {shown}")
-        if _within(text, exact, d, units=1.5) or _within(text, follows, d, units=1.5):
+        if name == "logits":  # worked from the inputs: drift only where the products were rounded
+            if any(_within(text, value, d) for value in self._logit_from_rounded_terms(r, c, d)):
+                return entry("wrong", "rounding_drift", f"each product rounded before adding (rounding drift); should be {shown}")
+        elif _within(text, exact, d, units=1.5) or _within(text, follows, d, units=1.5):
             return entry("wrong", "rounding_drift", f"off in the last digit (rounding drift); should be {shown}")
         return entry("wrong", "slip", f"an arithmetic slip; should be {shown}{own_note}")
+
+    def _logit_from_rounded_terms(self, node: int, cls: int, decimals: int) -> list[float]:
+        """h_i[c] with each product z_i[k] w_c[k] and b_c rounded to ``decimals`` before
+        they are added, half-up and half-even."""
+        terms = [*(self.problem.Z[node] * self.problem.W[cls]), self.problem.b[cls]]
+        return [
+            float(sum(round_value(float(t), Precision(decimals=decimals, rounding=r)).value for t in terms))
+            for r in ("half-up", "half-even")
+        ]
 
     def _bases(self, name: str) -> list[tuple[bool, dict[str, np.ndarray]]]:
         """The worlds a mistake is recomputed in, each with whether it is the student's:

@@ -192,6 +192,16 @@ def test_planted_rounding_drift(tmp_path):
     assert verdicts(data, "probabilities", 1) == [("wrong", "rounding_drift"), ("correct", None), ("correct", None)]
 
 
+def test_a_logit_drifts_only_where_rounded_products_give_it(tmp_path):
+    # h_1[1] = 0.5*0.75 + 0.6*(-0.04) + 0.7*0.67 + 0.8*(-0.18) - 0.11 = 0.566; its products
+    # rounded to 2 decimals first: 0.38 - 0.02 + 0.47 - 0.14 - 0.11 = 0.58
+    data = grade(tmp_path, "logits: {1: [0.69, 0.58, 0.82]}")
+    assert verdicts(data, "logits", 1)[1] == ("wrong", "rounding_drift")
+    assert "each product rounded before adding" in data["entries"][1]["message"]
+    # one unit off the other way is no rounding of the terms: a slip
+    assert verdicts(grade(tmp_path, "logits: {1: [0.69, 0.56, 0.82]}"), "logits", 1)[1] == ("wrong", "slip")
+
+
 def test_planted_slip(tmp_path):
     data = grade(tmp_path, "logits: {2: [0.58, 0.31, 0.24]}")
     assert verdicts(data, "logits", 2) == [("correct", None), ("wrong", "slip"), ("correct", None)]
