@@ -436,7 +436,10 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No loss curve in the terminal."),
     plot: Optional[Path] = typer.Option(None, "--plot", readable=False, help="Also draw the curves into an image (PNG, SVG, PDF)."),
-    save: Optional[Path] = typer.Option(None, "--save", readable=False, help="Write the trained weights as a problem file (YAML)."),
+    save: Optional[Path] = typer.Option(
+        None, "--save", readable=False,
+        help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
+    ),
     history: Optional[Path] = typer.Option(None, "--history", readable=False, help="Write each epoch's figures (CSV)."),
     force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
@@ -460,6 +463,8 @@ def train(
     for path in (save, history, plot):
         if path is not None:
             check_writable(path, force)
+    if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
+        raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
     image_format = plot.suffix.lower().lstrip(".") if plot is not None else None
     if image_format is not None and image_format not in ("png", "svg", "pdf"):
         raise NodeclfError("the image must be .png, .svg or .pdf", plot)
@@ -501,7 +506,11 @@ def train(
         )
     )
     if save is not None:
-        write_atomic(save, render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, rate, save, note), True)
+        if save.suffix.lower() == ".csv":
+            saved = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
+        else:
+            saved = render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, rate, save, note)
+        write_atomic(save, saved, True)
         print(f"nodeclf: wrote the trained weights to {save}", file=sys.stderr)
     if history is not None:
         write_atomic(history, render_train.history_csv(records), True)

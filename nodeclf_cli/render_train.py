@@ -3,6 +3,8 @@ matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem.""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -220,6 +222,16 @@ def _scalar(value: Any) -> str:
 
 def _flow(values) -> str:
     return "[" + ", ".join(_scalar(v) for v in values) + "]"
+
+
+def weights_csv(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
+    """The weights as ``--weights`` reads them: ``class,b,w_0,...``, one row per class."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["class", "b", *(f"w_{j}" for j in range(W.shape[1]))])
+    for name, row, bias in zip(classes, W.astype(float), b.astype(float)):
+        writer.writerow([name, repr(float(bias)), *map(repr, row.tolist())])
+    return out.getvalue()
 
 
 def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str) -> str:

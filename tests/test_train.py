@@ -369,6 +369,27 @@ def test_save_round_trips_through_step(tmp_path):
     assert_allclose(stepped["W_new"], sixteen["W"], atol=1e-12)
 
 
+def test_save_as_csv_writes_the_weights_alone_for_weights(tmp_path):
+    saved = tmp_path / "w.csv"
+    data = train_json(str(KARATE), "--epochs", "4", "--save", str(saved))
+    assert saved.read_text().startswith("class,b,w_0,w_1,w_2,w_3\nMr. Hi,")
+    stepped = json.loads(run("step", "karate", "--weights", str(saved), "--format", "json").stdout)
+    assert stepped["W"] == data["W"] and stepped["b"] == data["b"]  # exactly
+    # a class name holding the delimiter is quoted, and read back as it was
+    problem = tmp_path / "p.yaml"
+    problem.write_text("embeddings: {1: [1.0], 2: [-1.0]}\nlabels: {1: 'a,b', 2: c}\nclasses: ['a,b', c]\n")
+    run("train", str(problem), "--epochs", "2", "--quiet", "--no-plot", "--save", str(tmp_path / "named.csv"))
+    again = json.loads(run("step", str(problem), "--weights", str(tmp_path / "named.csv"), "--lr", "0.1",
+                           "--format", "json").stdout)
+    assert again["classes"] == ["a,b", "c"]
+
+
+def test_save_refuses_other_formats_before_training(tmp_path):
+    result = run("train", "--epochs", "2", "--save", str(tmp_path / "w.txt"), "--quiet", code=2)
+    assert result.stderr.endswith("w.txt: --save writes a problem file (.yaml) or the weights alone (.csv)\n")
+    assert not (tmp_path / "w.txt").exists()
+
+
 def test_counts_of_one_are_worded_in_the_singular(tmp_path):
     np.save(tmp_path / "z.npy", np.array([[0.5], [-0.5], [1.0]]))
     np.save(tmp_path / "y.npy", np.array([1, 0, 1]))
