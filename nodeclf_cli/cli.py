@@ -219,8 +219,10 @@ def step(
     show_nodes: int = typer.Option(
         40, "--show-nodes", min=0, help="Nodes shown in each per-node table (0: all); sums are over all."
     ),
-    output_format: StepFormat = typer.Option(
-        StepFormat.table, "--format", help="table, json, markdown or latex."
+    output_format: Optional[StepFormat] = typer.Option(
+        None,
+        "--format",
+        help="table, json, markdown or latex [default: as --output's suffix says (.json, .md, .tex), else table].",
     ),
     output: Optional[Path] = OutputOpt,
     force: bool = ForceOpt,
@@ -235,6 +237,7 @@ def step(
 
     precision = _precision(decimals, sig_figs, rounding)
     loss_precision = precision.finer(2)
+    output_format = output_format or _format_of(output)
     if output is not None:
         from .output import check_writable
 
@@ -299,6 +302,15 @@ def step(
 
     write = export.to_markdown if output_format is StepFormat.markdown else export.to_latex
     _emit(write(title, sections, explanation), output, force)
+
+
+SUFFIX_FORMATS = {".json": StepFormat.json, ".md": StepFormat.markdown, ".markdown": StepFormat.markdown,
+                  ".tex": StepFormat.latex}
+
+
+def _format_of(output: Path | None) -> StepFormat:
+    """The format an output file's suffix asks for (step.json: JSON), else tables."""
+    return SUFFIX_FORMATS.get(output.suffix.lower(), StepFormat.table) if output is not None else StepFormat.table
 
 
 def _name(problem: Any) -> str:

@@ -186,6 +186,21 @@ def test_latex_with_names_holding_latex_specials_compiles(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:]
 
 
+@pytest.mark.parametrize(
+    "name, start",
+    [("s.json", '{\n  "node_ids"'), ("s.md", "## One gradient step"), ("s.tex", r"\documentclass"),
+     ("s.txt", "One gradient step"), ("S.JSON", '{\n  "node_ids"')],
+)
+def test_output_format_follows_the_files_suffix(tmp_path, name, start):
+    run("step", "--explain", "--output", str(tmp_path / name))
+    assert (tmp_path / name).read_text().startswith(start)
+
+
+def test_an_explicit_format_wins_over_the_suffix(tmp_path):
+    run("step", "--format", "table", "--output", str(tmp_path / "s.json"))
+    assert (tmp_path / "s.json").read_text().startswith("One gradient step")
+
+
 def test_output_file_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "out.md"
     target.write_text("keep me")
