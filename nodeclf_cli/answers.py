@@ -81,7 +81,9 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
             columns, texts = [], []
             for cls, number in value.items():
                 place = value.key_lines[cls]
-                columns.append(find_position(problem.classes, cls, "class", source, place, f"{name}[{cls}]"))
+                column = find_position(problem.classes, cls, "class", source, place, f"{name}[{cls}]")
+                _check_once(column, columns, value, source, place, f"{name}[{cls}]")
+                columns.append(column)
                 texts.append(_text(number, source, place, f"{name}[{cls}]"))
             return [GivenRow(name, 0, None, columns, texts, line)]
         return [GivenRow(name, 0, None, list(range(C)), _vector(value, C, "one per class", source, line, name), line)]
@@ -92,12 +94,20 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
         place, where = value.key_lines[key], f"{name}[{key}]"
         names = problem.node_ids if kind == "node" else problem.classes
         index = find_position(names, key, kind, source, place, where)
+        _check_once(index, [row.row for row in rows], value, source, place, where)
         if name == "loss_per_node":
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue
         length, what = (C, "one per class") if kind == "node" else (d, "one per feature")
         rows.append(GivenRow(name, index, key, list(range(length)), _vector(entry, length, what, source, place, where), place))
     return rows
+
+
+def _check_once(position: int, taken: list[int], value: Mapping, source: str, line: int | None, where: str) -> None:
+    """An error where a node or class is given twice (as 1 and "1", say)."""
+    if position in taken:
+        first = list(value)[taken.index(position)]
+        raise NodeclfError(f"given twice (first as {first!r}, line {value.key_lines[first]})", source, line, where)
 
 
 def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:

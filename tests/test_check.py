@@ -326,6 +326,8 @@ def test_inline_problem_and_default_problem(tmp_path):
         ("grad_W: {9: [0.1, 0.2, 0.3, 0.4]}", "no class 9 in the problem (classes: 0, 1, 2)"),
         ("logit: {1: [0.1, 0.2, 0.3]}", "unknown quantity 'logit'; did you mean 'logits'?"),
         ("loss: abc", "loss: expected a number, found 'abc'"),
+        ("W_new: {0: [0.1, 0.2, 0.3, 0.4], '0': [0.1, 0.2, 0.3, 0.4]}", "W_new[0]: given twice (first as 0, line 2)"),
+        ("b_new: {1: 0.2, '1': 0.3}", "b_new[1]: given twice (first as 1, line 2)"),
     ],
 )
 def test_bad_answers_are_status_2_with_a_clear_line(tmp_path, answers, message):
