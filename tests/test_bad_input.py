@@ -318,6 +318,7 @@ def small_problem(tmp_path: Path, files: dict[str, str | bytes] | None = None, *
         ({"labels": "l.csv"}, {"l.csv": "id,label\n1,0,train,x\n2,1\n"},
          "l.csv:2: expected id,label or id,label,split; found 4 cells"),
         ({"labels": "l.csv"}, {"l.csv": "1,0\n1,1\n"}, "l.csv:2: duplicate node id '1' (first at line 1)"),
+        ({"labels": "{1: 0, '1': 1, 2: 1}"}, {}, "p.yaml:2: labels: duplicate node id '1' (first at line 2)"),
         ({"labels": "l.csv"}, {"l.csv": "1,\n2,1\n"}, "l.csv:1: node 1: the label is empty"),
         ({"labels": "l.csv"}, {"l.csv": "1,0,training\n2,1,val\n"},
          "l.csv:1: node 1: split must be train, val or test; found 'training'"),
