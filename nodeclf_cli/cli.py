@@ -462,12 +462,8 @@ def train(
 
     Example: nodeclf train karate --epochs 100 --save trained.yaml
     """
-    import numpy as np
-
-    from . import render, render_train
-    from .output import check_writable, write_atomic
+    from .output import check_writable
     from .problem import load_problem, shown_source
-    from .rounding import Precision
     from .train import Settings, Trainer, split_groups
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
@@ -477,14 +473,46 @@ def train(
             check_writable(path, force)
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
-    image_format = plot.suffix.lower().lstrip(".") if plot is not None else None
-    if image_format is not None and image_format not in ("png", "svg", "pdf"):
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise NodeclfError("the image must be .png, .svg or .pdf", plot)
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True,
     )
-    rate = loaded.learning_rate if loaded.learning_rate is not None else 0.1
+    W0, b0 = _initial_weights(loaded, init, seed)
+    groups = split_groups(loaded.split, loaded.y)
+    if groups is not None and not (groups == 0).any():
+        raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))
+    settings = Settings(
+        epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
+        reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
+        threads=threads,
+    )
+    trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
+    records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
+
+    _write_train_files(loaded, trainer, records, save, history, plot)
+    if output_format is TableOrJson.json:
+        from . import render_train
+
+        data = render_train.train_json(
+            records, loaded, trainer.W, trainer.b, settings.learning_rate, trainer.predict(), groups
+        )
+        _emit(_json_text(data), None, False)
+    else:
+        _emit(_train_report(loaded, trainer, records, every, not no_plot), None, False)
+    if interrupted:
+        print(f"nodeclf: interrupted after epoch {len(records)}", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
+    """W0 (C, d) and b0 (C,): the problem's (the default where it has them), zeros, or
+    small normal weights (σ = 0.01) from ``seed`` with zero biases."""
+    import numpy as np
+
+    from .problem import shown_source
+
     C, d = loaded.n_classes, loaded.Z.shape[1]
     mode = init or (Init.file if loaded.W is not None else Init.random)
     if mode is Init.file:
@@ -492,65 +520,64 @@ def train(
             raise NodeclfError(
                 "the problem has no weights: use --init random or --init zeros", shown_source(loaded.source)
             )
-        W0, b0 = loaded.W, loaded.b
-    elif mode is Init.zeros:
-        W0, b0 = np.zeros((C, d)), np.zeros(C)
-    else:
-        W0, b0 = np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
-    groups = split_groups(loaded.split, loaded.y)
-    if groups is not None and not (groups == 0).any():
-        raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))
-    settings = Settings(
-        epochs=epochs, learning_rate=rate, reduction=reduction.value, momentum=momentum,
-        weight_decay=weight_decay, dtype=dtype.value, threads=threads,
-    )
-    trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
-    records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
+        return loaded.W, loaded.b
+    if mode is Init.zeros:
+        return np.zeros((C, d)), np.zeros(C)
+    return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
-    note = (
-        f"Trained by nodeclf train on {_name(loaded)}: {counted(len(records), 'epoch')}, lr {rate}"
-        + (f", momentum {momentum}" if momentum else "")
-        + (f", weight decay {weight_decay}" if weight_decay else "")
-        + (
-            f"\nepoch {records[-1].epoch}, before its update: loss {records[-1].loss:.6g}, "
-            f"accuracy {records[-1].accuracy:.4g}"
-            if records else ""
-        )
-    )
+
+def _write_train_files(
+    loaded: Any, trainer: Any, records: list, save: Path | None, history: Path | None, plot: Path | None
+) -> None:
+    """--save (a problem file or a weights CSV), --history and --plot, each atomically
+    (each was checked to be writable before training)."""
+    from . import render_train
+    from .output import write_atomic
+
+    s = trainer.settings
     if save is not None:
         if save.suffix.lower() == ".csv":
             saved = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
         else:
-            saved = render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, rate, save, note)
+            note = (
+                f"Trained by nodeclf train on {_name(loaded)}: {counted(len(records), 'epoch')}, lr {s.learning_rate}"
+                + (f", momentum {s.momentum}" if s.momentum else "")
+                + (f", weight decay {s.weight_decay}" if s.weight_decay else "")
+                + (
+                    f"\nepoch {records[-1].epoch}, before its update: loss {records[-1].loss:.6g}, "
+                    f"accuracy {records[-1].accuracy:.4g}"
+                    if records else ""
+                )
+            )
+            saved = render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, save, note)
         write_atomic(save, saved, True)
         print(f"nodeclf: wrote the trained weights to {save}", file=sys.stderr)
     if history is not None:
         write_atomic(history, render_train.history_csv(records), True)
         print(f"nodeclf: wrote the history to {history}", file=sys.stderr)
     if plot is not None and records:
-        write_atomic(plot, render_train.loss_plot_image(records, image_format), True)
+        write_atomic(plot, render_train.loss_plot_image(records, plot.suffix.lower().lstrip(".")), True)
         print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
-    if output_format is TableOrJson.json:
-        data = render_train.train_json(records, loaded, trainer.W, trainer.b, rate, trainer.predict(), groups)
-        _emit(_json_text(data), None, False)
-    else:
-        from rich.console import Console
 
-        console = Console()
-        content: list = [render.heading(_train_title(loaded, trainer, settings))]
-        if records:
-            content.append(render_train.history_section(records, every))
-            if not no_plot and len(records) > 1:
-                from rich.text import Text
 
-                text = render_train.loss_plot_text(records, console.width, console.is_terminal and not console.no_color)
-                content.append(Text.from_ansi(text + "\n"))
-        content.append(render_train.weights_section(loaded, trainer.W, trainer.b, Precision(decimals=4)))
-        content += render_train.accuracy_sections(loaded, trainer.predict(), groups)
-        _emit(content, None, False)
-    if interrupted:
-        print(f"nodeclf: interrupted after epoch {len(records)}", file=sys.stderr)
-        raise typer.Exit(EXIT_INTERRUPTED)
+def _train_report(loaded: Any, trainer: Any, records: list, every: int | None, curve: bool) -> list:
+    """The run as Rich renderables: title, history, loss curve, weights, accuracy."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from . import render, render_train
+    from .rounding import Precision
+
+    console = Console()
+    content: list = [render.heading(_train_title(loaded, trainer, trainer.settings))]
+    if records:
+        content.append(render_train.history_section(records, every))
+        if curve and len(records) > 1:
+            text = render_train.loss_plot_text(records, console.width, console.is_terminal and not console.no_color)
+            content.append(Text.from_ansi(text + "\n"))
+    content.append(render_train.weights_section(loaded, trainer.W, trainer.b, Precision(decimals=4)))
+    content += render_train.accuracy_sections(loaded, trainer.predict(), trainer.groups)
+    return content
 
 
 def _check_range(option: str, value: float, expected: str, below_one: bool = False) -> None:
