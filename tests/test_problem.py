@@ -201,6 +201,32 @@ def test_yaml_syntax_error_has_line_and_column(tmp_path):
     assert "(while parsing a flow mapping that starts on line 4)" in message
 
 
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("embeddings:\n\t1: [0.5]\n", "p.yaml:2: YAML error at column 1: found character '\\t' that cannot start any token"),
+        ("embeddings: &x {1: [0.5]}\nlabels: *y\n", "p.yaml:2: YAML error at column 9: found undefined alias 'y'"),
+    ],
+)
+def test_yaml_errors_are_worded_as_pyyamls_own_parser_words_them(tmp_path, text, message):
+    """Parsed by libyaml for speed; a syntax error is described by PyYAML's parser,
+    which names the character or alias (libyaml: "found character that cannot start
+    any token")."""
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(NodeclfError) as caught:
+        load_problem(path)
+    assert str(caught.value) == f"{tmp_path}/{message}"
+
+
+def test_a_big_problem_is_parsed_by_libyaml_where_pyyaml_has_it():
+    import yaml
+
+    from nodeclf_cli.sources import _LocatingLoader
+
+    assert issubclass(_LocatingLoader, yaml.CSafeLoader) == yaml.__with_libyaml__
+
+
 def test_top_level_list_is_refused(tmp_path):
     assert "expected a mapping" in errors(tmp_path, "- 1\n- 2\n")
 
