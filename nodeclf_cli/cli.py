@@ -231,12 +231,10 @@ def step(
 
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
-    from . import render
     from .core import gradient_step
     from .problem import load_problem, missing_input
 
     precision = _precision(decimals, sig_figs, rounding)
-    loss_precision = precision.finer(2)
     output_format = output_format or _format_of(output)
     if output is not None:
         from .output import check_writable
@@ -251,57 +249,58 @@ def step(
         raise missing_input("learning_rate", loaded.source)
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
+    if not explain and (node is not None or class_name is not None or feature is not None):
+        raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
     exact = gradient_step(*inputs)
-    carried = carry is CarryMode.rounded
-    if carried or explain:
-        from . import handwork
-    result = (
-        gradient_step(*inputs, carry=handwork.rounded_carry(precision, loss_precision))
-        if carried
-        else exact
-    )
+    result = exact
+    if carry is CarryMode.rounded:
+        from .handwork import rounded_carry
+
+        result = gradient_step(*inputs, carry=rounded_carry(precision, precision.finer(2)))
     explanation = None
     if explain:
-        notation = handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT
+        from . import handwork
+
         explanation = handwork.explain(
-            loaded,
-            result,
-            handwork.find_node(loaded, node),
-            handwork.find_class(loaded, class_name),
-            precision,
-            loss_precision,
-            reduction.value,
-            carried,
-            notation,
+            loaded, result, handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
+            precision, precision.finer(2), reduction.value, carry is CarryMode.rounded,
+            handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT,
             handwork.find_feature(loaded, feature),
         )
-    elif node is not None or class_name is not None or feature is not None:
-        raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
+    _emit(
+        _step_report(loaded, exact, result, explanation, precision, reduction.value, carry, show_nodes, output_format),
+        output,
+        force,
+    )
+
+
+def _step_report(
+    loaded: Any, exact: Any, result: Any, explanation: Any, precision: Any, reduction: str,
+    carry: CarryMode, show_nodes: int, output_format: StepFormat,
+) -> Any:
+    """The step in the chosen format: JSON text, Rich renderables, or a Markdown or
+    LaTeX document. With carried rounding, values that it changes are marked."""
+    from . import render
 
     if output_format is StepFormat.json:
-        data = render.step_json(loaded, result, reduction.value)
+        data = render.step_json(loaded, result, reduction)
         data["carry"] = carry.value
         if explanation is not None:
             data["explanation"] = {"title": explanation.title, "groups": dict(explanation.groups)}
-        _emit(_json_text(data), output, force)
-        return
-    most = show_nodes or None  # 0: all
-    sections = render.step_sections(loaded, result, precision, loss_precision, reduction.value, most)
+        return _json_text(data)
+    loss_precision, most = precision.finer(2), show_nodes or None  # 0: all nodes
+    sections = render.step_sections(loaded, result, precision, loss_precision, reduction, most)
+    carried = carry is CarryMode.rounded
     if carried:
-        exact_sections = render.step_sections(loaded, exact, precision, loss_precision, reduction.value, most)
-        render.mark_carry_changes(sections, exact_sections)
+        render.mark_carry_changes(sections, render.step_sections(loaded, exact, precision, loss_precision, reduction, most))
     title = _title(loaded, precision, carried)
     if output_format is StepFormat.table:
-        content: list = [render.heading(title), *sections]
-        if explanation is not None:
-            content.append(render.explanation(explanation))
-        _emit(content, output, force)
-        return
+        return [render.heading(title), *sections, *([render.explanation(explanation)] if explanation else [])]
     from . import export
 
     write = export.to_markdown if output_format is StepFormat.markdown else export.to_latex
-    _emit(write(title, sections, explanation), output, force)
+    return write(title, sections, explanation)
 
 
 SUFFIX_FORMATS = {".json": StepFormat.json, ".md": StepFormat.markdown, ".markdown": StepFormat.markdown,
