@@ -266,7 +266,7 @@ def step(
             loaded, result, handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
             precision, precision.finer(2), reduction.value, carry is CarryMode.rounded,
             handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT,
-            handwork.find_feature(loaded, feature),
+            handwork.find_feature(loaded, feature), show_nodes or None,
         )
     _emit(
         _step_report(loaded, exact, result, explanation, precision, reduction.value, carry, show_nodes, output_format),

@@ -62,6 +62,14 @@ class Notation:
             return text
         return r"\text{" + latex_escape(text) + "}"
 
+    def terms(self, terms: list[str], most: int | None) -> str:
+        """``a + b + c``; beyond ``most`` terms, the first ``most`` and how many more."""
+        if most is None or len(terms) <= most:
+            return " + ".join(terms)
+        more = len(terms) - most
+        dots = rf"\ldots\ (\text{{{more} more}})" if self.latex else f"… ({more} more)"
+        return " + ".join(terms[:most]) + " + " + dots
+
     def num(self, text: str) -> str:
         """A number, with its minus sign, in parentheses when negative."""
         if text.startswith("-"):
@@ -144,9 +152,11 @@ def explain(
     carried: bool = False,
     n: Notation = TEXT,
     feature: int = 0,
+    most: int | None = None,
 ) -> Explanation:
     """Node ``node``'s and class ``cls``'s formulas with the numbers substituted; the
-    weight gradient and update for feature ``feature`` (j in w_c[j]).
+    weight gradient and update for feature ``feature`` (j in w_c[j]). Sums over the
+    nodes write out their first ``most`` terms (all with None) and say how many more.
 
     Operands are shown as the step before left them: inputs as given (weights at the
     working precision where that loses nothing), earlier results to 4 more decimals
@@ -199,7 +209,7 @@ def explain(
         f"{_result(result.loss_per_node[i], loss_precision, n)}",
         f"L = {mean}{n.sum}_i {n.ell}_i = {scale}"
         + ("(" if scale else "")
-        + " + ".join(operand(v, loss=True) for v in result.loss_per_node)
+        + n.terms([operand(v, loss=True) for v in result.loss_per_node], most)
         + (")" if scale else "")
         + f" = {_result(result.loss, loss_precision, n)}",
     ]
@@ -219,10 +229,10 @@ def explain(
         w_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class}){n.times}{z_n}[{j}]"
         b_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class})"
         open_, close = (f"{scale}[", "]") if scale else ("", "")
-    w_terms = " + ".join(f"{r}{n.times}{n.num(full(problem.Z[m, j]))}" for m, r in enumerate(residual))
+    w_terms = n.terms([f"{r}{n.times}{n.num(full(problem.Z[m, j]))}" for m, r in enumerate(residual)], most)
     gradient = [
         f"{d_w} = {w_sum} = {open_}{w_terms}{close} = {_result(result.grad_W[c, j], precision, n)}",
-        f"{d_b} = {b_sum} = {open_}{' + '.join(residual)}{close} = "
+        f"{d_b} = {b_sum} = {open_}{n.terms(residual, most)}{close} = "
         f"{_result(result.grad_b[c], precision, n)}",
     ]
 

@@ -201,6 +201,17 @@ def test_an_explicit_format_wins_over_the_suffix(tmp_path):
     assert (tmp_path / "s.json").read_text().startswith("One gradient step")
 
 
+def test_explanation_sums_write_out_as_many_terms_as_show_nodes(tmp_path):
+    out = run("step", "--explain", "--show-nodes", "2").stdout
+    assert "L = (1/N) Σ_i ℓ_i = (1/5)(1.1082 + 1.24486 + … (3 more)) = 1.14649 ≈ 1.1465" in out
+    assert "(0.417337 − 0) + … (3 more)] = −0.0436398 ≈ −0.04" in " ".join(out.split())
+    everything = run("step", "--explain", "--show-nodes", "0").stdout
+    assert "(1/5)(1.1082 + 1.24486 + 1.02855 + 1.13768 + 1.21317) = 1.14649" in everything
+    assert "more)" not in everything
+    latex = run("step", "--explain", "--show-nodes", "2", "--format", "latex").stdout
+    assert r"1.24486 + \ldots\ (\text{3 more})) = 1.14649" in latex
+
+
 def test_output_file_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "out.md"
     target.write_text("keep me")
