@@ -293,7 +293,8 @@ def _step_report(
     sections = render.step_sections(loaded, result, precision, loss_precision, reduction, most)
     carried = carry is CarryMode.rounded
     if carried:
-        render.mark_carry_changes(sections, render.step_sections(loaded, exact, precision, loss_precision, reduction, most))
+        exact_sections = render.step_sections(loaded, exact, precision, loss_precision, reduction, most)
+        render.mark_carry_changes(sections, exact_sections)
     title = _title(loaded, precision, carried)
     if output_format is StepFormat.table:
         return [render.heading(title), *sections, *([render.explanation(explanation)] if explanation else [])]

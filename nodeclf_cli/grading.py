@@ -215,7 +215,8 @@ def _alternatives(
     elif name == "probabilities":
         H = world["logits"]
         with np.errstate(divide="ignore", invalid="ignore"):
-            out.append(("no_exp", "the logits divided by their sum, without exp", H / H.sum(axis=1, keepdims=True), "logits"))
+            normalised = H / H.sum(axis=1, keepdims=True)
+            out.append(("no_exp", "the logits divided by their sum, without exp", normalised, "logits"))
         E = np.exp(H - H.max())
         out.append(("wrong_axis", "normalised over the nodes instead of over the classes", E / E.sum(axis=0), "logits"))
     elif name == "loss_per_node":
@@ -240,7 +241,8 @@ def _alternatives(
         flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
         out.append(("sign", "the sign flipped (Y − P instead of P − Y)", -shaped(world["grad_logits"]), flipped_from))
         out.append(("missing_mean", mean_word, shaped(other_scale * residual), "probabilities"))
-        out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", shaped(scale * minus_one), "probabilities"))
+        minus_one_mean = shaped(scale * minus_one)
+        out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", minus_one_mean, "probabilities"))
         if reduction == "mean":
             out.append(
                 ("p_minus_one", "written as Σ(p − 1)x instead of (1/N) Σ(p − y)x: p − 1 for every "
@@ -357,7 +359,8 @@ class Grader:
                 return entry("wrong", "rounding_drift", f"rounding drift (rounded twice); should be {shown}")
         if name == "logits":  # worked from the inputs: drift only where the products were rounded
             if any(_within(text, value, d) for value in self._logit_from_rounded_terms(r, c, d)):
-                return entry("wrong", "rounding_drift", f"each product rounded before adding (rounding drift); should be {shown}")
+                drift = "each product rounded before adding (rounding drift)"
+                return entry("wrong", "rounding_drift", f"{drift}; should be {shown}")
         elif _within(text, exact, d, units=1.5) or _within(text, follows, d, units=1.5):
             return entry("wrong", "rounding_drift", f"off in the last digit (rounding drift); should be {shown}")
         return entry("wrong", "slip", f"an arithmetic slip; should be {shown}{own_note}")

@@ -294,7 +294,9 @@ def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labe
         for node_id, label in value.items():
             if _key(node_id) in by_id:  # 1 and "1": the same node
                 first = by_id[_key(node_id)][1]
-                raise NodeclfError(f"duplicate node id {node_id!r} (first at line {first})", source, value.key_lines[node_id], "labels")
+                raise NodeclfError(
+                    f"duplicate node id {node_id!r} (first at line {first})", source, value.key_lines[node_id], "labels"
+                )
             by_id[_key(node_id)] = (label, value.key_lines[node_id])
         return _Labels(by_id, None, source=source, where="labels[{}]")
     if not isinstance(value, (str, Path)):
