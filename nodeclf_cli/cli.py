@@ -26,7 +26,8 @@ from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MIS
 
 class _Group(TyperGroup):
     """Turns bad input (a NodeclfError) and bad usage (an option's value) into one
-    line on stderr and exit status 2; a closed output pipe into a quiet exit 141."""
+    line on stderr and exit status 2; Ctrl-C into exit status 130; a closed output pipe
+    into a quiet exit 141."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -40,6 +41,9 @@ class _Group(TyperGroup):
         except NodeclfError as exc:
             print(f"nodeclf: error: {exc}", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
+        except KeyboardInterrupt:  # Ctrl-C outside training (which stops after an epoch)
+            print("nodeclf: interrupted", file=sys.stderr)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         except UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "nodeclf"
             message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix

@@ -596,7 +596,7 @@ def test_ctrl_c_while_writing_leaves_the_old_file_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", interrupted)
     result = run("step", "--output", str(target), "--force", code=130)
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and result.stderr == "nodeclf: interrupted\n"
     assert target.read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
