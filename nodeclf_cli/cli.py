@@ -140,7 +140,7 @@ def _precision(decimals: int | None, sig_figs: int | None, rounding: Rounding):
     return Precision(decimals=2 if decimals is None else decimals, rounding=rounding.value)
 
 
-def _json_text(data: dict) -> str:
+def _json_text(data: dict | list) -> str:
     import json
 
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
@@ -456,7 +456,9 @@ def train(
         None, "--save", readable=False,
         help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
     ),
-    history: Optional[Path] = typer.Option(None, "--history", readable=False, help="Write each epoch's figures (CSV)."),
+    history: Optional[Path] = typer.Option(
+        None, "--history", readable=False, help="Write each epoch's figures: CSV, or JSON for a .json file."
+    ),
     force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
@@ -557,7 +559,11 @@ def _write_train_files(
         write_atomic(save, saved, True)
         print(f"nodeclf: wrote the trained weights to {save}", file=sys.stderr)
     if history is not None:
-        write_atomic(history, render_train.history_csv(records), True)
+        if history.suffix.lower() == ".json":
+            written = _json_text(render_train.history_records(records))
+        else:
+            written = render_train.history_csv(records)
+        write_atomic(history, written, True)
         print(f"nodeclf: wrote the history to {history}", file=sys.stderr)
     if plot is not None and records:
         write_atomic(plot, render_train.loss_plot_image(records, plot.suffix.lower().lstrip(".")), True)

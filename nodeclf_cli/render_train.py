@@ -189,12 +189,8 @@ def history_csv(history: Sequence[Epoch]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train_json(
-    history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.ndarray, lr: float,
-    predicted: np.ndarray, groups: np.ndarray | None,
-) -> dict:
-    """The run at full precision; the confusion matrix is the final weights' (as in the
-    tables), over the train nodes (all labelled nodes without a split)."""
+def history_records(history: Sequence[Epoch]) -> list[dict]:
+    """Each epoch's figures as a JSON record (val and test accuracy only with a split)."""
     records = []
     for e in history:
         record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": e.accuracy}
@@ -202,6 +198,16 @@ def train_json(
             record["val_accuracy"] = e.val_accuracy
             record["test_accuracy"] = e.test_accuracy
         records.append(record)
+    return records
+
+
+def train_json(
+    history: Sequence[Epoch], problem: Problem, W: np.ndarray, b: np.ndarray, lr: float,
+    predicted: np.ndarray, groups: np.ndarray | None,
+) -> dict:
+    """The run at full precision; the confusion matrix is the final weights' (as in the
+    tables), over the train nodes (all labelled nodes without a split)."""
+    records = history_records(history)
     return {
         "history": records,
         "W": W.astype(float).tolist(),

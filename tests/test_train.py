@@ -471,6 +471,12 @@ def test_history_csv_with_a_split_holds_plain_numbers_equal_to_the_json(tmp_path
     assert [{key: float(value) for key, value in row.items()} for row in rows] == data["history"]
 
 
+def test_history_as_json_for_a_json_file(tmp_path):
+    history = tmp_path / "h.json"
+    data = train_json(str(KARATE), "--epochs", "3", "--history", str(history))
+    assert json.loads(history.read_text()) == data["history"]
+
+
 def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_path):
     labels, splits = _split_problem(tmp_path)
     data = train_json(str(KARATE), "--labels", str(labels), "--epochs", "5", "--init", "zeros")
