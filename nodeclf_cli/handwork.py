@@ -108,8 +108,12 @@ class Explanation:
 
 
 def full(x: float) -> str:
-    """A value as worked out, to 6 significant digits (0.685, 0.330151, -0.0675447)."""
-    return format(Decimal(format(float(x), ".6g")), "f")
+    """A value as worked out, to 6 significant digits (0.685, 0.330151, -0.0675447);
+    in powers of ten where that would take more than 16 digits (1e+150, 2.5e-20)."""
+    digits = format(float(x), ".6g")
+    if x != 0 and not 1e-6 <= abs(x) < 1e16:
+        return digits
+    return format(Decimal(digits), "f")
 
 
 def _result(x: float, precision: Precision, n: Notation) -> str:

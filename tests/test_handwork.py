@@ -117,6 +117,17 @@ def test_markdown_has_the_tables_and_explanation():
     assert "h_1[0] = 0.5·0.17" in out
 
 
+@pytest.mark.parametrize(
+    "value, text",
+    [(0.685, "0.685"), (-0.0675447, "-0.0675447"), (1234567.0, "1234570"), (1e-6, "0.000001"),
+     (0.0, "0"), (1e150, "1e+150"), (2.5e-20, "2.5e-20"), (-3e18, "-3e+18")],
+)
+def test_worked_values_are_written_out_unless_they_would_take_over_16_digits(value, text):
+    from nodeclf_cli.handwork import full
+
+    assert full(value) == text
+
+
 def test_latex_is_ascii_and_uses_math():
     out = run("step", "--format", "latex", "--explain").stdout
     assert out.isascii()
