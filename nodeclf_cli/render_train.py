@@ -139,8 +139,6 @@ def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
 
 def loss_plot_image(history: Sequence[Epoch], image_format: str) -> bytes:
     """The loss (and accuracy) curves as an image: ``png``, ``svg`` or ``pdf``."""
-    import io
-
     import matplotlib.pyplot as plt
 
     figure = loss_figure(history)
