@@ -225,11 +225,14 @@ def _check_unique(rows: _Rows, what: str) -> None:
     for node_id, place in zip(rows.ids, rows.places):
         first = seen.setdefault(_key(node_id), place)
         if first is not place:
-            raise NodeclfError(
-                f"duplicate {what} {node_id!r} (first at line {first.line})",
-                place.source,
-                place.line,
-            )
+            raise _duplicate(what, node_id, first.line, place.source, place.line)
+
+
+def _duplicate(
+    what: str, name: Any, first_line: int | None, source: str | Path, line: int | None, where: str | None = None
+) -> NodeclfError:
+    """The error for an id or class given a second time (1 and "1" are the same)."""
+    return NodeclfError(f"duplicate {what} {name!r} (first at line {first_line})", source, line, where)
 
 
 def _as_matrix(rows: _Rows, what: str) -> np.ndarray:
@@ -294,9 +297,7 @@ def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labe
         for node_id, label in value.items():
             if _key(node_id) in by_id:  # 1 and "1": the same node
                 first = by_id[_key(node_id)][1]
-                raise NodeclfError(
-                    f"duplicate node id {node_id!r} (first at line {first})", source, value.key_lines[node_id], "labels"
-                )
+                raise _duplicate("node id", node_id, first, source, value.key_lines[node_id], "labels")
             by_id[_key(node_id)] = (label, value.key_lines[node_id])
         return _Labels(by_id, None, source=source, where="labels[{}]")
     if not isinstance(value, (str, Path)):
@@ -325,11 +326,7 @@ def _labels_from_csv(path: Path) -> _Labels:
             )
         node = _id_key(cells[0])
         if node in by_id:
-            raise NodeclfError(
-                f"duplicate node id {cells[0]!r} (first at line {by_id[node][1]})",
-                path,
-                row_line,
-            )
+            raise _duplicate("node id", cells[0], by_id[node][1], path, row_line)
         label = labels_read.get(cells[1])
         if label is None:
             if not cells[1]:
@@ -630,9 +627,9 @@ def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, i
     have one, each node's split ("" where it has none), for labels keyed by id."""
     positions, classes = _class_positions(labels, classes, None if W is None else len(W))
     keys = list(map(_key, ids))
-    if len(positions) > len(keys) or not set(positions).issubset(keys):
-        known = set(keys)
-        node = next(node for node in labels.by_id if node not in known)
+    unknown = set(positions).difference(keys)
+    if unknown:
+        node = next(node for node in labels.by_id if node in unknown)  # the first in the file
         place = labels.place(node)
         raise NodeclfError(f"label for node {node}, which has no embedding", place.source, place.line)
     y = np.fromiter((positions.get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
