@@ -547,8 +547,7 @@ def _write_train_files(
         else:
             note = (
                 f"Trained by nodeclf train on {_name(loaded)}: {counted(len(records), 'epoch')}, lr {s.learning_rate}"
-                + (f", momentum {s.momentum}" if s.momentum else "")
-                + (f", weight decay {s.weight_decay}" if s.weight_decay else "")
+                + _optimiser_extras(s)
                 + (
                     f"\nepoch {records[-1].epoch}, before its update: loss {records[-1].loss:.6g}, "
                     f"accuracy {records[-1].accuracy:.4g}"
@@ -579,7 +578,7 @@ def _train_report(loaded: Any, trainer: Any, records: list, every: int | None, c
     from .rounding import Precision
 
     console = Console()
-    content: list = [render.heading(_train_title(loaded, trainer, trainer.settings))]
+    content: list = [render.heading(_train_title(loaded, trainer))]
     if records:
         content.append(render_train.history_section(records, every))
         if curve and len(records) > 1:
@@ -661,17 +660,22 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
     return records, stop["asked"]
 
 
-def _train_title(problem: Any, trainer: Any, settings: Any) -> str:
-    s = settings
+def _train_title(problem: Any, trainer: Any) -> str:
+    s = trainer.settings
     nodes = counted(len(problem.node_ids), "node")
     if trainer.groups is not None:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
-    extras = "".join(
-        [f", momentum {s.momentum}" if s.momentum else "", f", weight decay {s.weight_decay}" if s.weight_decay else ""]
-    )
     return (
         f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, {problem.n_classes} classes; "
-        f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{extras}"
+        f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
+    )
+
+
+def _optimiser_extras(settings: Any) -> str:
+    """``, momentum 0.9, weight decay 0.01``: the SGD settings that are not 0."""
+    s = settings
+    return (f", momentum {s.momentum}" if s.momentum else "") + (
+        f", weight decay {s.weight_decay}" if s.weight_decay else ""
     )
 
 
