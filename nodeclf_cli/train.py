@@ -241,6 +241,9 @@ class Trainer:
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
             true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
         ]
+        self._trains = [  # with a split, each chunk's train nodes: 1 (trained on) or 0, in W's dtype
+            None if groups is None else (groups[start:stop] == 0).astype(dtype) for start, stop in self._chunks
+        ]
         self._workers = max(1, min(cores, len(self._chunks)))
         # chunks out at once: a few per worker, fewer where each waiting gradient is big
         waiting_bytes = self.W.nbytes + self.b.nbytes
@@ -263,13 +266,12 @@ class Trainer:
     def _chunk(self, index: int, largest: tuple) -> tuple:
         """One chunk's loss sum, correct counts per group (train, val, test) and
         gradient share."""
-        W, b, dtype = self.W, self.b, self.W.dtype
+        W, b = self.W, self.b
         start, stop = self._chunks[index]
         n = stop - start
         work = largest if n == self._largest else chunk_scratch(n, W, within=largest)
         Z, y = self.Z[start:stop], self.y[start:stop]
-        groups = None if self.groups is None else self.groups[start:stop]
-        trains = None if groups is None else (groups == 0).astype(dtype)
+        groups, trains = None if self.groups is None else self.groups[start:stop], self._trains[index]
         part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
         if groups is None:
             loss_sum = float(part.loss_per_node.sum(dtype=np.float64))
