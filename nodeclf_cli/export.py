@@ -98,26 +98,19 @@ def _join_math(tokens: list[str]) -> str:
 
 
 def tex(text: str) -> str:
-    """Mixed text and formulas (a heading, a note, a cell) as LaTeX: plain words stay
+    """Mixed text and formulas (a heading, a note, a header) as LaTeX: plain words stay
     text, everything else (symbols, numbers, subscripts) goes into math mode."""
-    out: list[str] = []
-    math: list[str] = []
+    parts: list[tuple[bool, str]] = []  # (in math mode, LaTeX)
     for token in text.split():
         option = _OPTION.fullmatch(token)
-        if (_WORD.fullmatch(token) and not _FUNCTION.fullmatch(token)) or option or token in _TEXT_SYMBOLS:
-            if math:
-                out.append("$" + _join_math(math) + "$")
-                math = []
-            if option:
-                before, name, after = option.groups()
-                out.append(rf"{before}\texttt{{{name}}}{after}")
-            else:
-                out.append(_TEXT_SYMBOLS.get(token) or latex_escape(token))
+        if option:
+            before, name, after = option.groups()
+            parts.append((False, rf"{before}\texttt{{{name}}}{after}"))
+        elif (_WORD.fullmatch(token) and not _FUNCTION.fullmatch(token)) or token in _TEXT_SYMBOLS:
+            parts.append((False, _TEXT_SYMBOLS.get(token) or latex_escape(token)))
         else:
-            math.append(_math(token))
-    if math:
-        out.append("$" + _join_math(math) + "$")
-    return " ".join(out)
+            parts.append((True, _math(token)))
+    return _text_and_math(parts)
 
 
 # a number as a table shows it, with a mark after it (0.69*, 0.30†)
@@ -127,16 +120,26 @@ _NUMBER_CELL = re.compile(r"[+\-−]?(\d+\.?\d*|\.\d+)([eE][+\-]?\d+)?[*†]?")
 def tex_cell(text: str) -> str:
     """A table's cell as LaTeX: numbers and marks in math mode, names (a node id, a
     class) as text, whatever they hold (``a_1`` is not a subscript, ``x%`` no comment)."""
+    return _text_and_math(
+        [
+            (True, _math(token)) if _NUMBER_CELL.fullmatch(token) or token == "✗" else (False, latex_escape(token))
+            for token in text.split()
+        ]
+    )
+
+
+def _text_and_math(parts: list[tuple[bool, str]]) -> str:
+    """Parts joined by spaces, each run of math parts in one ``$...$``."""
     out: list[str] = []
     math: list[str] = []
-    for token in text.split():
-        if _NUMBER_CELL.fullmatch(token) or token == "✗":
-            math.append(_math(token))
+    for in_math, part in parts:
+        if in_math:
+            math.append(part)
             continue
         if math:
             out.append("$" + _join_math(math) + "$")
             math = []
-        out.append(latex_escape(token))
+        out.append(part)
     if math:
         out.append("$" + _join_math(math) + "$")
     return " ".join(out)
