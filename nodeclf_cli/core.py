@@ -275,12 +275,12 @@ class ChunkResult:
 
 def chunk_scratch(
     n: int, W: np.ndarray, within: tuple[np.ndarray, ...] | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Scratch for :func:`chunk_loss_and_grad` on chunks of n nodes: arrays of W's
-    dtype shaped (n, d) for Z, (n, C) for H and (C, n) for H^T (W is (C, d)), new
-    or, ``within`` the scratch of a larger chunk, contiguous views of its memory."""
+    dtype shaped (n, d) for Z and (C, n) for H^T (W is (C, d)), new or, ``within``
+    the scratch of a larger chunk, contiguous views of its memory."""
     C, d = W.shape
-    shapes = ((n, d), (n, C), (C, n))
+    shapes = ((n, d), (C, n))
     if within is None:
         return tuple(np.empty(shape, W.dtype) for shape in shapes)  # type: ignore[return-value]
     return tuple(  # type: ignore[return-value]
@@ -295,7 +295,7 @@ def chunk_loss_and_grad(
     b: np.ndarray,
     scale: float,
     trains: np.ndarray | None = None,
-    work: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    work: tuple[np.ndarray, np.ndarray] | None = None,
     positions: np.ndarray | None = None,
 ) -> ChunkResult:
     """Forward pass, loss and gradient share for one chunk of nodes.
@@ -314,12 +314,12 @@ def chunk_loss_and_grad(
 
     Z (n, d), y (n,), W (C, d), b (C,) -> ChunkResult.
     """
-    Z_buffer, H, H_T = chunk_scratch(len(y), W) if work is None else work
+    Z_buffer, H_T = chunk_scratch(len(y), W) if work is None else work
     np.copyto(Z_buffer, Z, casting="same_kind")
     Z = Z_buffer
-    W2, b2 = W * LOG2E, b * LOG2E  # so that H below is the logits times log2(e)
-    np.matmul(Z, W2.T, out=H)  # H = Z W^T, the fastest BLAS layout for this product
-    np.add(H.T, b2[:, None], out=H_T)  # H^T = W Z^T + b, transposed and biased in one pass
+    W2, b2 = W * LOG2E, b * LOG2E  # so that H^T below is the logits times log2(e)
+    np.matmul(W2, Z.T, out=H_T)  # H^T = W Z^T straight from BLAS: no transposing pass
+    H_T += b2[:, None]
     # scale * P comes out of the softmax's normalising pass; then dL/dH^T = scale * (P - Y)
     scaled, loss, correct = softmax_cross_entropy(
         H_T, y, 0, overwrite=True, positions=positions, times=scale, base2=True

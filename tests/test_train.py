@@ -277,7 +277,7 @@ def test_default_chunks_fit_the_budget_and_sum_to_the_whole_step():
 
     for d, C, dtype in [(128, 40, np.float32), (128, 40, np.float64), (4, 2, np.float64), (5000, 500, np.float64)]:
         n = chunk_size(d, C, np.dtype(dtype))
-        assert n == 256 or n * (d + 2 * C) * np.dtype(dtype).itemsize <= CHUNK_BYTES
+        assert n == 256 or n * (d + C) * np.dtype(dtype).itemsize <= CHUNK_BYTES
     rng = np.random.default_rng(5)
     N, d, C = 40_000, 64, 7  # several default-sized chunks
     Z, y = rng.standard_normal((N, d)), rng.integers(0, C, N)
