@@ -5,7 +5,9 @@ labels from a noisy linear teacher) is written to .npy files. Each side then tra
 20 full-batch epochs from the same initial weights with the same learning rate, in
 its own process so that its peak memory is its own:
 
-- nodeclf: ``load_problem`` (embeddings memory-mapped) and ``Trainer`` (float32);
+- nodeclf: ``load_problem`` (embeddings memory-mapped) and ``Trainer`` (float32), with
+  numpy's BLAS kernels chosen as the ``nodeclf`` command chooses them
+  (:mod:`nodeclf_cli.blas`: OpenBLAS's AVX2 kernels on Zen 4);
 - PyTorch (CPU): ``nn.Linear``, ``F.cross_entropy``, ``torch.optim.SGD``.
 
 The two loss histories must agree (rtol 1e-4). Printed: epochs/s of each and their
@@ -100,6 +102,10 @@ def peak_memory_mb() -> float:
 
 
 def worker(side: str, folder: Path, epochs: int) -> None:
+    if side == "nodeclf":  # numpy's BLAS kernels as the nodeclf command chooses them
+        from nodeclf_cli.blas import choose_kernels
+
+        choose_kernels()
     result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
     result["peak_mb"] = peak_memory_mb()
     print(json.dumps(result))
@@ -150,6 +156,9 @@ def main() -> None:
         worker(args.worker, args.folder, args.epochs)
         return
 
+    from nodeclf_cli.blas import CORETYPE, choose_kernels
+
+    chosen = choose_kernels()  # the peak below with the kernels nodeclf's side runs
     import numpy as np
 
     from nodeclf_cli.train import usable_cores
@@ -193,7 +202,8 @@ def main() -> None:
           f"ratio {memory['nodeclf'] / memory['torch']:.2f}x  (goal: at most 0.4x)")
     achieved = flops_per_epoch * speed["nodeclf"] / 1e9
     print(f"throughput     nodeclf {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s sgemm peak "
-          f"({100 * achieved / peak:.0f}%; {numpy_blas()})")
+          f"({100 * achieved / peak:.0f}%; {numpy_blas()}"
+          f"{f', {CORETYPE}={chosen} as nodeclf sets it here' if chosen else ''})")
     if not agree:
         sys.exit("the loss histories differ")
 

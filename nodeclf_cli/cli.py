@@ -21,6 +21,7 @@ try:  # Typer 0.29 carries its own copy of click
 except ImportError:  # pragma: no cover - older Typer on click
     from click.exceptions import UsageError
 
+from .blas import choose_kernels
 from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError, counted
 
 
@@ -680,5 +681,7 @@ def _optimiser_extras(settings: Any) -> str:
 
 
 def main() -> None:
-    """Entry point of the ``nodeclf`` console script."""
+    """Entry point of the ``nodeclf`` console script: the faster BLAS kernels for this
+    processor (before numpy loads; see :mod:`nodeclf_cli.blas`), then the command."""
+    choose_kernels()
     app()
