@@ -392,9 +392,11 @@ def generate(
     from . import generate as gen
     from .output import check_writable, write_atomic
 
-    for path in (output, answers):
+    for option, path in (("--output", output), ("--answers", answers)):
         if path is not None:
             check_writable(path, force)
+            if path.suffix.lower() not in ("", ".yaml", ".yml"):
+                raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     if output is not None and answers is not None and output.resolve() == answers.resolve():
         raise typer.BadParameter("--output and --answers must be different files")
     command = (

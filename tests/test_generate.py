@@ -68,3 +68,15 @@ def test_generate_refuses_to_overwrite(tmp_path):
 
 def test_generate_needs_two_classes():
     run("generate", "--classes", "1", code=2)
+
+
+@pytest.mark.parametrize("option", ["-o", "--answers"])
+def test_generate_writes_yaml_only_into_a_yaml_file(tmp_path, option):
+    """A problem or key named p.json would hold YAML: refused before anything is written."""
+    path = tmp_path / "p.json"
+    result = run("generate", option, str(path), code=2)
+    assert result.stderr.strip().endswith("writes YAML: name the file .yaml or .yml")
+    assert str(path) in result.stderr and not path.exists() and list(tmp_path.iterdir()) == []
+    written = tmp_path / "p.YML"  # .yaml or .yml, in any case
+    run("generate", option, str(written))
+    assert yaml.safe_load(written.read_text())
