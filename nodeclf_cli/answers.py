@@ -7,6 +7,7 @@ decimals, so numbers are read as subclasses of int and float that keep their tex
 from __future__ import annotations
 
 import difflib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ from .problem import (
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
 
 ANSWER_FILE_KEYS = ("problem", "answers")
+
+# answers shipped inside the package, by the name that picks them on the command line
+ANSWER_EXAMPLES = {"article": "article_answers"}
+
+
+def find_answers(path: Path) -> Path:
+    """The answers file ``path``; where no such file exists and ``path`` is a bundled
+    answers' name (``article``: the answers the article printed), those answers."""
+    if str(path) in ANSWER_EXAMPLES and not os.path.lexists(path):
+        return bundled_example(ANSWER_EXAMPLES[str(path)])
+    return path
 
 
 class WrittenInt(int):
@@ -111,7 +123,9 @@ def _check_once(position: int, taken: list[int], value: Mapping, source: str, li
 
 
 def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
-    """The problem an answers file refers to, and the rows of answers it gives."""
+    """The problem an answers file refers to, and the rows of answers it gives;
+    ``path`` may also name bundled answers (see :func:`find_answers`)."""
+    path = find_answers(path)
     data = load_yaml(path, _AnswerLoader)
     source = str(path)
     if not isinstance(data, Mapping):

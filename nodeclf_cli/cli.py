@@ -344,7 +344,9 @@ class TableOrJson(str, enum.Enum):
 
 @app.command(short_help="Grade hand-worked answers, giving credit carried forward.")
 def check(
-    answers: Path = typer.Argument(..., help="Answers file (YAML): problem: and answers:."),
+    answers: Path = typer.Argument(
+        ..., help="Answers file (YAML): problem: and answers:; or article: the answers the article printed."
+    ),
     reduction: Reduction = ReductionOpt,
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
@@ -352,7 +354,7 @@ def check(
 
     Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input.
 
-    Example: nodeclf check data/article_answers.yaml
+    Example: nodeclf check article   (the article's own answers, mistakes and all)
     """
     from . import render_check
     from .answers import load_answers

@@ -40,6 +40,19 @@ def article_grade():
     return json.loads(run("check", str(ARTICLE_ANSWERS), "--format", "json", code=1).stdout)
 
 
+def test_check_article_grades_the_bundled_answers_from_any_directory(tmp_path, monkeypatch, article_grade):
+    """``nodeclf check article``: the article's answers shipped in the package (the same
+    bytes as data/article_answers.yaml), graded as that file is; a file named
+    ``article`` in the working directory wins over the bundled answers."""
+    from nodeclf_cli.problem import bundled_example
+
+    assert bundled_example("article_answers").read_bytes() == ARTICLE_ANSWERS.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    assert json.loads(run("check", "article", "--format", "json", code=1).stdout) == article_grade
+    (tmp_path / "article").write_text(f"problem: {ROOT / 'data' / 'example.yaml'}\nanswers:\n  loss: 1.1465\n")
+    assert json.loads(run("check", "article", "--format", "json").stdout)["summary"]["correct"] == 1
+
+
 def test_article_logits_right_but_h5_a_slip(article_grade):
     for node in (1, 2, 3, 4):
         assert verdicts(article_grade, "logits", node) == [("correct", None)] * 3

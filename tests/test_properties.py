@@ -123,7 +123,7 @@ def loads_or_one_line(result) -> None:
 
 GOOD_YAML = EXAMPLE.read_text(encoding="utf-8")
 GOOD_CSV = (ROOT / "data" / "csv" / "embeddings.csv").read_text()
-GOOD_ANSWERS = (ROOT / "data" / "article_answers.yaml").read_text().replace("problem: example.yaml", f"problem: {EXAMPLE}")
+GOOD_ANSWERS = (ROOT / "data" / "article_answers.yaml").read_text().replace("problem: article", f"problem: {EXAMPLE}")
 
 
 @settings(max_examples=150, deadline=None)
