@@ -22,7 +22,7 @@ from .problem import (
     problem_from_data,
     shown_source,
 )
-from .sources import Mapping, Sequence, _LocatingLoader, load_yaml, to_number
+from .sources import Mapping, Sequence, _LocatingLoader, load_yaml_or_name, to_number
 
 ANSWER_FILE_KEYS = ("problem", "answers")
 
@@ -111,7 +111,8 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue
         length, what = (C, "one per class") if kind == "node" else (d, "one per feature")
-        rows.append(GivenRow(name, index, key, list(range(length)), _vector(entry, length, what, source, place, where), place))
+        values = _vector(entry, length, what, source, place, where)
+        rows.append(GivenRow(name, index, key, list(range(length)), values, place))
     return rows
 
 
@@ -126,7 +127,7 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
     """The problem an answers file refers to, and the rows of answers it gives;
     ``path`` may also name bundled answers (see :func:`find_answers`)."""
     path = find_answers(path)
-    data = load_yaml(path, _AnswerLoader)
+    data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
     if not isinstance(data, Mapping):
         raise NodeclfError("expected a mapping with problem: and answers:", path, 1)

@@ -17,7 +17,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import NodeclfError, counted, plural
-from .sources import LARGEST, Mapping, Sequence, load_yaml, parse_id, read_csv_rows, to_number, to_numbers
+from .sources import (
+    LARGEST,
+    Mapping,
+    Sequence,
+    load_yaml,
+    load_yaml_or_name,
+    parse_id,
+    read_csv_rows,
+    to_number,
+    to_numbers,
+)
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
 # the command-line option that overrides each key
@@ -510,12 +520,7 @@ def load_problem(
         path = bundled_example()
     if path is not None:
         path = find_problem(path)
-        try:
-            data = load_yaml(path)
-        except NodeclfError as error:
-            if (error.message, error.source) != ("no such file", str(path)):
-                raise
-            raise NodeclfError(f"no such file (or name a bundled example: {', '.join(EXAMPLES)})", path) from None
+        data = load_yaml_or_name(path, f"a bundled example: {', '.join(EXAMPLES)}")
     return problem_from_data(
         data,
         str(path) if path is not None else OPTIONS_ONLY,

@@ -115,6 +115,19 @@ def load_yaml(path: Path, loader_class: type[_LocatingLoader] = _LocatingLoader)
     return parse_yaml(read_text(path), path, loader_class)
 
 
+def load_yaml_or_name(
+    path: Path, instead: str, loader_class: type[_LocatingLoader] = _LocatingLoader
+) -> Any:
+    """:func:`load_yaml`, where a missing file's error also says what may be named
+    in its place (``instead``: "a bundled example: article, karate")."""
+    try:
+        return load_yaml(path, loader_class)
+    except NodeclfError as error:
+        if (error.message, error.source) != ("no such file", str(path)):
+            raise
+        raise NodeclfError(f"no such file (or name {instead})", path) from None
+
+
 def parse_yaml(
     text: str, source: str | Path, loader_class: type[_LocatingLoader] = _LocatingLoader
 ) -> Any:

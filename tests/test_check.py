@@ -53,6 +53,11 @@ def test_check_article_grades_the_bundled_answers_from_any_directory(tmp_path, m
     assert json.loads(run("check", "article", "--format", "json").stdout)["summary"]["correct"] == 1
 
 
+def test_a_missing_answers_file_says_what_may_be_named_instead(tmp_path):
+    result = run("check", str(tmp_path / "articel"), code=2)
+    assert result.stderr == f"nodeclf: error: {tmp_path / 'articel'}: no such file (or name the bundled answers: article)\n"
+
+
 def test_article_logits_right_but_h5_a_slip(article_grade):
     for node in (1, 2, 3, 4):
         assert verdicts(article_grade, "logits", node) == [("correct", None)] * 3
