@@ -5,10 +5,10 @@ kernels for the processor it finds as it loads, unless ``OPENBLAS_CORETYPE`` nam
 others. On AMD's Zen 4 it picks those written for Intel's Skylake-X, for Zen 4 has
 AVX-512; but Zen 4 runs each 512-bit instruction as two 256-bit halves, and the
 AVX2 kernels OpenBLAS uses for Zen 1-3 (its Haswell ones; threadpoolctl names them
-so) are faster there. Measured on a 2-core EPYC Zen 4:
-the trainer's products 9-15% faster in float32 and float64, a 2048 x 2048 float32
-product 4-7% faster, ``nodeclf train`` on 169,343 nodes x 128 features about 10%
-more epochs a second.
+so) are faster there. Measured on a 2-core EPYC Zen 4: a training chunk's two
+products 12-17% faster in float32 (about 3% in float64), a 2048 x 2048 float32
+product 4-7% faster, ``nodeclf train`` on 169,343 nodes x 128 features about 12% more
+epochs a second in float32 (as many in float64).
 
 Nothing here imports numpy: :func:`choose_kernels` must run before it loads.
 """
