@@ -456,7 +456,9 @@ def train(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No loss curve in the terminal."),
-    plot: Optional[Path] = typer.Option(None, "--plot", readable=False, help="Also draw the curves into an image (PNG, SVG, PDF)."),
+    plot: Optional[Path] = typer.Option(
+        None, "--plot", readable=False, help="Also draw the curves into an image (PNG, SVG, PDF)."
+    ),
     save: Optional[Path] = typer.Option(
         None, "--save", readable=False,
         help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
@@ -671,7 +673,8 @@ def _train_title(problem: Any, trainer: Any) -> str:
     if trainer.groups is not None:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
     return (
-        f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, {problem.n_classes} classes; "
+        f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, "
+        f"{problem.n_classes} classes; "
         f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
     )
 

@@ -239,7 +239,8 @@ def _alternatives(
             return grad_W if name == "grad_W" else grad_b[None, :]
 
         flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
-        out.append(("sign", "the sign flipped (Y − P instead of P − Y)", -shaped(world["grad_logits"]), flipped_from))
+        flipped = -shaped(world["grad_logits"])
+        out.append(("sign", "the sign flipped (Y − P instead of P − Y)", flipped, flipped_from))
         out.append(("missing_mean", mean_word, shaped(other_scale * residual), "probabilities"))
         minus_one_mean = shaped(scale * minus_one)
         out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", minus_one_mean, "probabilities"))
@@ -253,7 +254,8 @@ def _alternatives(
             (problem.W, "grad_W", "w", "weight") if name == "W_new" else (problem.b[None, :], "grad_b", "b", "bias")
         )
         out.append(("added_gradient", "the gradient added instead of subtracted", old + lr * world[grad], grad))
-        out.append(("forgot_lr", f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}", old - world[grad], grad))
+        no_lr = f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}"
+        out.append(("forgot_lr", no_lr, old - world[grad], grad))
         out.append(("not_updated", f"the {what} before the update, not after it", old, None))
     return out
 
@@ -345,7 +347,8 @@ class Grader:
                     f"follows from your {fed_by}: {self._shown(follows, d)} (exact: {shown})",
                 )
             return entry("correct", None, f"right for your own rounded {fed_by} (exact: {shown})")
-        own_note = "" if _within(self._shown(follows, d), exact, d) else f"; from your {fed_by}: {self._shown(follows, d)}"
+        yours = self._shown(follows, d)
+        own_note = "" if _within(yours, exact, d) else f"; from your {fed_by}: {yours}"
         for own, world in self._bases(name):
             for cause, what, values, source in _alternatives(name, world, self.problem, self.reduction):
                 if _within(text, values[r, c], d):

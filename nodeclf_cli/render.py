@@ -240,7 +240,8 @@ def step_sections(
     )
     sections.append(
         per_class_section(
-            f"Updated weights  W := W − α ∂L/∂W,  b := b − α ∂L/∂b  (α = {plain(problem.learning_rate)})",
+            "Updated weights  W := W − α ∂L/∂W,  b := b − α ∂L/∂b  "
+            f"(α = {plain(problem.learning_rate)})",
             problem,
             result.W_new,
             result.b_new,

@@ -105,7 +105,8 @@ def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarra
             cells.append(_percent(float((predicted[members] == c).mean())) if members.any() else "—")
         per_class.add_row(str(name), *cells, str(int(((y == c) & present[0][1]).sum())))
     overall = [f"{n}: {_percent(float((predicted[m] == y[m]).mean()))}" for n, m in present]
-    per_class.add_notes("overall " + ", ".join(overall) if groups is not None else "overall: " + overall[0].split(": ")[1])
+    everyone = "overall: " + overall[0].split(": ")[1]
+    per_class.add_notes("overall " + ", ".join(overall) if groups is not None else everyone)
     sections = [per_class]
     if len(classes) <= 15:
         nodes, matrix = confusion(problem, predicted, groups)
@@ -117,7 +118,9 @@ def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarra
             section.add_row(str(name), *map(str, row))
         sections.append(section)
     else:
-        per_class.add_notes(f"(no confusion matrix for {len(classes)} classes: it would not fit; --format json gives it)")
+        per_class.add_notes(
+            f"(no confusion matrix for {len(classes)} classes: it would not fit; --format json gives it)"
+        )
     return sections
 
 
