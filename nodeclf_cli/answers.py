@@ -14,9 +14,9 @@ from typing import Any
 from .errors import NodeclfError, counted
 from .grading import QUANTITIES, GivenRow
 from .problem import (
+    Positions,
     Problem,
     bundled_example,
-    find_position,
     find_problem,
     load_problem,
     problem_from_data,
@@ -90,23 +90,20 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
         return [GivenRow(name, 0, None, [0], [_text(value, source, line, name)], line)]
     if kind is None:  # grad_b, b_new: a list over the classes, or class -> number
         if isinstance(value, Mapping):
-            columns, texts = [], []
+            classes, first, texts = Positions(problem.classes, "class"), {}, []
             for cls, number in value.items():
                 place = value.key_lines[cls]
-                column = find_position(problem.classes, cls, "class", source, place, f"{name}[{cls}]")
-                _check_once(column, columns, value, source, place, f"{name}[{cls}]")
-                columns.append(column)
+                _find_once(classes, cls, first, value, source, place, f"{name}[{cls}]")
                 texts.append(_text(number, source, place, f"{name}[{cls}]"))
-            return [GivenRow(name, 0, None, columns, texts, line)]
+            return [GivenRow(name, 0, None, list(first), texts, line)]
         return [GivenRow(name, 0, None, list(range(C)), _vector(value, C, "one per class", source, line, name), line)]
     if not isinstance(value, Mapping):
         raise NodeclfError(f"expected a mapping of {kind} to its values", source, line, name)
-    rows = []
+    rows, first = [], {}
+    positions = Positions(problem.node_ids if kind == "node" else problem.classes, kind)
     for key, entry in value.items():
         place, where = value.key_lines[key], f"{name}[{key}]"
-        names = problem.node_ids if kind == "node" else problem.classes
-        index = find_position(names, key, kind, source, place, where)
-        _check_once(index, [row.row for row in rows], value, source, place, where)
+        index = _find_once(positions, key, first, value, source, place, where)
         if name == "loss_per_node":
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue
@@ -116,11 +113,17 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
     return rows
 
 
-def _check_once(position: int, taken: list[int], value: Mapping, source: str, line: int | None, where: str) -> None:
-    """An error where a node or class is given twice (as 1 and "1", say)."""
-    if position in taken:
-        first = list(value)[taken.index(position)]
-        raise NodeclfError(f"given twice (first as {first!r}, line {value.key_lines[first]})", source, line, where)
+def _find_once(
+    positions: Positions, key: Any, first: dict[int, Any], value: Mapping, source: str, line: int | None, where: str
+) -> int:
+    """The position of ``key``, or an error where it is unknown or was given already
+    (as 1 and "1", say); ``first`` keeps the key each position was first given as."""
+    position = positions.find(key, source, line, where)
+    if position in first:
+        earlier = first[position]
+        raise NodeclfError(f"given twice (first as {earlier!r}, line {value.key_lines[earlier]})", source, line, where)
+    first[position] = key
+    return position
 
 
 def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:

@@ -277,6 +277,8 @@ def _within(text: str, value: float, decimals: int, units: float = 0.5) -> bool:
 class Grader:
     def __init__(self, problem: Problem, given: list[GivenRow], reduction: str = "mean"):
         self.problem, self.given, self.reduction = problem, given, reduction
+        self.written = {row.quantity for row in given}  # the quantities the student wrote any of
+        self._given_rows = {(row.quantity, row.row): row for row in given}
         inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
         self.inputs = inputs
         self.exact = gradient_step(*inputs)
@@ -354,7 +356,7 @@ class Grader:
                 if _within(text, values[r, c], d):
                     where = f" (reproduced from {self._basis(source, own)})" if source else ""
                     return entry("wrong", cause, f"{what}{where}; should be {shown}{own_note}")
-        swapped = self._swapped(name, text, d, r, c)
+        swapped = self._swapped(row, k)
         if swapped:
             return entry("wrong", "swapped", f"this is {swapped}: rows or columns swapped; should be {shown}")
         for finer in (d + 1, d + 2):  # carried at more digits, then rounded again
@@ -382,7 +384,7 @@ class Grader:
         theirs (their written values before ``name``, and what follows from them for
         ``name`` itself), and the exact. Where they wrote nothing that ``name`` is
         computed from, theirs is the exact."""
-        if not any(row.quantity in UPSTREAM[name] for row in self.given):
+        if not any(quantity in self.written for quantity in UPSTREAM[name]):
             return [(False, self.exact_world)]
         own = dict(self.world.used)
         own[name] = self.world.expected[name]
@@ -392,8 +394,7 @@ class Grader:
         """``name`` or the nearest quantity it is computed from that the student wrote
         any of: what a value recomputed from their ``name`` rests on first."""
         chain = () if name is None else (name, *reversed(UPSTREAM[name]))
-        written = {row.quantity for row in self.given}
-        return next((q for q in chain if q in written), None)
+        return next((q for q in chain if q in self.written), None)
 
     def _called(self, name: str | None) -> str:
         return "" if name is None else QUANTITIES[name][2]
@@ -407,16 +408,38 @@ class Grader:
     def _shown(self, value: float, decimals: int) -> str:
         return round_value(float(value), Precision(decimals=decimals)).text
 
-    def _swapped(self, name: str, text: str, d: int, r: int, c: int) -> str | None:
-        """The other position (same row or same column) whose value this is, if any."""
-        kind, symbol, _ = QUANTITIES[name]
+    def _swapped(self, row: GivenRow, k: int) -> str | None:
+        """The entry this value belongs to, where the student swapped it: two entries of
+        a row or of a column exchanged (each written where the other belongs), or the
+        whole row worked out for another node or class. One number that merely equals
+        some other entry is no evidence: in a big problem some entry always does."""
+        name, r, c, text, d = row.quantity, row.row, row.columns[k], row.texts[k], row.decimals
+        near = 0.5 * 10.0**-d * (1 + 1e-9) + 1e-12  # a float prefilter; _within decides
         for values in (self.exact_world[name], self.world.expected[name]):
-            rows, cols = values.shape
-            others = [(r, j) for j in range(cols) if j != c] + [(i, c) for i in range(rows) if i != r]
-            for i, j in others:
-                if _within(text, values[i, j], d) and not _within(text, values[r, c], d):
+            if _within(text, values[r, c], d):
+                continue
+            # exchanged: this value is (i, j)'s, and the student wrote (r, c)'s at (i, j)
+            in_row = [(r, j) for j in range(values.shape[1]) if j != c]
+            in_column = [(i, c) for i in np.flatnonzero(np.abs(values[:, c] - float(text)) <= near) if i != r]
+            for i, j in in_row + in_column:
+                there = self._written_at(name, i, j)
+                if _within(text, values[i, j], d) and there is not None and _within(there, values[r, c], d):
                     return self.label(name, i, j)
+            # the whole row is another row's (two numbers or more)
+            if len(row.columns) > 1:
+                written = np.array([float(t) for t in row.texts])
+                close = np.all(np.abs(values[:, row.columns] - written) <= near, axis=1)
+                for i in np.flatnonzero(close):
+                    if i != r and all(_within(t, values[i, j], d) for t, j in zip(row.texts, row.columns)):
+                        return self.label(name, i, c)
         return None
+
+    def _written_at(self, name: str, r: int, c: int) -> str | None:
+        """What the student wrote for entry (r, c) of ``name``, if anything."""
+        row = self._given_rows.get((name, r))
+        if row is None or c not in row.columns:
+            return None
+        return row.texts[row.columns.index(c)]
 
     def label(self, name: str, r: int, c: int) -> str:
         """``p[2] of node 5``-style name of one entry."""

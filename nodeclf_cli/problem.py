@@ -265,16 +265,34 @@ def _check_lengths(rows: _Rows, width: int, expected: str) -> None:
             )
 
 
+class Positions:
+    """Where each of ``names`` (node ids or classes) is, matched by its text, for
+    looking up many keys (a big answers file) in constant time each."""
+
+    def __init__(self, names: abc.Sequence, what: str) -> None:
+        self.names, self.what = names, what
+        self._index: dict[str, int] = {}
+        for i, name in enumerate(names):
+            self._index.setdefault(_key(name), i)
+
+    def find(self, key: Any, source: str, line: int | None = None, where: str | None = None) -> int:
+        """The position of ``key``, or an error listing what there is."""
+        position = self._index.get(_key(key))
+        if position is None:
+            names = self.names
+            listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
+            raise NodeclfError(
+                f"no {self.what} {key!s} in the problem ({plural(self.what)}: {listed})", source, line, where
+            )
+        return position
+
+
 def find_position(
     names: abc.Sequence, key: Any, what: str, source: str, line: int | None = None, where: str | None = None
 ) -> int:
     """The position of ``key`` among ``names`` (node ids or classes, compared as text),
     or an error listing what there is."""
-    for i, name in enumerate(names):
-        if _key(name) == _key(key):
-            return i
-    listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
-    raise NodeclfError(f"no {what} {key!s} in the problem ({plural(what)}: {listed})", source, line, where)
+    return Positions(names, what).find(key, source, line, where)
 
 
 def _load_embeddings(value: Any, source: str, line: int | None, base: Path) -> _Rows:

@@ -205,6 +205,38 @@ def test_planted_swapped_classes_and_nodes(tmp_path):
     assert message.startswith("this is h[2] of node 1")
 
 
+def test_swapped_needs_an_exchange_or_a_whole_row(tmp_path):
+    """Node 3's p[0] written as node 2's (0.42) is a swap only where node 2's p[0] is
+    written as node 3's (0.36): a single number equal to some other entry is no
+    evidence (in a problem of thousands of nodes some entry always is)."""
+    data = grade(tmp_path, "probabilities: {3: [0.42, 0.27, 0.37]}")
+    assert verdicts(data, "probabilities", 3)[0] == ("wrong", "slip")
+    data = grade(tmp_path, "probabilities: {2: [0.36, 0.29, 0.29], 3: [0.42, 0.27, 0.37]}")
+    assert verdicts(data, "probabilities", 2)[0] == verdicts(data, "probabilities", 3)[0] == ("wrong", "swapped")
+    messages = [e["message"] for e in data["entries"] if e["index"] == 0]
+    assert messages[0].startswith("this is p[0] of node 3") and messages[1].startswith("this is p[0] of node 2")
+    data = grade(tmp_path, "loss_per_node: {1: 1.2449, 2: 1.1082}")  # two nodes' losses exchanged
+    assert verdicts(data, "loss_per_node") == [("wrong", "swapped")] * 2
+
+
+def test_no_swap_is_claimed_by_chance_in_a_big_problem(tmp_path):
+    """400 nodes, one probability of every other node nudged by 0.07: each such number
+    equals some other node's in its column, but nothing was exchanged."""
+    import yaml
+
+    run("generate", "--nodes", "400", "--classes", "3", "--seed", "5", "-o", str(tmp_path / "p.yaml"),
+        "--answers", str(tmp_path / "key.yaml"))
+    key = yaml.safe_load((tmp_path / "key.yaml").read_text())
+    answers = {"probabilities": key["answers"]["probabilities"]}
+    for node in list(answers["probabilities"])[::2]:
+        row = answers["probabilities"][node]
+        row[1] = round(row[1] + 0.07, 2)
+    (tmp_path / "nudged.yaml").write_text(yaml.safe_dump({"problem": key["problem"], "answers": answers}))
+    data = json.loads(run("check", str(tmp_path / "nudged.yaml"), "--format", "json", code=1).stdout)
+    assert data["summary"]["wrong"] == 200
+    assert not [e for e in data["entries"] if e["cause"] == "swapped"]
+
+
 def test_planted_rounding_drift(tmp_path):
     data = grade(tmp_path, "probabilities: {1: [0.34, 0.29, 0.38]}")
     assert verdicts(data, "probabilities", 1) == [("wrong", "rounding_drift"), ("correct", None), ("correct", None)]
