@@ -81,3 +81,17 @@ def test_the_command_loads_numpy_with_the_chosen_kernels():
             assert architecture in ("Zen", "Haswell")
     else:
         assert coretype == "None"
+
+
+def test_the_tests_run_on_the_kernels_the_command_runs_on():
+    """tests/__init__.py chose them before numpy loaded: on Zen 4 only a core type the
+    user set stops that, and numpy then runs OpenBLAS's AVX2 kernels."""
+    import threadpoolctl
+
+    from . import CHOSEN
+
+    if is_zen4() and CHOSEN is None:
+        assert CORETYPE in os.environ
+    blas = [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "openblas"]
+    if CHOSEN is not None and blas:
+        assert blas[0]["architecture"] in ("Zen", "Haswell")
