@@ -108,6 +108,7 @@ def worker(side: str, folder: Path, epochs: int) -> None:
         choose_kernels()
     result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
     result["peak_mb"] = peak_memory_mb()
+    result["blas"] = numpy_blas()
     print(json.dumps(result))
 
 
@@ -202,7 +203,7 @@ def main() -> None:
           f"ratio {memory['nodeclf'] / memory['torch']:.2f}x  (goal: at most 0.4x)")
     achieved = flops_per_epoch * speed["nodeclf"] / 1e9
     print(f"throughput     nodeclf {achieved:.1f} GFLOP/s of a {peak:.1f} GFLOP/s sgemm peak "
-          f"({100 * achieved / peak:.0f}%; {numpy_blas()}"
+          f"({100 * achieved / peak:.0f}%; nodeclf's side: {runs['nodeclf'][0]['blas']}"
           f"{f', {CORETYPE}={chosen} as nodeclf sets it here' if chosen else ''})")
     if not agree:
         sys.exit("the loss histories differ")
