@@ -1,4 +1,4 @@
-"""The one exception type for bad input, the exit statuses of every command, and how
+"""The exception type for bad input (and its missing-file case), the exit statuses of every command, and how
 messages word a count."""
 
 from __future__ import annotations
@@ -42,6 +42,14 @@ class NodeclfError(Exception):
             place = self.source if self.line is None else f"{self.source}:{self.line}"
         parts = [p for p in (place, self.where, self.message) if p]
         return ": ".join(parts)
+
+
+class MissingFile(NodeclfError):
+    """A file that is not there: "no such file", of a type of its own so that where a
+    name may stand for a file, the error can say so."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__("no such file", path)
 
 
 def plural(noun: str) -> str:

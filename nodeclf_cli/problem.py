@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import NodeclfError, counted, plural
+from .errors import MissingFile, NodeclfError, counted, plural
 from .sources import (
     LARGEST,
     Mapping,
@@ -193,7 +193,7 @@ def _rows_from_npy(path: Path) -> _Rows:
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
-        raise NodeclfError("no such file", path) from None
+        raise MissingFile(path) from None
     except (OSError, ValueError) as exc:
         raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
     if array.ndim != 2 or array.dtype.kind not in "fiu":

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import NodeclfError
+from .errors import MissingFile, NodeclfError
 
 # Larger numbers are refused: a product of two of them would overflow float64.
 LARGEST = 1e150
@@ -31,7 +31,7 @@ def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise NodeclfError("no such file", path) from None
+        raise MissingFile(path) from None
     except IsADirectoryError:
         raise NodeclfError("is a directory, expected a file", path) from None
     except PermissionError:
@@ -122,9 +122,7 @@ def load_yaml_or_name(
     in its place (``instead``: "a bundled example: article, karate")."""
     try:
         return load_yaml(path, loader_class)
-    except NodeclfError as error:
-        if (error.message, error.source) != ("no such file", str(path)):
-            raise
+    except MissingFile:
         raise NodeclfError(f"no such file (or name {instead})", path) from None
 
 

@@ -164,6 +164,14 @@ def test_missing_file_is_one_line_and_status_2(tmp_path):
     assert result.stderr == f"nodeclf: error: {tmp_path / 'nope.yaml'}: no such file {hint}\n"
 
 
+def test_a_missing_file_a_problem_names_gets_no_bundled_example_hint(tmp_path):
+    """Only the problem file itself could have been a bundled example's name."""
+    path = tmp_path / "p.yaml"
+    path.write_text("embeddings: e.csv\nlabels: {1: 0}\nweights: {W: [[0.1], [0.2]], b: [0, 0]}\nlearning_rate: 0.1\n")
+    result = run("step", str(path), code=2)
+    assert result.stderr == f"nodeclf: error: {tmp_path / 'e.csv'}: no such file\n"
+
+
 def test_problem_without_weights_is_refused(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("embeddings: {1: [1, 2], 2: [3, 4]}\nlabels: {1: 0, 2: 1}\nlearning_rate: 0.1\n")
