@@ -7,7 +7,6 @@ decimals, so numbers are read as subclasses of int and float that keep their tex
 from __future__ import annotations
 
 import difflib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from .problem import (
     Positions,
     Problem,
     bundled_example,
+    find_file,
     find_problem,
     load_problem,
     problem_from_data,
@@ -31,11 +31,9 @@ ANSWER_EXAMPLES = {"article": "article_answers"}
 
 
 def find_answers(path: Path) -> Path:
-    """The answers file ``path``; where no such file exists and ``path`` is a bundled
-    answers' name (``article``: the answers the article printed), those answers."""
-    if str(path) in ANSWER_EXAMPLES and not os.path.lexists(path):
-        return bundled_example(ANSWER_EXAMPLES[str(path)])
-    return path
+    """The answers file ``path``, or the bundled answers it names (``article``: the
+    answers the article printed) where no such file exists."""
+    return find_file(path, ANSWER_EXAMPLES)
 
 
 class WrittenInt(int):

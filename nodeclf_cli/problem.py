@@ -100,13 +100,20 @@ def bundled_example(name: str = "article") -> Path:
     return Path(str(resources.files("nodeclf_cli") / "examples" / f"{name}.yaml"))
 
 
-def find_problem(path: Path, base: Path | None = None) -> Path:
-    """The problem file ``path`` (relative to ``base``, when given); where no such file
-    exists and ``path`` is a bundled example's name (``karate``), that example."""
+def find_file(path: Path, bundled: abc.Mapping[str, str], base: Path | None = None) -> Path:
+    """The file ``path`` (relative to ``base``, when given); where no such file exists
+    and ``path`` is one of ``bundled``'s names, the file shipped under that name
+    (``bundled`` maps each name to its file in the package's examples, less .yaml)."""
     full = path if base is None else base / path
-    if str(path) in EXAMPLES and not os.path.lexists(full):
-        return bundled_example(str(path))
+    if str(path) in bundled and not os.path.lexists(full):
+        return bundled_example(bundled[str(path)])
     return full
+
+
+def find_problem(path: Path, base: Path | None = None) -> Path:
+    """The problem file ``path`` (relative to ``base``, when given), or the bundled
+    example it names (``karate``) where no such file exists."""
+    return find_file(path, {name: name for name in EXAMPLES}, base)
 
 
 def bundled_name(source: str) -> str | None:
