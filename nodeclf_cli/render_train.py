@@ -104,9 +104,11 @@ def accuracy_sections(problem: Problem, predicted: np.ndarray, groups: np.ndarra
             members = mask & (y == c)
             cells.append(_percent(float((predicted[members] == c).mean())) if members.any() else "—")
         per_class.add_row(str(name), *cells, str(int(((y == c) & present[0][1]).sum())))
-    overall = [f"{n}: {_percent(float((predicted[m] == y[m]).mean()))}" for n, m in present]
-    everyone = "overall: " + overall[0].split(": ")[1]
-    per_class.add_notes("overall " + ", ".join(overall) if groups is not None else everyone)
+    overall = [(n, _percent(float((predicted[m] == y[m]).mean()))) for n, m in present]
+    if groups is not None:
+        per_class.add_notes("overall " + ", ".join(f"{n}: {shown}" for n, shown in overall))
+    else:
+        per_class.add_notes(f"overall: {overall[0][1]}")
     sections = [per_class]
     if len(classes) <= 15:
         nodes, matrix = confusion(problem, predicted, groups)
