@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -499,6 +500,7 @@ def test_split_trains_on_train_nodes_and_counts_accuracy_on_the_right_nodes(tmp_
     last = data["history"][-1]
     shown = [f"{100 * last[key]:.1f}%" for key in ("accuracy", "val_accuracy", "test_accuracy")]
     assert table_row(table, "5") == ["5", f"{last['loss']:.4f}", *shown]
+    assert re.search(r"overall train: \d+\.\d%, val: \d+\.\d%, test: \d+\.\d%\n", table)
 
 
 def test_split_counts_add_up_over_chunks_and_cores(tmp_path):
