@@ -102,10 +102,6 @@ def peak_memory_mb() -> float:
 
 
 def worker(side: str, folder: Path, epochs: int) -> None:
-    if side == "nodeclf":  # numpy's BLAS kernels as the nodeclf command chooses them
-        from nodeclf_cli.blas import choose_kernels
-
-        choose_kernels()
     result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
     result["peak_mb"] = peak_memory_mb()
     result["blas"] = numpy_blas()
@@ -159,7 +155,9 @@ def main() -> None:
 
     from nodeclf_cli.blas import CORETYPE, choose_kernels
 
-    chosen = choose_kernels()  # the peak below with the kernels nodeclf's side runs
+    # numpy's BLAS kernels as the nodeclf command chooses them, here (for the sgemm peak
+    # below) and, through the environment, in each side's process (PyTorch's MKL ignores it)
+    chosen = choose_kernels()
     import numpy as np
 
     from nodeclf_cli.train import usable_cores
