@@ -674,8 +674,7 @@ def _train_title(problem: Any, trainer: Any) -> str:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
     return (
         f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, "
-        f"{problem.n_classes} classes; "
-        f"lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
+        f"{problem.n_classes} classes; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
     )
 
 

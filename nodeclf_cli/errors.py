@@ -1,5 +1,5 @@
-"""The exception type for bad input (and its missing-file case), the exit statuses of every command, and how
-messages word a count."""
+"""The exception type for bad input (and its missing-file case), the exit statuses of
+every command, and how messages word a count."""
 
 from __future__ import annotations
 
