@@ -208,7 +208,7 @@ class StepResult:
     """Every intermediate value of one gradient step (shapes as in the module notes)."""
 
     logits: np.ndarray
-    probs: np.ndarray
+    probabilities: np.ndarray
     predicted: np.ndarray  # (N,) class position of the largest probability
     loss_per_node: np.ndarray
     loss: float
@@ -231,16 +231,18 @@ def gradient_step(
     """Forward pass, loss, backward pass and update, keeping every intermediate.
 
     ``carry(name, values)`` is applied to each result before the next step uses it
-    (names: logits, probs, loss_per_node, loss, grad_logits, grad_W, grad_b, W_new,
-    b_new). With :func:`exact` the loss comes from the stable softmax-cross-entropy;
-    with a rounding carry it comes from the carried probabilities, -ln p, as by hand.
+    (names as in :mod:`quantities`: logits, probabilities, loss_per_node, loss,
+    grad_logits, grad_W, grad_b, W_new, b_new): rounding it works as by hand, and
+    substituting what a student wrote gives what follows from their values. With
+    :func:`exact` the loss comes from the stable softmax-cross-entropy; with any other
+    carry it comes from the carried probabilities, -ln p, as by hand.
     """
     scale = loss_scale(len(y), reduction)
     H = carry("logits", logits(Z, W, b))
     P, per_node, _ = softmax_cross_entropy(H, y)
-    P = carry("probs", P)
-    if carry is not exact:  # by hand the loss comes from the rounded probabilities
-        with np.errstate(divide="ignore"):
+    P = carry("probabilities", P)
+    if carry is not exact:  # by hand the loss comes from the (carried) probabilities
+        with np.errstate(divide="ignore", invalid="ignore"):
             per_node = -np.log(P[np.arange(len(y)), y])
     per_node = carry("loss_per_node", per_node)
     loss = float(carry("loss", np.array(reduce_loss(per_node, reduction))))
@@ -250,7 +252,7 @@ def gradient_step(
     W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
     return StepResult(
         logits=H,
-        probs=P,
+        probabilities=P,
         predicted=P.argmax(axis=1),
         loss_per_node=per_node,
         loss=loss,

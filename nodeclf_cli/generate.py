@@ -84,7 +84,7 @@ def answers_yaml(result: StepResult, problem_ref: str, node_ids: tuple, classes:
         "problem:" + ("" if problem_ref.startswith("\n") else " ") + problem_ref,
         "answers:",
         *per_row("logits", result.logits, node_ids),
-        *per_row("probabilities", result.probs, node_ids),
+        *per_row("probabilities", result.probabilities, node_ids),
         f"  loss: {round_value(result.loss, Precision(decimals=KEY_DECIMALS['loss'])).text}",
         *per_row("grad_W", result.grad_W, classes),
         f"  grad_b: {nums(result.grad_b, KEY_DECIMALS['grad_b'])}",

@@ -134,7 +134,7 @@ def as_2d(name: str, result: StepResult) -> np.ndarray:
     """A quantity of a step as a 2-d array (rows = nodes or classes)."""
     value = {
         "logits": result.logits,
-        "probabilities": result.probs,
+        "probabilities": result.probabilities,
         "loss_per_node": result.loss_per_node[:, None],
         "loss": np.array([[result.loss]]),
         "grad_logits": result.grad_logits,

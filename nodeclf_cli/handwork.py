@@ -201,7 +201,7 @@ def explain(
         + f" = {full(exps.sum())}"
     )
     softmax.append(
-        f"{p(c)} = {full(exps[c])} / {full(exps.sum())} = {_result(result.probs[i, c], precision, n)}"
+        f"{p(c)} = {full(exps[c])} / {full(exps.sum())} = {_result(result.probabilities[i, c], precision, n)}"
     )
 
     true = problem.y[i]
@@ -209,7 +209,7 @@ def explain(
     scale = f"(1/{N})" if reduction == "mean" else ""
     loss = [
         f"{n.sub(n.ell, node_id)} = {n.minus}{n.ln} {p(true)} = "
-        f"{n.minus}{n.ln} {operand(result.probs[i, true])} = "
+        f"{n.minus}{n.ln} {operand(result.probabilities[i, true])} = "
         f"{_result(result.loss_per_node[i], loss_precision, n)}",
         f"L = {mean}{n.sum}_i {n.ell}_i = {scale}"
         + ("(" if scale else "")
@@ -228,7 +228,7 @@ def explain(
         open_, close = "", ""
     else:
         Y = [1 if problem.y[m] == c else 0 for m in range(N)]
-        residual = [f"({operand(result.probs[m, c])} {n.minus} {Y[m]})" for m in range(N)]
+        residual = [f"({operand(result.probabilities[m, c])} {n.minus} {Y[m]})" for m in range(N)]
         in_class = f"[{n.name(name)}]"
         w_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class}){n.times}{z_n}[{j}]"
         b_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class})"

@@ -200,7 +200,7 @@ def step_sections(
         "Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
         ["node", *(f"p[{c}]" for c in classes), "predicted", "true"],
     )
-    for node_id, row, pred, true in zip(ids, result.probs, result.predicted, problem.y):
+    for node_id, row, pred, true in zip(ids, result.probabilities, result.predicted, problem.y):
         mark = "" if pred == true else "  ✗"
         softmax.add_row(str(node_id), *cells.row(row), f"{classes[pred]}{mark}", str(classes[true]))
     correct = int((result.predicted == problem.y).sum())
@@ -210,7 +210,7 @@ def step_sections(
 
     cells, loss_cells = Cells(precision), Cells(loss_precision)
     loss = Section("Cross-entropy  ℓ_i = −ln p_i[y_i]", ["node", "y_i", "p_i[y_i]", "ℓ_i"])
-    true_probs = result.probs[np.arange(shown), problem.y[:shown]]
+    true_probs = result.probabilities[np.arange(shown), problem.y[:shown]]
     for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
         loss.add_row(str(node_id), str(classes[true]), cells(p), loss_cells(ell))
     formula = "L = (1/N) Σ_i ℓ_i" if reduction == "mean" else "L = Σ_i ℓ_i"
@@ -282,7 +282,7 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
         "classes": names,
         "labels": [names[i] for i in problem.y],
         "logits": result.logits.tolist(),
-        "probabilities": result.probs.tolist(),
+        "probabilities": result.probabilities.tolist(),
         "predicted": [names[i] for i in result.predicted],
         "loss_per_node": result.loss_per_node.tolist(),
         "loss": result.loss,

@@ -159,7 +159,7 @@ def test_planted_missing_mean(tmp_path):
 
 
 def test_planted_p_minus_one_with_and_without_the_mean(tmp_path):
-    minus_one = (EXACT.probs - 1.0).T @ A.Z
+    minus_one = (EXACT.probabilities - 1.0).T @ A.Z
     assert fmt(minus_one[0]).startswith("[-1.64,")  # the article's formula from the exact p
     data = grade(tmp_path, f"grad_W: {{0: {fmt(minus_one[0])}, 2: {fmt(minus_one[2] / 5)}}}")
     assert verdicts(data, "grad_W") == [("wrong", "p_minus_one")] * 8

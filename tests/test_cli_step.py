@@ -112,7 +112,7 @@ def test_json_has_every_number_at_full_precision(article):
     assert data["reduction"] == "mean" and data["learning_rate"] == 0.2
     assert_allclose(data["logits"], article.logits, atol=1e-12)
     for key, expected in [
-        ("probabilities", article.probs),
+        ("probabilities", article.probabilities),
         ("loss_per_node", article.loss_per_node),
         ("grad_W", article.grad_W),
         ("grad_b", article.grad_b),

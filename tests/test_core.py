@@ -18,7 +18,7 @@ def test_logits_are_the_articles(article):
 
 
 @pytest.mark.parametrize(
-    "name", ["logits", "probs", "loss_per_node", "grad_W", "grad_b", "W_new", "b_new"]
+    "name", ["logits", "probabilities", "loss_per_node", "grad_W", "grad_b", "W_new", "b_new"]
 )
 def test_every_step_matches_the_article_to_6_decimals(article, name):
     result = article_step(article)
@@ -34,7 +34,7 @@ def test_loss_and_predictions(article):
 def test_grad_logits_is_p_minus_y_over_n(article):
     result = article_step(article)
     Y = np.eye(3)[article.y]
-    assert_allclose(result.grad_logits, (article.probs - Y) / 5, atol=5e-7)
+    assert_allclose(result.grad_logits, (article.probabilities - Y) / 5, atol=5e-7)
 
 
 def test_sum_reduction_is_n_times_the_mean(article):

@@ -27,7 +27,7 @@ def carried_step(article, precision=TWO, loss_precision=FOUR):
 
 def test_rounded_carry_reproduces_the_articles_hand_values(article):
     result = carried_step(article)
-    assert result.probs[1].tolist() == [0.42, 0.29, 0.30]  # exact carrying gives 0.29 last
+    assert result.probabilities[1].tolist() == [0.42, 0.29, 0.30]  # exact carrying gives 0.29 last
     assert result.loss == pytest.approx(article.loss_from_2dp_probs, abs=1e-12)
     assert_allclose(result.logits, [[0.69, 0.57, 0.82], [0.58, 0.21, 0.24], [0.90, 0.62, 0.95],
                                     [0.25, 0.12, 0.09], [0.41, 0.64, 0.36]])
@@ -79,7 +79,7 @@ def test_explain_feature_j(article, c, j):
     independent sum over nodes: (1/N) sum_n (p_n[c] - y_n[c]) z_n[j]."""
     problem = load_problem()
     result = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.2)
-    P, Y = result.probs, np.eye(3)[problem.y]
+    P, Y = result.probabilities, np.eye(3)[problem.y]
     grad = sum((P[m, c] - Y[m, c]) * problem.Z[m, j] for m in range(5)) / 5
     out = run("step", "--explain", "--class", str(c), "--feature", str(j)).stdout
     joined = " ".join(out.split())
