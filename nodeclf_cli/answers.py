@@ -7,11 +7,12 @@ decimals, so numbers are read as subclasses of int and float that keep their tex
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import NodeclfError, counted
-from .grading import QUANTITIES, GivenRow
+from .grading import GivenRow
 from .problem import (
     Positions,
     Problem,
@@ -19,12 +20,15 @@ from .problem import (
     find_file,
     find_problem,
     load_problem,
+    load_requirement,
     problem_from_data,
     shown_source,
 )
+from .quantities import BY_NAME, NAMES
+from .rounding import Requirement
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml_or_name, to_number
 
-ANSWER_FILE_KEYS = ("problem", "answers")
+ANSWER_FILE_KEYS = ("problem", "precision", "answers")
 
 # answers shipped inside the package, by the name that picks them on the command line
 ANSWER_EXAMPLES = {"article": "article_answers"}
@@ -82,9 +86,11 @@ def _vector(value: Any, length: int, what: str, source: str, line: int | None, w
 
 
 def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None) -> list[GivenRow]:
-    kind = QUANTITIES[name][0]
+    """The written rows of quantity ``name``, shaped as the registry says."""
+    quantity = BY_NAME[name]
+    kind = quantity.rows
     C, d = problem.n_classes, problem.Z.shape[1]
-    if name == "loss":
+    if quantity.axes == ():
         return [GivenRow(name, 0, None, [0], [_text(value, source, line, name)], line)]
     if kind is None:  # grad_b, b_new: a list over the classes, or class -> number
         if isinstance(value, Mapping):
@@ -102,10 +108,10 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
     for key, entry in value.items():
         place, where = value.key_lines[key], f"{name}[{key}]"
         index = _find_once(positions, key, first, value, source, place, where)
-        if name == "loss_per_node":
+        if quantity.columns is None:  # one number per node
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue
-        length, what = (C, "one per class") if kind == "node" else (d, "one per feature")
+        length, what = (C, "one per class") if quantity.columns == "class" else (d, "one per feature")
         values = _vector(entry, length, what, source, place, where)
         rows.append(GivenRow(name, index, key, list(range(length)), values, place))
     return rows
@@ -124,9 +130,19 @@ def _find_once(
     return position
 
 
-def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
-    """The problem an answers file refers to, and the rows of answers it gives;
-    ``path`` may also name bundled answers (see :func:`find_answers`)."""
+@dataclass(frozen=True)
+class AnswerSheet:
+    """A student's answers: the problem they answer, the rows they wrote, and the
+    precision they must be written at (the answers file's, else the problem's)."""
+
+    problem: Problem
+    rows: list[GivenRow]
+    requirement: Requirement
+
+
+def load_answers(path: Path) -> AnswerSheet:
+    """The problem an answers file refers to, the rows of answers it gives and the
+    precision required; ``path`` may also name bundled answers (see :func:`find_answers`)."""
     path = find_answers(path)
     data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
@@ -152,18 +168,21 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
         raise NodeclfError(  # the problem's file, or this one for a problem written inline
             "the problem needs weights and a learning rate to be checked against", shown_source(problem.source)
         )
+    requirement = problem.requirement or Requirement()
+    if data.get("precision") is not None:
+        requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
     answers = data.get("answers")
     if not isinstance(answers, Mapping) or not answers:
         raise NodeclfError(
-            "expected answers: with at least one of " + ", ".join(QUANTITIES),
+            "expected answers: with at least one of " + ", ".join(NAMES),
             path,
             data.key_lines.get("answers"),
         )
     rows: list[GivenRow] = []
     for name, value in answers.items():
-        if name not in QUANTITIES:
-            close = difflib.get_close_matches(str(name), list(QUANTITIES), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(QUANTITIES)
+        if name not in BY_NAME:
+            close = difflib.get_close_matches(str(name), list(NAMES), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(NAMES)
             raise NodeclfError(f"unknown quantity {name!r}; {hint}", path, answers.key_lines[name], "answers")
         rows += _rows(name, value, problem, source, answers.key_lines[name])
-    return problem, rows
+    return AnswerSheet(problem, rows, requirement)

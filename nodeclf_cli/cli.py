@@ -360,11 +360,11 @@ def check(
     from .answers import load_answers
     from .grading import Grader
 
-    problem, given = load_answers(answers)
-    grader = Grader(problem, given, reduction.value)
+    sheet = load_answers(answers)
+    grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
-        _emit(_json_text(render_check.check_json(grade)), None, False)
+        _emit(_json_text(render_check.check_json(grader, grade)), None, False)
     else:
         sections = render_check.check_sections(grader, grade)
         _emit([*sections, render_check.summary(grader, grade)], None, False)

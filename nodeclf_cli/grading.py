@@ -1,118 +1,105 @@
 """Grading hand-worked answers, as a marker awarding error-carried-forward credit.
 
-Each written number is judged at the precision it was written with (the digits of
-the YAML text; a vector's entries share the precision of its most precise entry). A
-value is *correct* when it lies within half a unit of its last digit of the exact
-value, ties included, or of the value that carrying rounded values gives. Otherwise
-it *follows through* when it is right given the student's own earlier wrong values
-(every later step is recomputed from what the student wrote). Otherwise it is
-*wrong*, and a cause is named when recomputing with that mistake, from the
-student's own earlier values or from the exact ones, reproduces the value.
+Each written number is read once (:class:`Written`) and judged at the precision it
+was written with (its digits; a row's entries share the precision of its most
+precise entry). :func:`judge` is the whole rule: a number is right when it lies within
+half a unit of its last digit of the exact value, ties included; otherwise the first
+*candidate* it lies that close to decides: a value worked another acceptable way
+(carrying values rounded at the required precision, or from the student's own right
+values), what follows from their earlier wrong values, or a mistake that recomputing
+reproduces. The :class:`Grader` lists the candidates, in that order, from *worlds*:
+the core's own step run with a carry that rounds (as by hand) and substitutes what
+the student wrote (:class:`Substitute`), so every world is the textbook's formulas.
+
+A number written coarser than the problem requires (its ``precision:``) is right
+when it is right at the precision written, with a note; a value carried from such
+numbers that misses the exact value is wrong, ``rounding_drift``; what follows from
+that follows through.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from .core import StepResult, grad_logits, grad_params, gradient_step, loss_scale, sgd_update, softmax
-from .handwork import rounded_carry
+from . import quantities
+from .core import exact, gradient_step
+from .mistakes import CAUSES, Context, mistakes_for
 from .problem import Problem
-from .rounding import Precision, round_value, snap
+from .quantities import BY_NAME, QUANTITIES, as_2d, from_2d, upstream
+from .rounding import Precision, Requirement, coarser_than, round_array, round_value, snap
 
-# Quantities in the order they are worked: (name, rows keyed by, symbol, called in messages)
-QUANTITIES = {
-    "logits": ("node", "h", "logits"),
-    "probabilities": ("node", "p", "probabilities"),
-    "loss_per_node": ("node", "ℓ", "per-node losses"),
-    "loss": (None, "L", "loss"),
-    "grad_logits": ("node", "∂L/∂h", "gradients at the logits"),
-    "grad_W": ("class", "∂L/∂w", "gradients of W"),
-    "grad_b": (None, "∂L/∂b", "gradients of b"),
-    "W_new": ("class", "w", "updated weights"),
-    "b_new": (None, "b", "updated biases"),
-}
-LOSSES = ("loss_per_node", "loss")
-# the quantity each one is computed from (logits: from the inputs alone)
-PARENT = {
-    "probabilities": "logits",
-    "loss_per_node": "probabilities",
-    "loss": "loss_per_node",
-    "grad_logits": "probabilities",
-    "grad_W": "grad_logits",
-    "grad_b": "grad_logits",
-    "W_new": "grad_W",
-    "b_new": "grad_b",
-}
-# each row of these rests on the same row of its parent (a node's, or W_new's class's);
-# the others rest on all of it
-ROW_BY_ROW = ("probabilities", "loss_per_node", "grad_logits", "W_new")
+ROUNDINGS = ("half-up", "half-even")
 
 
-def _ancestors(name: str) -> tuple[str, ...]:
-    parent = PARENT.get(name)
-    return () if parent is None else (*_ancestors(parent), parent)
+@dataclass(frozen=True)
+class Written:
+    """A number as the student wrote it: its text and its exact decimal value."""
 
+    text: str
+    value: Decimal
 
-# the quantities each one is computed from, directly or not
-UPSTREAM = {name: _ancestors(name) for name in QUANTITIES}
-# Each cause, as it is named in reports.
-CAUSES = {
-    "sign": "sign flipped",
-    "no_exp": "no exp",
-    "wrong_axis": "over nodes",
-    "log_base": "log base 10 or 2",
-    "missing_mean": "sum, not mean",
-    "p_minus_one": "Σ(p−1)x",
-    "forgot_bias": "bias forgotten",
-    "added_gradient": "gradient added",
-    "forgot_lr": "α forgotten",
-    "not_updated": "not updated",
-    "swapped": "swapped",
-    "rounding_drift": "rounding drift",
-    "slip": "arithmetic slip",
-}
+    @classmethod
+    def parse(cls, text: str) -> Written:
+        text = text.strip()
+        return cls(text, Decimal(text))
+
+    @property
+    def decimals(self) -> int:
+        exponent = self.value.as_tuple().exponent
+        return max(0, -exponent) if isinstance(exponent, int) else 0
+
+    def __float__(self) -> float:
+        return float(self.value)
 
 
 @dataclass
 class GivenRow:
-    """One row of written answers: ``texts[k]`` is column ``columns[k]``."""
+    """One row of written answers: ``written[k]`` is column ``columns[k]`` of row ``row``
+    of the quantity's 2-d array (see :func:`quantities.as_2d`)."""
 
     quantity: str
-    row: int  # row of the quantity's 2-d array (node or class position; 0 otherwise)
+    row: int  # node or class position; 0 for the loss and per-class vectors
     key: Any  # node id or class name as written, None for the loss and b vectors
     columns: list[int]
     texts: list[str]
     line: int | None
+    written: list[Written] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.written = [Written.parse(text) for text in self.texts]
 
     @property
     def decimals(self) -> int:
         """The row's precision: that of its most precise entry (0.4 among 0.47 is 0.40)."""
-        return max(_decimals(text) for text in self.texts)
-
-
-def _decimals(text: str) -> int:
-    exponent = Decimal(text.strip()).as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+        return max(w.decimals for w in self.written)
 
 
 @dataclass
 class Entry:
-    """The verdict on one written number."""
+    """The verdict on one written number, at its place (row, column) in the quantity."""
 
     quantity: str
     key: Any
-    index: int | None
+    row: int
+    column: int
     given: str
-    expected: float
+    expected: float  # the exact value
     verdict: str  # correct, follows_through, wrong
     cause: str | None
     message: str
-    decimals: int
+    decimals: int  # the precision it was judged at
     line: int | None
+    coarse: bool = False  # written with fewer digits than the problem requires
+    noted: bool = False  # a right answer whose expected value differs from what was written
+
+    @property
+    def index(self) -> int | None:
+        """The column as JSON names it: None for the loss and the per-node losses."""
+        return None if BY_NAME[self.quantity].columns is None else self.column
 
 
 @dataclass
@@ -127,248 +114,349 @@ class Grade:
         return next((e for e in self.entries if e.verdict == "wrong"), None)
 
 
-# --- the arrays every judgement compares against -------------------------------------
+# --- the judgement of one number --------------------------------------------------------
 
 
-def as_2d(name: str, result: StepResult) -> np.ndarray:
-    """A quantity of a step as a 2-d array (rows = nodes or classes)."""
-    value = {
-        "logits": result.logits,
-        "probabilities": result.probabilities,
-        "loss_per_node": result.loss_per_node[:, None],
-        "loss": np.array([[result.loss]]),
-        "grad_logits": result.grad_logits,
-        "grad_W": result.grad_W,
-        "grad_b": result.grad_b[None, :],
-        "W_new": result.W_new,
-        "b_new": result.b_new[None, :],
-    }[name]
-    return np.asarray(value, dtype=np.float64)
+@dataclass(frozen=True)
+class Candidate:
+    """A value the written number may match, and the verdict if it does."""
+
+    value: float
+    verdict: str
+    cause: str | None
+    message: str
+    noted: bool = False  # a right answer that differs from the exact one: the table says why
 
 
-def _given_values(rows: list[GivenRow], name: str, shape: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """The written values of a quantity on a NaN background, and a mask of them."""
-    values = np.full(shape, np.nan)
-    for row in rows:
-        if row.quantity == name:
-            for column, text in zip(row.columns, row.texts):
-                values[row.row, column] = float(text)
-    return values, ~np.isnan(values)
-
-
-class World:
-    """Every quantity recomputed from the student's own earlier values (exact where
-    they wrote nothing): ``expected[name]`` is what follows from what they wrote
-    before ``name``; ``used[name]`` is that with their own values of ``name`` put in."""
-
-    def __init__(self, problem: Problem, exact: StepResult, given: list[GivenRow], reduction: str):
-        N = len(problem.y)
-        scale = loss_scale(N, reduction)
-        self.expected: dict[str, np.ndarray] = {}
-        self.used: dict[str, np.ndarray] = {}
-
-        def settle(name: str, expected: np.ndarray) -> np.ndarray:
-            self.expected[name] = expected
-            values, mask = _given_values(given, name, expected.shape)
-            self.used[name] = np.where(mask, values, expected)
-            return self.used[name]
-
-        H = settle("logits", as_2d("logits", exact))
-        P = settle("probabilities", softmax(H))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            losses = settle("loss_per_node", -np.log(P[np.arange(N), problem.y])[:, None])
-        settle("loss", np.array([[scale * losses.sum()]]))
-        # from here on with step's own functions, so that check expects to the last bit
-        # what step shows (a twin formula could round a tie the other way)
-        dH = settle("grad_logits", grad_logits(P, problem.y, scale))
-        grad_W, grad_b = grad_params(dH, problem.Z)
-        grad_W, grad_b = settle("grad_W", grad_W), settle("grad_b", grad_b[None, :])
-        W_new, b_new = sgd_update(problem.W, problem.b[None, :], grad_W, grad_b, problem.learning_rate)
-        settle("W_new", W_new)
-        settle("b_new", b_new)
-
-
-def _alternatives(
-    name: str, world: dict[str, np.ndarray], problem: Problem, reduction: str
-) -> list[tuple[str, str, np.ndarray, str | None]]:
-    """(cause, what was done, values, the quantity they are computed from) for each
-    mistake that applies to ``name``, recomputed from ``world`` (the student's own
-    values, or the exact ones); None: from the problem's inputs alone. ``world[name]``
-    itself is what follows for ``name`` from the quantity before it."""
-    N = len(problem.y)
-    Y = np.eye(problem.n_classes)[problem.y]
-    scale = loss_scale(N, reduction)
-    other_scale = 1.0 if reduction == "mean" else 1.0 / N
-    mean_word = "a sum instead of the mean (the 1/N is missing)" if reduction == "mean" else (
-        "the mean instead of the sum"
-    )
-    P = world["probabilities"]
-    lr = problem.learning_rate
-    with np.errstate(divide="ignore", invalid="ignore"):
-        true_p = P[np.arange(N), problem.y][:, None]
-        log10, log2 = -np.log10(true_p), -np.log2(true_p)
-    residual, minus_one = P - Y, P - 1.0
-    out: list[tuple[str, str, np.ndarray, str | None]] = []
-    if name == "logits":
-        out.append(("forgot_bias", "the bias b_c left out of z_i · w_c + b_c", problem.Z @ problem.W.T, None))
-        out.append(("sign", "the sign flipped", -world["logits"], None))
-    elif name == "probabilities":
-        H = world["logits"]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            normalised = H / H.sum(axis=1, keepdims=True)
-            out.append(("no_exp", "the logits divided by their sum, without exp", normalised, "logits"))
-        E = np.exp(H - H.max())
-        out.append(("wrong_axis", "normalised over the nodes instead of over the classes", E / E.sum(axis=0), "logits"))
-    elif name == "loss_per_node":
-        never_negative = "the sign flipped: ℓ_i = −ln p_i[y_i] is never negative"
-        out.append(("sign", never_negative, -world["loss_per_node"], "probabilities"))
-        out.append(("log_base", "log base 10 instead of the natural log", log10, "probabilities"))
-        out.append(("log_base", "log base 2 instead of the natural log", log2, "probabilities"))
-    elif name == "loss":
-        out.append(("sign", "the sign flipped: a cross-entropy is never negative", -world["loss"], "loss_per_node"))
-        for base, losses in (("10", log10), ("2", log2)):
-            values = np.array([[scale * losses.sum()]])
-            out.append(("log_base", f"log base {base} instead of the natural log", values, "probabilities"))
-        summed = world["loss_per_node"].sum(keepdims=True) * other_scale
-        out.append(("missing_mean", mean_word, summed, "loss_per_node"))
-    elif name in ("grad_logits", "grad_W", "grad_b"):
-        def shaped(dH: np.ndarray) -> np.ndarray:
-            if name == "grad_logits":
-                return dH
-            grad_W, grad_b = grad_params(dH, problem.Z)
-            return grad_W if name == "grad_W" else grad_b[None, :]
-
-        flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
-        flipped = -shaped(world["grad_logits"])
-        out.append(("sign", "the sign flipped (Y − P instead of P − Y)", flipped, flipped_from))
-        out.append(("missing_mean", mean_word, shaped(other_scale * residual), "probabilities"))
-        minus_one_mean = shaped(scale * minus_one)
-        out.append(("p_minus_one", "written as Σ(p − 1)x instead of Σ(p − y)x", minus_one_mean, "probabilities"))
-        if reduction == "mean":
-            out.append(
-                ("p_minus_one", "written as Σ(p − 1)x instead of (1/N) Σ(p − y)x: p − 1 for every "
-                 "node and no 1/N", shaped(minus_one), "probabilities")
-            )
-    elif name in ("W_new", "b_new"):
-        old, grad, symbol, what = (
-            (problem.W, "grad_W", "w", "weight") if name == "W_new" else (problem.b[None, :], "grad_b", "b", "bias")
-        )
-        out.append(("added_gradient", "the gradient added instead of subtracted", old + lr * world[grad], grad))
-        no_lr = f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}"
-        out.append(("forgot_lr", no_lr, old - world[grad], grad))
-        out.append(("not_updated", f"the {what} before the update, not after it", old, None))
-    return out
-
-
-# --- judging --------------------------------------------------------------------------
-
-
-def _within(text: str, value: float, decimals: int, units: float = 0.5) -> bool:
-    """Whether the written ``text`` lies within ``units`` of its last digit of ``value``."""
+def within(written: Written, value: float, decimals: int) -> bool:
+    """Whether ``written`` lies within half a unit of its ``decimals``-th place of ``value``."""
     if not np.isfinite(value):
         return False
     try:
-        gap = abs(Decimal(text.strip()) - snap(value))
+        return abs(written.value - snap(value)) <= Decimal(5).scaleb(-decimals - 1)
     except InvalidOperation:
         return False
-    return gap <= Decimal(str(units)).scaleb(-decimals)
+
+
+def shown(value: float, decimals: int) -> str:
+    return round_value(float(value), Precision(decimals=decimals)).text
+
+
+def judge(
+    written: Written, decimals: int, exact_value: float, candidates: Iterable[Candidate],
+    required: Precision | None = None, slip: str | None = None,
+) -> Candidate:
+    """The verdict on ``written`` (read to ``decimals`` places) whose exact value is
+    ``exact_value``: right when within half a unit of it; otherwise the first of
+    ``candidates`` (taken lazily, in order) it lies within half a unit of; otherwise a
+    slip (``slip`` is its message). ``required`` is the precision the problem
+    requires, for the note on a number written coarser."""
+    if within(written, exact_value, decimals):
+        rounded = round_value(float(exact_value), Precision(decimals=decimals))
+        coarse = required is not None and coarser_than(written.text, decimals, required)
+        if coarse:
+            digits = f"{decimals} decimal{'s' if decimals != 1 else ''}"
+            return Candidate(exact_value, "correct", None,
+                             f"right at the {digits} written (exact: {full_digits(exact_value)}); "
+                             f"{_required_words(required)} required", noted=True)
+        if rounded.value != written.value:  # within half a unit, yet not the rounding: a tie
+            other = round_value(float(exact_value), Precision(decimals=decimals, rounding="half-even")).text
+            pair = sorted({rounded.text, other, written.text})
+            return Candidate(exact_value, "correct", None,
+                             f"right: the exact {format(rounded.snapped, 'f')} lies half-way, "
+                             f"so {' and '.join(pair)} are both right", noted=True)
+        return Candidate(exact_value, "correct", None, "right")
+    for candidate in candidates:
+        if within(written, candidate.value, decimals):
+            return candidate
+    return Candidate(exact_value, "wrong", "slip", slip or f"an arithmetic slip; should be {shown(exact_value, decimals)}")
+
+
+def full_digits(value: float) -> str:
+    """A value to 6 significant digits, as worked out (0.330151)."""
+    return format(Decimal(format(float(value), ".6g")), "f")
+
+
+def _required_words(required: Precision) -> str:
+    if required.decimals is not None:
+        return f"{required.decimals} decimal{'s are' if required.decimals != 1 else ' is'}"
+    return f"{required.sig_figs} significant figure{'s are' if required.sig_figs != 1 else ' is'}"
+
+
+# --- worlds: the step worked from rounded values and from the student's own -------------
+
+
+class Substitute:
+    """A carry for :func:`core.gradient_step`: keeps in ``before[name]`` what follows for
+    ``name`` from the values before it (2-d), then rounds it at ``precision`` (the
+    losses at ``loss_precision``), as by hand, when given one, and puts in what the
+    student wrote, for the steps after it to use."""
+
+    def __init__(
+        self, given: dict[str, tuple[np.ndarray, np.ndarray]],
+        precision: Precision | None = None, loss_precision: Precision | None = None,
+    ) -> None:
+        self.given, self.precision, self.loss_precision = given, precision, loss_precision
+        self.before: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, values: np.ndarray) -> np.ndarray:
+        values2d = self.before[name] = as_2d(name, values)
+        if self.precision is not None:
+            values2d = round_array(values2d, self.loss_precision if BY_NAME[name].loss_precision else self.precision)
+        if name in self.given:
+            written, mask = self.given[name]
+            values2d = np.where(mask, written, values2d)
+        return from_2d(name, values2d)
+
+
+def _written_arrays(shapes: dict[str, tuple], rows: list[GivenRow]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each answered quantity's written values on a NaN background, and their mask
+    (``shapes``: each quantity's 2-d shape)."""
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for row in rows:
+        if row.quantity not in arrays:
+            shape = shapes[row.quantity]
+            arrays[row.quantity] = (np.full(shape, np.nan), np.zeros(shape, bool))
+        values, mask = arrays[row.quantity]
+        for column, written in zip(row.columns, row.written):
+            values[row.row, column] = float(written)
+            mask[row.row, column] = True
+    return arrays
+
+
+@dataclass
+class World:
+    """One way of working the step: ``values`` each quantity as used later (2-d:
+    rounded, or the student's own where they are put in); ``follows`` what follows
+    for each from the values before it, not yet rounded."""
+
+    values: dict[str, np.ndarray]
+    follows: dict[str, np.ndarray]
+
+    def basis(self, name: str) -> dict[str, np.ndarray]:
+        """The values a mistake in ``name`` is worked from: everything as used, and
+        ``name`` itself as what follows from before it."""
+        return {**self.values, name: self.follows[name]}
 
 
 class Grader:
-    def __init__(self, problem: Problem, given: list[GivenRow], reduction: str = "mean"):
-        self.problem, self.given, self.reduction = problem, given, reduction
+    def __init__(
+        self, problem: Problem, given: list[GivenRow], reduction: str = "mean",
+        requirement: Requirement = Requirement(),
+    ):
+        self.problem, self.given, self.reduction, self.requirement = problem, given, reduction, requirement
+        self.context = Context(problem, reduction)
         self.written = {row.quantity for row in given}  # the quantities the student wrote any of
-        self._given_rows = {(row.quantity, row.row): row for row in given}
-        inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
-        self.inputs = inputs
-        self.exact = gradient_step(*inputs)
-        self.world = World(problem, self.exact, given, reduction)
-        self.exact_world = {name: as_2d(name, self.exact) for name in QUANTITIES}
-        self._carried: dict[tuple[int, str], StepResult] = {}
-        self.tainted: dict[str, np.ndarray] = {}  # rows resting on a wrong written value
+        self._rows = {(row.quantity, row.row): row for row in given}
+        self.inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.exact = self._world(substitute=False)
+        self._arrays = _written_arrays({name: v.shape for name, v in self.exact.values.items()}, given)
+        self.own = self._world(substitute=True)
+        self._worlds: dict[tuple, World] = {}
+        self.wrong_taint: dict[str, np.ndarray] = {}  # rows resting on a wrong written value
+        self.coarse_taint: dict[str, np.ndarray] = {}  # rows resting on a too coarse written value
 
-    def carried(self, decimals: int, rounding: str) -> StepResult:
-        """The step worked by hand at ``decimals`` (losses 2 more), cached."""
-        key = (decimals, rounding)
-        if key not in self._carried:
-            vector = Precision(decimals=decimals, rounding=rounding)
-            carry = rounded_carry(vector, vector.finer(2))
-            self._carried[key] = gradient_step(*self.inputs, carry=carry)
-        return self._carried[key]
+    # -- worlds --
 
-    def _carried_values(self, name: str, decimals: int) -> list[np.ndarray]:
-        vector_decimals = decimals - 2 if name in LOSSES else decimals
-        if vector_decimals < 0:
-            return []
-        return [as_2d(name, self.carried(vector_decimals, r)) for r in ("half-up", "half-even")]
+    def _world(self, substitute: bool, precision: Precision | None = None) -> World:
+        loss_precision = None if precision is None else self._loss_precision(precision)
+        carry = Substitute(self._arrays if substitute else {}, precision, loss_precision)
+        result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact)
+        values = {q.name: as_2d(q.name, quantities.value(result, q.name)) for q in QUANTITIES}
+        return World(values, carry.before if carry.before else values)
 
-    def _upstream_taint(self, name: str, shape: tuple) -> np.ndarray:
-        """Which rows of ``name`` rest on a wrong value the student wrote before it."""
-        rows = shape[0]
-        if name not in PARENT:
-            return np.zeros(rows, bool)
-        parent = self.tainted[PARENT[name]]
-        return parent.copy() if name in ROW_BY_ROW else np.full(rows, parent.any())
+    def _loss_precision(self, precision: Precision) -> Precision:
+        """The losses' precision beside values at ``precision``, as the requirement's."""
+        r = self.requirement
+        if r.values.decimals is not None and r.losses.decimals is not None:
+            gap = r.losses.decimals - r.values.decimals
+        else:
+            gap = (r.losses.sig_figs or 0) - (r.values.sig_figs or 0)
+        return precision.finer(max(gap, 0))
+
+    def world(self, precision: Precision, own: bool) -> World:
+        """The step carried at ``precision`` (cached), with the student's values put in
+        when ``own``."""
+        key = (precision, own)
+        if key not in self._worlds:
+            self._worlds[key] = self._world(own, precision)
+        return self._worlds[key]
+
+    def precisions(self, name: str, decimals: int) -> tuple[list[Precision], list[Precision]]:
+        """The working precisions a number of ``name`` written to ``decimals`` places may
+        have been carried at: (acceptable ones, at least the required; too coarse ones)."""
+        required = self.requirement.values
+        gap = 0
+        if BY_NAME[name].loss_precision and self.requirement.losses.decimals is not None:
+            gap = self.requirement.losses.decimals - (required.decimals or 0)
+        candidates = [required]
+        if decimals - gap >= 0:
+            candidates.append(Precision(decimals=decimals - gap))
+        good, coarse = [], []
+        for precision in dict.fromkeys(candidates):
+            for rounding in ROUNDINGS:
+                p = Precision(precision.decimals, precision.sig_figs, rounding)
+                fine = p.sig_figs == required.sig_figs if required.decimals is None else (
+                    p.decimals is not None and p.decimals >= required.decimals)
+                (good if fine or precision == required else coarse).append(p)
+        return good, coarse
+
+    # -- grading --
 
     def grade(self) -> Grade:
         grade = Grade()
-        for name in QUANTITIES:
-            expected = self.world.expected[name]
-            upstream = self._upstream_taint(name, expected.shape)
-            taint = upstream.copy()
-            rows = [row for row in self.given if row.quantity == name]
-            for row in rows:
-                entries = [self._judge(row, k, upstream[row.row]) for k in range(len(row.columns))]
+        for q in QUANTITIES:
+            shape = self.exact.values[q.name].shape
+            wrong, coarse = self._upstream(q.name, shape[0])
+            self.wrong_taint[q.name], self.coarse_taint[q.name] = wrong.copy(), coarse.copy()
+            for row in (r for r in self.given if r.quantity == q.name):
+                entries = [self._judge(row, k, bool(wrong[row.row]), bool(coarse[row.row]))
+                           for k in range(len(row.columns))]
                 self._explain_slips(row, entries)
                 grade.entries += entries
-                taint[row.row] = any(e.verdict != "correct" for e in entries)
-            self.tainted[name] = taint
+                self.wrong_taint[q.name][row.row] = any(e.verdict != "correct" for e in entries)
+                self.coarse_taint[q.name][row.row] = any(
+                    e.coarse and not self._right_at_required(e) for e in entries
+                )
         return grade
 
-    def _judge(self, row: GivenRow, k: int, upstream_wrong: bool) -> Entry:
-        name, r, c, text = row.quantity, row.row, row.columns[k], row.texts[k]
-        d = row.decimals
-        exact = self.exact_world[name][r, c]
-        follows = self.world.expected[name][r, c]
-        fed_by = self._called(self._nearest_written(PARENT.get(name)) or PARENT.get(name))
+    def _upstream(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which rows of ``name`` rest on a wrong, or on a too coarse, value written before it."""
+        out = []
+        for taints in (self.wrong_taint, self.coarse_taint):
+            taint = np.zeros(rows, bool)
+            for parent in BY_NAME[name].parents:
+                if BY_NAME[name].row_by_row:
+                    taint |= taints[parent]
+                else:
+                    taint |= taints[parent].any()
+            out.append(taint)
+        return out[0], out[1]
 
-        def entry(verdict: str, cause: str | None, message: str) -> Entry:
-            index = None if name == "loss" or name == "loss_per_node" else c
-            return Entry(name, row.key, index, text, float(exact), verdict, cause, message, d, row.line)
+    def _right_at_required(self, entry: Entry) -> bool:
+        """A coarse number that, read at the required precision, is still right (0.3 for
+        0.2973 is 0.30): carrying it does no harm."""
+        required = self.requirement.of(BY_NAME[entry.quantity].loss_precision)
+        if required.decimals is None:
+            return False
+        return within(Written.parse(entry.given), entry.expected, required.decimals)
 
-        shown = self._shown(exact, d)
-        if _within(text, exact, d):
-            return entry("correct", None, f"right ({shown})")
-        if any(_within(text, v[r, c], d) for v in self._carried_values(name, d)):
-            return entry("correct", None, f"right, worked from rounded values as by hand (exact: {shown})")
-        if _within(text, follows, d):
-            if upstream_wrong:
-                return entry(
-                    "follows_through",
-                    None,
-                    f"follows from your {fed_by}: {self._shown(follows, d)} (exact: {shown})",
-                )
-            return entry("correct", None, f"right for your own rounded {fed_by} (exact: {shown})")
-        yours = self._shown(follows, d)
-        own_note = "" if _within(yours, exact, d) else f"; from your {fed_by}: {yours}"
-        for own, world in self._bases(name):
-            for cause, what, values, source in _alternatives(name, world, self.problem, self.reduction):
-                if _within(text, values[r, c], d):
-                    where = f" (reproduced from {self._basis(source, own)})" if source else ""
-                    return entry("wrong", cause, f"{what}{where}; should be {shown}{own_note}")
+    def _judge(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Entry:
+        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], row.decimals
+        exact_value = float(self.exact.values[name][r, c])
+        required = self.requirement.of(BY_NAME[name].loss_precision)
+        verdict = judge(
+            written, d, exact_value,
+            self._candidates(row, k, upstream_wrong, upstream_coarse),
+            required,
+            slip="an arithmetic slip; " + self._target(name, r, c, d, upstream_wrong),
+        )
+        return Entry(
+            name, row.key, r, c, written.text, exact_value, verdict.verdict, verdict.cause, verdict.message,
+            d, row.line, coarser_than(written.text, d, required), verdict.noted,
+        )
+
+    def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:
+        """``should be X``: the exact value, or, where an earlier value was wrong, what
+        follows from the student's own values."""
+        exact_value = self.exact.values[name][r, c]
+        if upstream_wrong:
+            follows = self.own.follows[name][r, c]
+            if shown(follows, d) != shown(exact_value, d):
+                return (f"should be {shown(follows, d)}, following from your {self._fed_by(name)} "
+                        f"(exact: {shown(exact_value, d)})")
+        return f"should be {shown(exact_value, d)}"
+
+    def _fed_by(self, name: str) -> str:
+        """What the messages call the nearest quantity ``name`` rests on that was written."""
+        nearest = self._nearest_written(name)
+        return BY_NAME[nearest or BY_NAME[name].parents[0]].called if BY_NAME[name].parents else ""
+
+    def _nearest_written(self, name: str) -> str | None:
+        """The nearest quantity ``name`` is computed from that the student wrote any of."""
+        return next((q for q in reversed(upstream(name)) if q in self.written), None)
+
+    def _candidates(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Iterator[Candidate]:
+        """Every other value the number may match, in the order a marker considers them."""
+        name, r, c, d = row.quantity, row.row, row.columns[k], row.decimals
+        exact_value = self.exact.values[name][r, c]
+        target = self._target(name, r, c, d, upstream_wrong)
+        exact_shown = shown(exact_value, d)
+        good, coarse = self.precisions(name, d)
+        fed_by = self._fed_by(name)
+        rested_on = self._nearest_written(name) is not None
+        # worked another acceptable way: carrying values rounded as by hand
+        for p in good:
+            value = self.world(p, own=False).follows[name][r, c]
+            yield Candidate(value, "correct", None,
+                            f"right for values carried at {_precision_words(p)} as by hand "
+                            f"(exact: {exact_shown})", noted=True)
+        # from the student's own earlier values (exact, or carried as by hand)
+        if rested_on:
+            follows = [self.own.follows[name][r, c]] + [self.world(p, own=True).follows[name][r, c] for p in good]
+            for value in follows:
+                if upstream_wrong:
+                    yield Candidate(value, "follows_through", None,
+                                    f"follows from your {fed_by}: {shown(value, d)} (exact: {exact_shown})")
+                elif upstream_coarse:
+                    yield Candidate(value, "wrong", "rounding_drift",
+                                    f"carried from your {fed_by}, written coarser than required; {target}")
+                else:
+                    yield Candidate(value, "correct", None,
+                                    f"right for your own rounded {fed_by} (exact: {exact_shown})", noted=True)
+        # carried at a precision coarser than required
+        for p in coarse:
+            for own in (False, True) if rested_on else (False,):
+                value = self.world(p, own).follows[name][r, c]
+                yield Candidate(value, "wrong", "rounding_drift",
+                                f"carried at {_precision_words(p)}, coarser than required ({target})")
+        # a known mistake, recomputed from the student's own values, carried, or exact
+        for basis, world in self._bases(name, good[:1] + coarse[:1]):
+            for mistake in mistakes_for(name, self.context):
+                values = mistake.compute(self.context, world.basis(name))
+                where = f" (reproduced from {self._basis_words(mistake.source, basis)})" if mistake.source else ""
+                yield Candidate(values[r, c], "wrong", mistake.cause, f"{mistake.what}{where}; {target}")
         swapped = self._swapped(row, k)
         if swapped:
-            return entry("wrong", "swapped", f"this is {swapped}: rows or columns swapped; should be {shown}")
-        for finer in (d + 1, d + 2):  # carried at more digits, then rounded again
-            if name != "logits" and any(_within(text, v[r, c], d) for v in self._carried_values(name, finer)):
-                return entry("wrong", "rounding_drift", f"rounding drift (rounded twice); should be {shown}")
-        if name == "logits":  # worked from the inputs: drift only where the products were rounded
-            if any(_within(text, value, d) for value in self._logit_from_rounded_terms(r, c, d)):
-                drift = "each product rounded before adding (rounding drift)"
-                return entry("wrong", "rounding_drift", f"{drift}; should be {shown}")
-        elif _within(text, exact, d, units=1.5) or _within(text, follows, d, units=1.5):
-            return entry("wrong", "rounding_drift", f"off in the last digit (rounding drift); should be {shown}")
-        return entry("wrong", "slip", f"an arithmetic slip; should be {shown}{own_note}")
+            yield Candidate(float(row.written[k]), "wrong", "swapped",
+                            f"this is {swapped}: rows or columns swapped; {target}")
+        if name != "logits":
+            for finer in (d + 1, d + 2):  # carried at more digits, then rounded again
+                for rounding in ROUNDINGS:
+                    value = self.world(self._value_precision(name, finer, rounding), own=False).values[name][r, c]
+                    yield Candidate(value, "wrong", "rounding_drift", f"rounding drift (rounded twice); {target}")
+        else:  # worked from the inputs: drift where each product was rounded before adding
+            for value in self._logit_from_rounded_terms(r, c, d):
+                yield Candidate(value, "wrong", "rounding_drift",
+                                f"each product rounded before adding (rounding drift); {target}")
+
+    def _value_precision(self, name: str, decimals: int, rounding: str) -> Precision:
+        """The values' precision of a chain whose ``name`` is written to ``decimals``."""
+        gap = 0
+        if BY_NAME[name].loss_precision and self.requirement.losses.decimals is not None:
+            gap = self.requirement.losses.decimals - (self.requirement.values.decimals or 0)
+        return Precision(decimals=max(decimals - gap, 0), rounding=rounding)
+
+    def _bases(self, name: str, precisions: list[Precision]) -> list[tuple[str, World]]:
+        """The worlds a mistake is recomputed in, each named: the student's own values
+        (where they wrote anything ``name`` is computed from), carried at their precision,
+        and the exact."""
+        if self._nearest_written(name) is None:
+            return [("carried", self.world(p, own=False)) for p in precisions] + [("exact", self.exact)]
+        return [("own", self.own)] + [("own", self.world(p, own=True)) for p in precisions] + [("exact", self.exact)]
+
+    def _basis_words(self, source: str, basis: str) -> str:
+        written = self._nearest_written_from(source) if basis == "own" else None
+        if written:
+            return f"your own {BY_NAME[written].called}"
+        if basis == "carried":
+            return f"{BY_NAME[source].called} rounded as by hand"
+        return f"the exact {BY_NAME[source].called}"
+
+    def _nearest_written_from(self, source: str) -> str | None:
+        chain = (source, *reversed(upstream(source)))
+        return next((q for q in chain if q in self.written), None)
 
     def _logit_from_rounded_terms(self, node: int, cls: int, decimals: int) -> list[float]:
         """h_i[c] with each product z_i[k] w_c[k] and b_c rounded to ``decimals`` before
@@ -376,84 +464,55 @@ class Grader:
         terms = [*(self.problem.Z[node] * self.problem.W[cls]), self.problem.b[cls]]
         return [
             float(sum(round_value(float(t), Precision(decimals=decimals, rounding=r)).value for t in terms))
-            for r in ("half-up", "half-even")
+            for r in ROUNDINGS
         ]
-
-    def _bases(self, name: str) -> list[tuple[bool, dict[str, np.ndarray]]]:
-        """The worlds a mistake is recomputed in, each with whether it is the student's:
-        theirs (their written values before ``name``, and what follows from them for
-        ``name`` itself), and the exact. Where they wrote nothing that ``name`` is
-        computed from, theirs is the exact."""
-        if not any(quantity in self.written for quantity in UPSTREAM[name]):
-            return [(False, self.exact_world)]
-        own = dict(self.world.used)
-        own[name] = self.world.expected[name]
-        return [(True, own), (False, self.exact_world)]
-
-    def _nearest_written(self, name: str | None) -> str | None:
-        """``name`` or the nearest quantity it is computed from that the student wrote
-        any of: what a value recomputed from their ``name`` rests on first."""
-        chain = () if name is None else (name, *reversed(UPSTREAM[name]))
-        return next((q for q in chain if q in self.written), None)
-
-    def _called(self, name: str | None) -> str:
-        return "" if name is None else QUANTITIES[name][2]
-
-    def _basis(self, source: str, own: bool) -> str:
-        """What a mistake was recomputed from: the student's own values (named by the
-        nearest they wrote), or the exact ones."""
-        written = self._nearest_written(source) if own else None
-        return f"your own {self._called(written)}" if written else f"the exact {self._called(source)}"
-
-    def _shown(self, value: float, decimals: int) -> str:
-        return round_value(float(value), Precision(decimals=decimals)).text
 
     def _swapped(self, row: GivenRow, k: int) -> str | None:
         """The entry this value belongs to, where the student swapped it: two entries of
         a row or of a column exchanged (each written where the other belongs), or the
         whole row worked out for another node or class. One number that merely equals
         some other entry is no evidence: in a big problem some entry always does."""
-        name, r, c, text, d = row.quantity, row.row, row.columns[k], row.texts[k], row.decimals
-        near = 0.5 * 10.0**-d * (1 + 1e-9) + 1e-12  # a float prefilter; _within decides
-        for values in (self.exact_world[name], self.world.expected[name]):
-            if _within(text, values[r, c], d):
+        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], row.decimals
+        near = 0.5 * 10.0**-d * (1 + 1e-9) + 1e-12  # a float prefilter; within decides
+        for values in (self.exact.values[name], self.own.follows[name]):
+            if within(written, values[r, c], d):
                 continue
             # exchanged: this value is (i, j)'s, and the student wrote (r, c)'s at (i, j)
             in_row = [(r, j) for j in range(values.shape[1]) if j != c]
-            in_column = [(i, c) for i in np.flatnonzero(np.abs(values[:, c] - float(text)) <= near) if i != r]
+            in_column = [(i, c) for i in np.flatnonzero(np.abs(values[:, c] - float(written)) <= near) if i != r]
             for i, j in in_row + in_column:
                 there = self._written_at(name, i, j)
-                if _within(text, values[i, j], d) and there is not None and _within(there, values[r, c], d):
+                if within(written, values[i, j], d) and there is not None and within(there, values[r, c], d):
                     return self.label(name, i, j)
             # the whole row is another row's (two numbers or more)
             if len(row.columns) > 1:
-                written = np.array([float(t) for t in row.texts])
-                close = np.all(np.abs(values[:, row.columns] - written) <= near, axis=1)
+                numbers = np.array([float(w) for w in row.written])
+                close = np.all(np.abs(values[:, row.columns] - numbers) <= near, axis=1)
                 for i in np.flatnonzero(close):
-                    if i != r and all(_within(t, values[i, j], d) for t, j in zip(row.texts, row.columns)):
+                    if i != r and all(within(w, values[i, j], d) for w, j in zip(row.written, row.columns)):
                         return self.label(name, i, c)
         return None
 
-    def _written_at(self, name: str, r: int, c: int) -> str | None:
+    def _written_at(self, name: str, r: int, c: int) -> Written | None:
         """What the student wrote for entry (r, c) of ``name``, if anything."""
-        row = self._given_rows.get((name, r))
+        row = self._rows.get((name, r))
         if row is None or c not in row.columns:
             return None
-        return row.texts[row.columns.index(c)]
+        return row.written[row.columns.index(c)]
 
     def label(self, name: str, r: int, c: int) -> str:
         """``p[2] of node 5``-style name of one entry."""
-        kind, symbol, _ = QUANTITIES[name]
-        if name == "loss":
-            return "L"
-        if name == "loss_per_node":
-            return f"ℓ of node {self.problem.node_ids[r]}"
-        column = self.problem.classes[c] if kind in ("node", None) else c
-        if kind == "node":
-            return f"{symbol}[{column}] of node {self.problem.node_ids[r]}"
-        if kind == "class":
-            return f"{symbol}[{column}] of class {self.problem.classes[r]}"
-        return f"{symbol}[{column}]"
+        q = BY_NAME[name]
+        if q.axes == ():
+            return q.symbol
+        if q.axes == ("node",):
+            return f"{q.symbol} of node {self.problem.node_ids[r]}"
+        column = self.problem.classes[c] if q.columns == "class" else c
+        if q.rows == "node":
+            return f"{q.symbol}[{column}] of node {self.problem.node_ids[r]}"
+        if q.rows == "class":
+            return f"{q.symbol}[{column}] of class {self.problem.classes[r]}"
+        return f"{q.symbol}[{column}]"
 
     def _explain_slips(self, row: GivenRow, entries: list[Entry]) -> None:
         """A slip beside entries explained by a cause: say what that cause gives here
@@ -462,18 +521,25 @@ class Grader:
         if not causes:
             return
         cause = sorted(causes)[0]
+        explained = [(j, x) for j, x in enumerate(entries) if x.cause == cause]
         for k, e in enumerate(entries):
             if e.cause != "slip":
                 continue
-            for _, world in self._bases(e.quantity):
-                matches = [
-                    values for c, _, values, _ in _alternatives(e.quantity, world, self.problem, self.reduction)
-                    if c == cause and any(
-                        _within(x.given, values[row.row, row.columns[j]], x.decimals)
-                        for j, x in enumerate(entries) if x.cause == cause
-                    )
-                ]
-                if matches:
-                    value = self._shown(matches[0][row.row, row.columns[k]], e.decimals)
-                    e.message += f"; a slip even under the same mistake ({CAUSES[cause]}), which gives {value}"
-                    break
+            for _, world in self._bases(e.quantity, []):
+                for mistake in mistakes_for(e.quantity, self.context):
+                    if mistake.cause != cause:
+                        continue
+                    values = mistake.compute(self.context, world.basis(e.quantity))
+                    if any(within(row.written[j], values[row.row, row.columns[j]], x.decimals) for j, x in explained):
+                        value = shown(values[row.row, row.columns[k]], e.decimals)
+                        e.message += f"; a slip even under the same mistake ({CAUSES[cause]}), which gives {value}"
+                        break
+                else:
+                    continue
+                break
+
+
+def _precision_words(p: Precision) -> str:
+    if p.decimals is not None:
+        return f"{p.decimals} decimal{'s' if p.decimals != 1 else ''}"
+    return f"{p.sig_figs} significant figure{'s' if p.sig_figs != 1 else ''}"

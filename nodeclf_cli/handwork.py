@@ -16,16 +16,15 @@ import numpy as np
 from .core import Carry, StepResult
 from .errors import NodeclfError
 from .problem import Problem, find_position
+from .quantities import BY_NAME
 from .rounding import Precision, round_array, round_value, snap
-
-LOSS_NAMES = ("loss_per_node", "loss")
 
 
 def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
     """A carry that rounds every result as it is shown (losses at ``loss_precision``)."""
 
     def carry(name: str, values: np.ndarray) -> np.ndarray:
-        return round_array(values, loss_precision if name in LOSS_NAMES else precision)
+        return round_array(values, loss_precision if BY_NAME[name].loss_precision else precision)
 
     return carry
 

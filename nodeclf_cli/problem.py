@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import MissingFile, NodeclfError, counted, plural
+from .rounding import Precision, Requirement
 from .sources import (
     LARGEST,
     Mapping,
@@ -29,7 +30,7 @@ from .sources import (
     to_numbers,
 )
 
-PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate")
+PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision")
 # the command-line option that overrides each key
 OPTION_NAMES = {
     "embeddings": "--embeddings",
@@ -85,6 +86,8 @@ class Problem:
     split: np.ndarray | None = None  # (N,) str
     # the files the embeddings and labels came from (None: written inline in the YAML)
     origins: dict = field(default_factory=dict)
+    # the working precision answers must be written at (None: the default, Requirement())
+    requirement: Requirement | None = None
 
     @property
     def n_classes(self) -> int:
@@ -638,6 +641,9 @@ def problem_from_data(
         lr = to_number(value, src, line, key)
         if lr <= 0:
             raise NodeclfError(f"must be a positive number, found {value}", src, line, key)
+    requirement = None
+    if data.get("precision") is not None:
+        requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
     return Problem(
         node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
         Z=Z,
@@ -649,7 +655,44 @@ def problem_from_data(
         source=source,
         split=split,
         origins=origins,
+        requirement=requirement,
     )
+
+
+PRECISION_KEYS = ("decimals", "loss_decimals", "sig_figs", "loss_sig_figs")
+
+
+def load_requirement(value: Any, source: str, line: int | None) -> Requirement:
+    """The ``precision:`` a problem or an answers file requires: ``{decimals: 2,
+    loss_decimals: 4}`` or ``{sig_figs: 3}`` (the losses 2 more unless given)."""
+    if not isinstance(value, Mapping):
+        raise NodeclfError(
+            f"expected a mapping such as {{decimals: 2, loss_decimals: 4}} or {{sig_figs: 3}}; found {kind_of(value)}",
+            source, line, "precision",
+        )
+    _check_keys(value, PRECISION_KEYS, source, "precision")
+    numbers = {}
+    for key in value:
+        number = value[key]
+        low = 0 if "decimals" in key else 1
+        if isinstance(number, bool) or not isinstance(number, int) or not low <= number <= 15:
+            raise NodeclfError(
+                f"expected a whole number from {low} to 15, found {number!r}", source, value.key_lines[key],
+                f"precision.{key}",
+            )
+        numbers[key] = number
+    decimal_keys = {"decimals", "loss_decimals"} & set(numbers)
+    figure_keys = {"sig_figs", "loss_sig_figs"} & set(numbers)
+    if decimal_keys and figure_keys:
+        raise NodeclfError("give decimals or significant figures, not both", source, line, "precision")
+    if figure_keys:
+        figures = numbers.get("sig_figs", 3)
+        return Requirement(
+            Precision(decimals=None, sig_figs=figures),
+            Precision(decimals=None, sig_figs=numbers.get("loss_sig_figs", min(figures + 2, 15))),
+        )
+    places = numbers.get("decimals", 2)
+    return Requirement(Precision(decimals=places), Precision(decimals=numbers.get("loss_decimals", places + 2)))
 
 
 def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, ids: Any):

@@ -1,4 +1,7 @@
-"""Presentation of a graded answer sheet: tables per quantity, a summary, JSON."""
+"""Presentation of a graded answer sheet: tables per quantity, a summary, JSON.
+
+Titles, row kinds and symbols come from the quantity registry; nothing here prints.
+"""
 
 from __future__ import annotations
 
@@ -8,67 +11,69 @@ from typing import Any
 from rich.text import Text
 
 from .errors import counted
-from .grading import CAUSES, QUANTITIES, Entry, Grade, Grader
+from .grading import Entry, Grade, Grader, shown
+from .mistakes import CAUSES
+from .quantities import BY_NAME, loss_formula
 from .render import Section
 
 MARKS = {"correct": "✓", "follows_through": "→", "wrong": "✗"}
-TITLES = {
-    "logits": "Logits  h_i[c] = z_i · w_c + b_c",
-    "probabilities": "Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
-    "loss_per_node": "Loss per node  ℓ_i = −ln p_i[y_i]",
-    "loss": "Loss  L",
-    "grad_logits": "Gradient at the logits  ∂L/∂h_i",
-    "grad_W": "Gradient  ∂L/∂w_c",
-    "grad_b": "Gradient  ∂L/∂b",
-    "W_new": "Updated weights  w_c := w_c − α ∂L/∂w_c",
-    "b_new": "Updated biases  b := b − α ∂L/∂b",
-}
+
+
+def _title(name: str, reduction: str) -> str:
+    q = BY_NAME[name]
+    return f"{q.title}  {loss_formula(reduction)}" if name == "loss" else q.heading
+
+
+def _expected(grader: Grader, entry: Entry) -> str:
+    """The exact value as the student should have written it: at the precision they
+    wrote, or the required one where they wrote coarser."""
+    required = grader.requirement.of(BY_NAME[entry.quantity].loss_precision)
+    decimals = entry.decimals
+    if entry.coarse and required.decimals is not None:
+        decimals = max(decimals, required.decimals)
+    return shown(entry.expected, decimals)
 
 
 def check_sections(grader: Grader, grade: Grade) -> list[Section]:
     """One section per quantity answered: a row per written vector, its entries'
-    verdicts side by side, and under it what went wrong where."""
+    verdicts side by side, and under it what went wrong where, and why a right
+    answer differs from the exact value where it does."""
     sections = []
     for name, entries in groupby(grade.entries, key=lambda e: e.quantity):
         entries = list(entries)
-        kind = QUANTITIES[name][0]
-        section = Section(TITLES[name], [kind or "", "given", "expected", "verdict", "why"])
-        for key, row in groupby(entries, key=lambda e: e.key):
+        section = Section(_title(name, grader.reduction), [BY_NAME[name].rows or "", "given", "expected", "verdict", "why"])
+        for key, row in groupby(entries, key=lambda e: (e.key, e.row)):
             row = list(row)
-            expected = [grader._shown(e.expected, e.decimals) for e in row]
             causes = list(dict.fromkeys(CAUSES[e.cause] for e in row if e.cause))
             section.add_row(
-                "" if key is None else str(key),
+                "" if key[0] is None else str(key[0]),
                 ", ".join(e.given for e in row),
-                ", ".join(expected),
+                ", ".join(_expected(grader, e) for e in row),
                 " ".join(MARKS[e.verdict] for e in row),
                 ", ".join(causes),
             )
             for e in row:
-                if e.verdict != "correct":
-                    section.add_notes(f"{MARKS[e.verdict]} {_place(grader, e)}: {e.given}: {e.message}")
+                if e.verdict != "correct" or e.noted:
+                    place = grader.label(e.quantity, e.row, e.column)
+                    section.add_notes(f"{MARKS[e.verdict]} {place}: {e.given}: {e.message}")
         sections.append(section)
     return sections
 
 
-def _place(grader: Grader, entry: Entry) -> str:
-    rows = grader.problem.node_ids if QUANTITIES[entry.quantity][0] == "node" else grader.problem.classes
-    r = 0
-    if entry.key is not None:
-        r = next(i for i, name in enumerate(rows) if str(name) == str(entry.key))
-    return grader.label(entry.quantity, r, entry.index or 0)
-
-
 def summary_text(grader: Grader, grade: Grade) -> str:
+    follows = grade.count("follows_through")
+    coarse = sum(e.coarse for e in grade.entries)
     counts = (
-        f"{grade.count('correct')} right, {grade.count('follows_through')} "
-        f"{'follows' if grade.count('follows_through') == 1 else 'follow'} through, "
+        f"{grade.count('correct')} right, {follows} {'follows' if follows == 1 else 'follow'} through, "
         f"{grade.count('wrong')} wrong (of {counted(len(grade.entries), 'number')})."
     )
+    if coarse:
+        counts += (f" {counted(coarse, 'number')} written coarser than the "
+                   f"{grader.requirement.describe()} required.")
     first = grade.first_wrong
     if first is None:
         return counts + " Nothing is wrong."
-    return counts + f" Look first at {first.quantity}: {_place(grader, first)}."
+    return counts + f" Look first at {first.quantity}: {grader.label(first.quantity, first.row, first.column)}."
 
 
 def summary(grader: Grader, grade: Grade) -> Text:
@@ -76,7 +81,7 @@ def summary(grader: Grader, grade: Grade) -> Text:
     return Text(summary_text(grader, grade), style=style)
 
 
-def check_json(grade: Grade) -> dict[str, Any]:
+def check_json(grader: Grader, grade: Grade) -> dict[str, Any]:
     first = grade.first_wrong
     return {
         "entries": [
@@ -88,6 +93,7 @@ def check_json(grade: Grade) -> dict[str, Any]:
                 "expected": e.expected,
                 "verdict": e.verdict,
                 "cause": e.cause,
+                "coarse": e.coarse,
                 "message": e.message,
             }
             for e in grade.entries
@@ -98,4 +104,5 @@ def check_json(grade: Grade) -> dict[str, Any]:
             "wrong": grade.count("wrong"),
             "first_wrong": None if first is None else first.quantity,
         },
+        "precision": grader.requirement.describe(),
     }

@@ -119,3 +119,39 @@ def round_array(values: np.ndarray, precision: Precision) -> np.ndarray:
     """Each entry rounded as :func:`round_value`, back as float64 (for carrying)."""
     flat = [float(round_value(v, precision).value) for v in np.asarray(values, float).ravel()]
     return np.array(flat, dtype=np.float64).reshape(np.shape(values))
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The working precision a problem requires: ``values`` for every quantity, ``losses``
+    for the losses (finer: a loss near 1 needs more digits than a probability).
+    The default is what ``step`` shows by default: 2 decimals, the losses 4."""
+
+    values: Precision = Precision(decimals=2)
+    losses: Precision = Precision(decimals=4)
+
+    def of(self, loss: bool) -> Precision:
+        return self.losses if loss else self.values
+
+    def describe(self) -> str:
+        """"2 decimals (the losses 4)" or "3 significant figures (the losses 5)"."""
+        values = self.values.describe().rsplit(",", 1)[0]
+        losses = self.losses.decimals if self.losses.decimals is not None else self.losses.sig_figs
+        return f"{values} (the losses {losses})"
+
+
+def written_digits(text: str, decimals: int) -> tuple[int, int]:
+    """(decimals, significant figures) a number written as ``text`` claims when read to
+    ``decimals`` places (its row's precision: 0.4 among 0.47 is 0.40)."""
+    value = Decimal(text.strip()).quantize(Decimal(1).scaleb(-decimals), context=_CONTEXT)
+    digits = len(value.as_tuple().digits) if not value.is_zero() else 1
+    return decimals, digits
+
+
+def coarser_than(text: str, decimals: int, required: Precision) -> bool:
+    """Whether a number written as ``text`` (read to ``decimals`` places) has fewer
+    digits than ``required``."""
+    places, figures = written_digits(text, decimals)
+    if required.decimals is not None:
+        return places < required.decimals
+    return figures < required.sig_figs

@@ -75,7 +75,8 @@ def test_article_loss_has_the_wrong_sign_but_the_right_size(article_grade):
     assert (loss["verdict"], loss["cause"]) == ("wrong", "sign")
     assert loss["key"] is None and loss["index"] is None
     assert loss["expected"] == pytest.approx(Article.loss, abs=1e-10)
-    assert "from your probabilities: 1.1358" in loss["message"]
+    assert "should be 1.1358, following from your probabilities (exact: 1.1465)" in loss["message"]
+    assert loss["message"].count("should be") == 1
 
 
 def test_article_gradient_is_p_minus_one_with_two_slips(article_grade):
@@ -130,8 +131,9 @@ def test_a_mistake_is_reproduced_from_the_students_values_only_where_they_wrote_
     assert alone[1].startswith("the sign flipped: ℓ_i = −ln p_i[y_i] is never negative (reproduced from the exact")
     # node 1's probabilities written rounded: -log10(0.33) = 0.4815, from the student's own
     own = messages("probabilities: {1: [0.33, 0.29, 0.38]}\nloss_per_node: {1: 0.4815}")
+    # (their probabilities are right, so the one target named is the exact value)
     assert own == ["log base 10 instead of the natural log (reproduced from your own probabilities); "
-                   "should be 1.1082; from your probabilities: 1.1087"]
+                   "should be 1.1082"]
 
 
 def test_a_value_is_said_to_follow_from_the_nearest_quantity_the_student_wrote(tmp_path):
@@ -144,7 +146,7 @@ def test_a_value_is_said_to_follow_from_the_nearest_quantity_the_student_wrote(t
     follows = (0.4815 + A.loss_per_node[1:].sum()) / 5  # 1.0212
     message = loss_message(losses + "loss: 0.4979")
     assert message == f"log base 10 instead of the natural log (reproduced from the exact probabilities); " \
-                      f"should be 1.1465; from your per-node losses: {follows:.4f}"
+                      f"should be {follows:.4f}, following from your per-node losses (exact: 1.1465)"
     summed = loss_message(losses + f"loss: {5 * follows:.4f}")
     assert summed.startswith("a sum instead of the mean (the 1/N is missing) (reproduced from your own per-node losses)")
     # with only probabilities written, the sum is reproduced from them
@@ -237,9 +239,19 @@ def test_no_swap_is_claimed_by_chance_in_a_big_problem(tmp_path):
     assert not [e for e in data["entries"] if e["cause"] == "swapped"]
 
 
-def test_planted_rounding_drift(tmp_path):
+def test_one_unit_off_that_no_rounding_gives_is_a_slip_not_drift(tmp_path):
+    # p_1[0] = 0.330151: 0.34 is one unit off, but neither the exact logits nor the
+    # logits rounded as by hand (0.69, 0.57, 0.82: p = 0.3305) give it
     data = grade(tmp_path, "probabilities: {1: [0.34, 0.29, 0.38]}")
-    assert verdicts(data, "probabilities", 1) == [("wrong", "rounding_drift"), ("correct", None), ("correct", None)]
+    assert verdicts(data, "probabilities", 1) == [("wrong", "slip"), ("correct", None), ("correct", None)]
+
+
+def test_planted_rounding_drift_from_coarse_probabilities(tmp_path):
+    # p_1 to 1 decimal (each right at 1 decimal), then l_1 = -ln 0.3 = 1.2040 for 1.1082
+    data = grade(tmp_path, "probabilities: {1: [0.3, 0.3, 0.4]}\nloss_per_node: {1: 1.2040}")
+    assert verdicts(data, "probabilities", 1) == [("correct", None)] * 3
+    assert [e["coarse"] for e in data["entries"] if e["quantity"] == "probabilities"] == [True] * 3
+    assert verdicts(data, "loss_per_node", 1) == [("wrong", "rounding_drift")]
 
 
 def test_a_logit_drifts_only_where_rounded_products_give_it(tmp_path):
@@ -314,8 +326,8 @@ def test_right_rounded_values_carried_on_are_right_not_follow_through(tmp_path):
     data = grade(tmp_path, "logits: {2: [0.58, 0.21, 0.24]}\nprobabilities: {2: [0.42, 0.29, 0.30]}\nloss: 1.1423", code=0)
     assert {v for v in verdicts(data, "probabilities") + verdicts(data, "loss")} == {("correct", None)}
     messages = {e["quantity"]: e["message"] for e in data["entries"] if e["given"] in (0.30, 1.1423)}
-    assert messages == {"probabilities": "right, worked from rounded values as by hand (exact: 0.29)",
-                        "loss": "right, worked from rounded values as by hand (exact: 1.1465)"}
+    assert messages == {"probabilities": "right for values carried at 2 decimals as by hand (exact: 0.29)",
+                        "loss": "right for values carried at 2 decimals as by hand (exact: 1.1465)"}
 
 
 # --- precision from the digits as written -------------------------------------------
@@ -395,7 +407,7 @@ def test_check_recomputes_the_gradient_and_update_as_step_does_to_the_last_bit(t
     example, and generated problems of 60 nodes), not a twin computation that could
     round a tie the other way."""
     from nodeclf_cli.generate import generate, problem_yaml
-    from nodeclf_cli.grading import World
+    from nodeclf_cli.grading import Grader
     from nodeclf_cli.problem import load_problem
 
     path = ROOT / "data" / "example.yaml"
@@ -404,8 +416,8 @@ def test_check_recomputes_the_gradient_and_update_as_step_does_to_the_last_bit(t
         path.write_text(problem_yaml(generate(nodes=60, dim=6, classes=5, seed=seed), "test"))
     problem = load_problem(path)
     exact = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
-    world = World(problem, exact, [], "mean")
+    own = Grader(problem, [], "mean").own  # the student's world, with nothing written
     for quantity in ("grad_W", "W_new"):
-        assert np.array_equal(world.expected[quantity], getattr(exact, quantity)), quantity
+        assert np.array_equal(own.follows[quantity], getattr(exact, quantity)), quantity
     for quantity in ("grad_b", "b_new"):
-        assert np.array_equal(world.expected[quantity][0], getattr(exact, quantity)), quantity
+        assert np.array_equal(own.follows[quantity][0], getattr(exact, quantity)), quantity

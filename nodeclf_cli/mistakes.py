@@ -1,0 +1,197 @@
+"""The mistakes a marker knows by name, as data: each is a small function that works a
+quantity out with that mistake made, registered with the quantity it affects, the
+quantity it is computed from, and what the message says.
+
+The grader tries every mistake registered for a quantity (from the exact values, from
+the student's own, and from values carried at the student's precision) and names the
+cause only where the recomputed value reproduces what was written. Adding a mistake is
+one function and one :class:`Mistake` entry below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .core import grad_params, loss_scale
+from .problem import Problem
+
+# Each cause, as it is named in a table's "why" column.
+CAUSES = {
+    "sign": "sign flipped",
+    "forgot_bias": "bias forgotten",
+    "transposed_W": "W transposed",
+    "no_exp": "no exp",
+    "wrong_axis": "over nodes",
+    "log_base": "log base 10 or 2",
+    "predicted_class": "predicted class",
+    "missing_mean": "sum, not mean",
+    "p_minus_one": "p − 1, not p − y",
+    "added_gradient": "gradient added",
+    "forgot_lr": "α forgotten",
+    "not_updated": "not updated",
+    "swapped": "swapped",
+    "rounding_drift": "rounding drift",
+    "slip": "arithmetic slip",
+}
+
+World = dict  # quantity name -> its values as a 2-d array (see quantities.as_2d)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every mistake may read besides a world: the problem and the reduction."""
+
+    problem: Problem
+    reduction: str
+
+    @property
+    def scale(self) -> float:
+        return loss_scale(len(self.problem.y), self.reduction)
+
+    @property
+    def other_scale(self) -> float:
+        """The scale of the other reduction (1 for a mean, 1/N for a sum)."""
+        return 1.0 if self.reduction == "mean" else 1.0 / len(self.problem.y)
+
+    @property
+    def one_hot(self) -> np.ndarray:
+        return np.eye(self.problem.n_classes)[self.problem.y]
+
+    def true_probabilities(self, world: World) -> np.ndarray:
+        P = world["probabilities"]
+        return P[np.arange(len(self.problem.y)), self.problem.y][:, None]
+
+    def gradient(self, name: str, grad_logits: np.ndarray) -> np.ndarray:
+        """grad_logits, grad_W or grad_b (as 2-d) from a gradient at the logits."""
+        if name == "grad_logits":
+            return grad_logits
+        grad_W, grad_b = grad_params(grad_logits, self.problem.Z)
+        return grad_W if name == "grad_W" else grad_b[None, :]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One known mistake on one quantity: ``compute(context, world)`` gives the values
+    it leads to (2-d), worked from ``source`` in the world (None: from the inputs)."""
+
+    cause: str
+    quantity: str
+    what: str
+    source: str | None
+    compute: Callable[[Context, World], np.ndarray]
+    applies: Callable[[Context], bool] = lambda context: True
+
+
+def _logs(base: float) -> Callable[[Context, World], np.ndarray]:
+    def per_node(context: Context, world: World) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.log(context.true_probabilities(world)) / np.log(base)
+
+    return per_node
+
+
+def _mean_of(per_node: Callable[[Context, World], np.ndarray]) -> Callable[[Context, World], np.ndarray]:
+    return lambda context, world: np.array([[context.scale * per_node(context, world).sum()]])
+
+
+def _predicted_class_losses(context: Context, world: World) -> np.ndarray:
+    """ℓ_i = −ln max_c p_i[c]: the largest probability's class, not the true one."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return -np.log(world["probabilities"].max(axis=1, keepdims=True))
+
+
+def _no_exp(context: Context, world: World) -> np.ndarray:
+    H = world["logits"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return H / H.sum(axis=1, keepdims=True)
+
+
+def _over_nodes(context: Context, world: World) -> np.ndarray:
+    H = world["logits"]
+    E = np.exp(H - H.max())
+    return E / E.sum(axis=0)
+
+
+def _gradient_mistakes(name: str) -> list[Mistake]:
+    """The gradient's mistakes, the same at the logits, for W and for b."""
+    flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
+    mean_word = "a sum instead of the mean (the 1/N is missing)"
+    minus_one = {
+        "grad_logits": ("p − 1 for every class instead of p − y (1 only at the true class)",
+                        "p − 1 for every class instead of (p − y)/N: no 1/N either"),
+        "grad_W": ("written as Σ(p − 1)x instead of Σ(p − y)x",
+                   "written as Σ(p − 1)x instead of (1/N) Σ(p − y)x: p − 1 for every node and no 1/N"),
+        "grad_b": ("written as Σ(p − 1) instead of Σ(p − y)",
+                   "written as Σ(p − 1) instead of (1/N) Σ(p − y): p − 1 for every node and no 1/N"),
+    }[name]
+    return [
+        Mistake("sign", name, "the sign flipped (Y − P instead of P − Y)", flipped_from,
+                lambda c, w: -c.gradient(name, w["grad_logits"])),
+        Mistake("missing_mean", name, mean_word, "probabilities",
+                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot)),
+                lambda c: c.reduction == "mean"),
+        Mistake("missing_mean", name, "the mean instead of the sum", "probabilities",
+                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot)),
+                lambda c: c.reduction == "sum"),
+        Mistake("p_minus_one", name, minus_one[0], "probabilities",
+                lambda c, w: c.gradient(name, c.scale * (w["probabilities"] - 1.0))),
+        Mistake("p_minus_one", name, minus_one[1], "probabilities",
+                lambda c, w: c.gradient(name, w["probabilities"] - 1.0), lambda c: c.reduction == "mean"),
+    ]
+
+
+def _update_mistakes(name: str) -> list[Mistake]:
+    grad, symbol, what = ("grad_W", "w", "weight") if name == "W_new" else ("grad_b", "b", "bias")
+
+    def old(c: Context) -> np.ndarray:
+        return c.problem.W if name == "W_new" else c.problem.b[None, :]
+
+    return [
+        Mistake("added_gradient", name, "the gradient added instead of subtracted", grad,
+                lambda c, w: old(c) + c.problem.learning_rate * w[grad]),
+        Mistake("forgot_lr", name, f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}", grad,
+                lambda c, w: old(c) - w[grad]),
+        Mistake("not_updated", name, f"the {what} before the update, not after it", None, lambda c, w: old(c)),
+    ]
+
+
+MISTAKES: tuple[Mistake, ...] = (
+    Mistake("forgot_bias", "logits", "the bias b_c left out of h_i[c] = z_i · w_c + b_c", None,
+            lambda c, w: c.problem.Z @ c.problem.W.T),
+    Mistake("transposed_W", "logits", "column c of W used instead of row c (Z W + b, not Z Wᵀ + b)", None,
+            lambda c, w: c.problem.Z @ c.problem.W + c.problem.b,
+            lambda c: c.problem.W.shape[0] == c.problem.W.shape[1]),
+    Mistake("sign", "logits", "the sign flipped", None, lambda c, w: -w["logits"]),
+    Mistake("no_exp", "probabilities", "the logits divided by their sum, without exp", "logits", _no_exp),
+    Mistake("wrong_axis", "probabilities", "normalised over the nodes instead of over the classes", "logits",
+            _over_nodes),
+    Mistake("sign", "loss_per_node", "the sign flipped: ℓ_i = −ln p_i[y_i] is never negative", "probabilities",
+            lambda c, w: -w["loss_per_node"]),
+    Mistake("log_base", "loss_per_node", "log base 10 instead of the natural log", "probabilities", _logs(10)),
+    Mistake("log_base", "loss_per_node", "log base 2 instead of the natural log", "probabilities", _logs(2)),
+    Mistake("predicted_class", "loss_per_node", "−ln of the largest probability, not of the true class's",
+            "probabilities", _predicted_class_losses),
+    Mistake("sign", "loss", "the sign flipped: a cross-entropy is never negative", "loss_per_node",
+            lambda c, w: -w["loss"]),
+    Mistake("log_base", "loss", "log base 10 instead of the natural log", "probabilities", _mean_of(_logs(10))),
+    Mistake("log_base", "loss", "log base 2 instead of the natural log", "probabilities", _mean_of(_logs(2))),
+    Mistake("missing_mean", "loss", "a sum instead of the mean (the 1/N is missing)", "loss_per_node",
+            lambda c, w: w["loss_per_node"].sum(keepdims=True) * c.other_scale, lambda c: c.reduction == "mean"),
+    Mistake("missing_mean", "loss", "the mean instead of the sum", "loss_per_node",
+            lambda c, w: w["loss_per_node"].sum(keepdims=True) * c.other_scale, lambda c: c.reduction == "sum"),
+    Mistake("predicted_class", "loss", "−ln of each node's largest probability, not of its true class's",
+            "probabilities", _mean_of(_predicted_class_losses)),
+    *_gradient_mistakes("grad_logits"),
+    *_gradient_mistakes("grad_W"),
+    *_gradient_mistakes("grad_b"),
+    *_update_mistakes("W_new"),
+    *_update_mistakes("b_new"),
+)
+
+
+def mistakes_for(name: str, context: Context) -> list[Mistake]:
+    """The mistakes registered for quantity ``name`` that apply to this problem."""
+    return [m for m in MISTAKES if m.quantity == name and m.applies(context)]
