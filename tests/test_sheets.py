@@ -91,9 +91,8 @@ def test_sheet_is_marked_as_a_marker_marks_it(sheet: Path):
             disagree = True
         if disagree:
             told = f" [{entry['message']}]" if entry.get("message") else ""
-            problems.append(
-                f"{_shown(ident)} = {entry.get('given')}: marked {_verdict(entry)}, a marker says {_verdict(want)}{told}"
-            )
+            marked = f"marked {_verdict(entry)}, a marker says {_verdict(want)}"
+            problems.append(f"{_shown(ident)} = {entry.get('given')}: {marked}{told}")
     for ident in listed.keys() - seen:
         problems.append(f"{_shown(ident)}: listed as {_verdict(listed[ident])} but not in the report")
     assert not problems, f"{sheet.name}: {len(problems)} disagreement(s):\n  " + "\n  ".join(problems)
