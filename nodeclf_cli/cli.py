@@ -236,15 +236,17 @@ def step(
 
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
-    from .core import gradient_step
+    from . import handwork
     from .problem import load_problem, missing_input
 
-    precision = _precision(decimals, sig_figs, rounding)
+    _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
     if output is not None:
         from .output import check_writable
 
         check_writable(output, force)
+    if not explain and (node is not None or class_name is not None or feature is not None):
+        raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
     )
@@ -254,53 +256,55 @@ def step(
         raise missing_input("learning_rate", loaded.source)
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
-    if not explain and (node is not None or class_name is not None or feature is not None):
-        raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
-    inputs = (loaded.Z, loaded.y, loaded.W, loaded.b, loaded.learning_rate, reduction.value)
-    exact = gradient_step(*inputs)
-    result = exact
-    if carry is CarryMode.rounded:
-        from .handwork import rounded_carry
-
-        result = gradient_step(*inputs, carry=rounded_carry(precision, precision.finer(2)))
-    explanation = None
+    explain_at = None
     if explain:
-        from . import handwork
-
-        explanation = handwork.explain(
-            loaded, result, handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
-            precision, precision.finer(2), reduction.value, carry is CarryMode.rounded,
-            handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT,
-            handwork.find_feature(loaded, feature), show_nodes or None,
+        explain_at = handwork.ExplainAt(
+            handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
+            handwork.find_feature(loaded, feature),
+            handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT, show_nodes or None,
         )
-    _emit(
-        _step_report(loaded, exact, result, explanation, precision, reduction.value, carry, show_nodes, output_format),
-        output,
-        force,
+    worked = handwork.work_step(
+        loaded, _requirement(decimals, sig_figs, rounding, loaded.requirement), reduction.value,
+        carry is CarryMode.rounded, explain_at,
     )
+    _emit(_step_report(worked, show_nodes, output_format), output, force)
 
 
-def _step_report(
-    loaded: Any, exact: Any, result: Any, explanation: Any, precision: Any, reduction: str,
-    carry: CarryMode, show_nodes: int, output_format: StepFormat,
-) -> Any:
+def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:
+    """The precision step shows and carries: --decimals or --sig-figs (the losses 2
+    more), else the precision the problem requires, else 2 decimals (the losses 4)."""
+    from dataclasses import replace
+
+    from .rounding import Requirement
+
+    if decimals is None and sig_figs is None and required is not None:
+        return Requirement(replace(required.values, rounding=rounding.value),
+                           replace(required.losses, rounding=rounding.value))
+    precision = _precision(decimals, sig_figs, rounding)
+    return Requirement(precision, precision.finer(2))
+
+
+def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any:
     """The step in the chosen format: JSON text, Rich renderables, or a Markdown or
     LaTeX document. With carried rounding, values that it changes are marked."""
     from . import render
 
     if output_format is StepFormat.json:
-        data = render.step_json(loaded, result, reduction)
-        data["carry"] = carry.value
-        if explanation is not None:
-            data["explanation"] = {"title": explanation.title, "groups": dict(explanation.groups)}
+        data = render.step_json(worked.problem, worked.result, worked.reduction)
+        data["carry"] = "rounded" if worked.carried else "exact"
+        if worked.explanation is not None:
+            data["explanation"] = {"title": worked.explanation.title, "groups": dict(worked.explanation.groups)}
         return _json_text(data)
-    loss_precision, most = precision.finer(2), show_nodes or None  # 0: all nodes
-    sections = render.step_sections(loaded, result, precision, loss_precision, reduction, most)
-    carried = carry is CarryMode.rounded
-    if carried:
-        exact_sections = render.step_sections(loaded, exact, precision, loss_precision, reduction, most)
+    precision, loss_precision = worked.requirement.values, worked.requirement.losses
+    most = show_nodes or None  # 0: all nodes
+    sections = render.step_sections(worked.problem, worked.result, precision, loss_precision, worked.reduction, most)
+    if worked.carried:
+        exact_sections = render.step_sections(
+            worked.problem, worked.exact, precision, loss_precision, worked.reduction, most
+        )
         render.mark_carry_changes(sections, exact_sections)
-    title = _title(loaded, precision, carried)
+    title = _title(worked.problem, precision, worked.carried)
+    explanation = worked.explanation
     if output_format is StepFormat.table:
         return [render.heading(title), *sections, *([render.explanation(explanation)] if explanation else [])]
     from . import export

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .handwork import Explanation, latex_escape
-from .render import Section
+from .render import Cell, Section
 
 # --- Markdown ---------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ def markdown_section(section: Section) -> str:
     lines = [f"### {_md_cell(section.formula)}", ""]
     lines.append("| " + " | ".join(_md_cell(h) for h in section.headers) + " |")
     lines.append("|" + "---:|" * len(section.headers))
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in section.rows]
+    lines += ["| " + " | ".join(_md_cell(str(c)) for c in row) + " |" for row in section.rows]
     for note in section.notes:
         lines += ["", _md_cell(note)]
     return "\n".join(lines) + "\n"
@@ -113,19 +113,17 @@ def tex(text: str) -> str:
     return _text_and_math(parts)
 
 
-# a number as a table shows it, with a mark after it (0.69*, 0.30†)
-_NUMBER_CELL = re.compile(r"[+\-−]?(\d+\.?\d*|\.\d+)([eE][+\-]?\d+)?[*†]?")
-
-
-def tex_cell(text: str) -> str:
-    """A table's cell as LaTeX: numbers and marks in math mode, names (a node id, a
-    class) as text, whatever they hold (``a_1`` is not a subscript, ``x%`` no comment)."""
-    return _text_and_math(
-        [
-            (True, _math(token)) if _NUMBER_CELL.fullmatch(token) or token == "✗" else (False, latex_escape(token))
-            for token in text.split()
-        ]
-    )
+def tex_cell(cell: str | Cell) -> str:
+    """A table's cell as LaTeX: a number in math mode with its marks (``$0.69^{*}$``),
+    a name (a node id, a class) as escaped text, whatever it holds (``a_1`` is not a
+    subscript, ``x%`` no comment); other text as :func:`tex` writes it."""
+    if not isinstance(cell, Cell):
+        return tex(cell)
+    if not cell.number:
+        text = latex_escape(cell.text)
+        return text + (r" $\times$" if cell.mispredicted else "")
+    marks = (r"^{*}" if cell.tie else "") + (r"^{\dagger}" if cell.changed else "")
+    return "$" + cell.text.replace("−", "-") + marks + "$"
 
 
 def _text_and_math(parts: list[tuple[bool, str]]) -> str:
@@ -151,7 +149,8 @@ LATEX_TABLE_WIDTH = 72  # characters of table that fit an A4 page's text width a
 def latex_section(section: Section) -> str:
     """The section's table, split into several (each led by the first column) where it
     would be wider than the page, as the terminal splits it."""
-    lines = [rf"\subsection*{{{tex(section.formula)}}}"]
+    heading = section.latex if section.latex is not None else tex(section.formula)
+    lines = [rf"\subsection*{{{heading}}}"]
     for group in section.column_groups(LATEX_TABLE_WIDTH):
         lines += [
             r"\begin{center}",

@@ -1,4 +1,8 @@
-"""Practice problems with "nice" numbers, and their answer keys in the check format."""
+"""Practice problems with "nice" numbers, and their answer keys in the check format.
+
+A problem states the precision its answers must be written at (``precision:``); its
+key writes every quantity of the registry at that precision.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ import numpy as np
 
 from .core import StepResult, gradient_step
 from .problem import problem_from_data
-from .rounding import Precision, round_value
+from .quantities import QUANTITIES
+from .rounding import Requirement, round_value
 from .sources import parse_yaml
 
 LEARNING_RATES = (0.1, 0.2, 0.5)
-KEY_DECIMALS = {"logits": 2, "probabilities": 2, "loss": 4, "grad_W": 3, "grad_b": 3, "W_new": 3, "b_new": 3}
 
 
 def _nice(units: np.ndarray, decimals: int) -> list[str]:
@@ -41,6 +45,7 @@ def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2) -
         "W": [_nice(row, decimals) for row in weights],
         "b": _nice(biases, decimals),
         "learning_rate": LEARNING_RATES[int(rng.integers(len(LEARNING_RATES)))],
+        "precision": {"decimals": decimals, "loss_decimals": decimals + 2},
     }
 
 
@@ -62,35 +67,42 @@ def problem_yaml(problem: dict, command: str) -> str:
         *(f"    - {_flow(row)}  # w_{c}" for c, row in enumerate(problem["W"])),
         f"  b: {_flow(problem['b'])}",
         f"learning_rate: {problem['learning_rate']}",
+        "# Answers are marked at this precision (a number written coarser is noted):",
+        "precision: {" + ", ".join(f"{k}: {v}" for k, v in problem["precision"].items()) + "}",
     ]
     return "\n".join(lines) + "\n"
 
 
-def answers_yaml(result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple) -> str:
-    """The answer key in the ``nodeclf check`` format; ``problem_ref`` is the text
-    after ``problem:`` (a relative path, or an indented inline problem)."""
-
-    def nums(values, decimals):
-        precision = Precision(decimals=decimals)
-        return _flow([round_value(float(v), precision).text for v in values])
-
-    def per_row(name, matrix, keys):
-        d = KEY_DECIMALS[name]
-        return [f"  {name}:"] + [f"    {k}: {nums(row, d)}" for k, row in zip(keys, matrix)]
-
+def answers_yaml(
+    result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple, requirement: Requirement
+) -> str:
+    """The answer key in the ``nodeclf check`` format, every quantity of the registry
+    at the precision the problem requires; ``problem_ref`` is the text after
+    ``problem:`` (a relative path, or an indented inline problem)."""
     lines = [
         "# The answer key: every value of one exact gradient step, written rounded",
-        "# (half-up). Grade a hand-worked sheet in this format with: nodeclf check FILE",
+        f"# (half-up) to the {requirement.describe()} the problem requires.",
+        "# Grade a hand-worked sheet in this format with: nodeclf check FILE",
         "problem:" + ("" if problem_ref.startswith("\n") else " ") + problem_ref,
         "answers:",
-        *per_row("logits", result.logits, node_ids),
-        *per_row("probabilities", result.probabilities, node_ids),
-        f"  loss: {round_value(result.loss, Precision(decimals=KEY_DECIMALS['loss'])).text}",
-        *per_row("grad_W", result.grad_W, classes),
-        f"  grad_b: {nums(result.grad_b, KEY_DECIMALS['grad_b'])}",
-        *per_row("W_new", result.W_new, classes),
-        f"  b_new: {nums(result.b_new, KEY_DECIMALS['b_new'])}",
     ]
+    keys = {"node": node_ids, "class": classes}
+    for q in QUANTITIES:
+        precision = requirement.of(q.loss_precision)
+        values = np.asarray(getattr(result, q.name))
+
+        def text(x: float) -> str:
+            return round_value(float(x), precision).text
+
+        if q.rows is None and q.columns is None:  # a single number
+            lines.append(f"  {q.name}: {text(values)}")
+        elif q.rows is None:  # one list over the classes
+            lines.append(f"  {q.name}: {_flow([text(v) for v in values])}")
+        elif q.columns is None:  # one number per node
+            lines.append(f"  {q.name}: {{" + ", ".join(f"{k}: {text(v)}" for k, v in zip(keys[q.rows], values)) + "}")
+        else:
+            lines.append(f"  {q.name}:")
+            lines += [f"    {k}: {_flow([text(v) for v in row])}" for k, row in zip(keys[q.rows], values)]
     return "\n".join(lines) + "\n"
 
 
@@ -104,4 +116,4 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
     else:
         body = [line for line in problem_text.splitlines() if not line.startswith("#")]
         ref = "".join(f"\n  {line}" for line in body)
-    return answers_yaml(result, ref, problem.node_ids, problem.classes)
+    return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement())

@@ -334,10 +334,22 @@ class Grader:
             out.append(taint)
         return out[0], out[1]
 
+    def _required(self, name: str) -> Precision:
+        return self.requirement.of(BY_NAME[name].loss_precision)
+
+    def _coarse_words(self, name: str, r: int) -> str:
+        """``1-decimal``: the precision of the coarsest written row that row ``r`` of
+        ``name`` rests on, in the nearest quantity the student wrote before it."""
+        nearest = self._nearest_written(name)
+        same_row = all(BY_NAME[q].row_by_row for q in (*upstream(name)[upstream(name).index(nearest) + 1:], name))
+        rows = [row for row in self.given if row.quantity == nearest and (row.row == r or not same_row)]
+        decimals = min((row.decimals for row in rows), default=0)
+        return f"{decimals}-decimal"
+
     def _right_at_required(self, entry: Entry) -> bool:
         """A coarse number that, read at the required precision, is still right (0.3 for
         0.2973 is 0.30): carrying it does no harm."""
-        required = self.requirement.of(BY_NAME[entry.quantity].loss_precision)
+        required = self._required(entry.quantity)
         if required.decimals is None:
             return False
         return within(Written.parse(entry.given), entry.expected, required.decimals)
@@ -401,7 +413,9 @@ class Grader:
                                     f"follows from your {fed_by}: {shown(value, d)} (exact: {exact_shown})")
                 elif upstream_coarse:
                     yield Candidate(value, "wrong", "rounding_drift",
-                                    f"carried from your {fed_by}, written coarser than required; {target}")
+                                    f"carried from your {self._coarse_words(name, r)} {fed_by} "
+                                    f"({_required_words(self._required(self._nearest_written(name)))} required); "
+                                    f"{target}")
                 else:
                     yield Candidate(value, "correct", None,
                                     f"right for your own rounded {fed_by} (exact: {exact_shown})", noted=True)

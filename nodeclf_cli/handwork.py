@@ -3,6 +3,7 @@
 ``rounded_carry`` makes :func:`core.gradient_step` work as a person with a pencil
 does, from the rounded values of the step before. ``explain`` writes one node's and
 one class's formulas with the numbers substituted, in plain text or LaTeX.
+:func:`work_step` is what ``nodeclf step`` computes: both, as asked.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .core import Carry, StepResult
+from .core import Carry, StepResult, gradient_step
 from .errors import NodeclfError
 from .problem import Problem, find_position
 from .quantities import BY_NAME
-from .rounding import Precision, round_array, round_value, snap
+from .rounding import Precision, Requirement, round_array, round_value, snap
 
 
 def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
@@ -256,3 +257,48 @@ def explain(
             ("Update", update),
         ],
     )
+
+
+@dataclass(frozen=True)
+class ExplainAt:
+    """What ``--explain`` writes: node, class and feature positions, the notation, and
+    how many terms of a sum over the nodes (None: all)."""
+
+    node: int
+    cls: int
+    feature: int
+    notation: Notation = TEXT
+    most: int | None = None
+
+
+@dataclass(frozen=True)
+class Worked:
+    """One step as ``nodeclf step`` shows it: exact, and as carried (the same when exact)."""
+
+    problem: Problem
+    exact: StepResult
+    result: StepResult
+    requirement: Requirement
+    reduction: str
+    carried: bool
+    explanation: Explanation | None
+
+
+def work_step(
+    problem: Problem, requirement: Requirement, reduction: str, carried: bool, explain_at: ExplainAt | None = None
+) -> Worked:
+    """The exact step; the step carried at ``requirement`` when ``carried``; and the
+    explanation ``explain_at`` asks for, of the step as shown."""
+    inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
+    exact = gradient_step(*inputs)
+    result = exact
+    if carried:
+        result = gradient_step(*inputs, carry=rounded_carry(requirement.values, requirement.losses))
+    explanation = None
+    if explain_at is not None:
+        e = explain_at
+        explanation = explain(
+            problem, result, e.node, e.cls, requirement.values, requirement.losses, reduction, carried,
+            e.notation, e.feature, e.most,
+        )
+    return Worked(problem, exact, result, requirement, reduction, carried, explanation)

@@ -59,8 +59,8 @@ class Quantity:
 
 QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
-        "logits", "h", "logits", "Logits", "h_i[c] = z_i · w_c + b_c",
-        r"h_i[c] = z_i \cdot w_c + b_c", ("node", "class"), (),
+        "logits", "h", "logits", "Logits", "H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
+        r"H = Z W^{\top} + b \quad (h_i[c] = z_i \cdot w_c + b_c)", ("node", "class"), (),
     ),
     Quantity(
         "probabilities", "p", "probabilities", "Softmax", "p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",

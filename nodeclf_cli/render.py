@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 import numpy as np
@@ -13,10 +13,29 @@ from rich.text import Text
 from .core import StepResult
 from .errors import counted
 from .problem import Problem
+from .quantities import BY_NAME, QUANTITIES, grad_logits_formula, loss_formula
 from .rounding import Precision, round_value
 
 TIE_MARK = "*"
 CARRY_MARK = "†"
+MISPREDICTED_MARK = "✗"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: a number as rounded (``text``), or a name; with its marks. Each
+    output format writes it (the terminal and Markdown as ``0.69*†``, LaTeX with the
+    number in math), so nothing is parsed back from text."""
+
+    text: str
+    number: bool = True
+    tie: bool = False  # lay exactly half-way before rounding
+    changed: bool = False  # carrying rounded values changed it
+    mispredicted: bool = False  # a predicted class that is not the true one
+
+    def __str__(self) -> str:
+        marks = (TIE_MARK if self.tie else "") + (CARRY_MARK if self.changed else "")
+        return self.text + marks + (f"  {MISPREDICTED_MARK}" if self.mispredicted else "")
 
 
 class Cells:
@@ -26,14 +45,13 @@ class Cells:
         self.precision = precision
         self.ties: list[tuple[str, str]] = []
 
-    def __call__(self, x: float) -> str:
+    def __call__(self, x: float) -> Cell:
         rounded = round_value(float(x), self.precision)
-        if not rounded.tie:
-            return rounded.text
-        self.ties.append((format(rounded.snapped, "f"), rounded.text))
-        return rounded.text + TIE_MARK
+        if rounded.tie:
+            self.ties.append((format(rounded.snapped, "f"), rounded.text))
+        return Cell(rounded.text, tie=rounded.tie)
 
-    def row(self, values: Iterable[float]) -> list[str]:
+    def row(self, values: Iterable[float]) -> list[Cell]:
         return [self(v) for v in values]
 
     def footnote(self) -> str | None:
@@ -44,6 +62,11 @@ class Cells:
         return f"{TIE_MARK} exactly half-way, rounded {self.precision.rounding}: {pairs}"
 
 
+def name_cell(name: Any) -> Cell:
+    """A node id or class name as a cell: text, never a number to typeset."""
+    return Cell(str(name), number=False)
+
+
 def plain(x: Any) -> str:
     """An input number as given (0.17, not 0.17000000000000001)."""
     if isinstance(x, (float, np.floating)):
@@ -51,8 +74,8 @@ def plain(x: Any) -> str:
     return str(x)
 
 
-def _longest_word(cell: str) -> int:
-    return max((len(word) for word in cell.split()), default=0)
+def _longest_word(cell: str | Cell) -> int:
+    return max((len(word) for word in str(cell).split()), default=0)
 
 
 @dataclass
@@ -63,10 +86,11 @@ class Section:
 
     formula: str
     headers: list[str]
-    rows: list[list[str]] = field(default_factory=list)
+    rows: list[list[str | Cell]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    latex: str | None = None  # the formula as LaTeX, where it is known (else made from the text)
 
-    def add_row(self, *cells: str) -> None:
+    def add_row(self, *cells: str | Cell) -> None:
         self.rows.append(list(cells))
 
     def add_notes(self, *notes: str | None) -> Section:
@@ -87,7 +111,7 @@ class Section:
                 overflow="fold",
             )
         for row in self.rows:
-            table.add_row(*(Text(row[i]) for i in columns))
+            table.add_row(*(Text(str(row[i])) for i in columns))
         return table
 
     def column_groups(self, width: int) -> list[list[int]]:
@@ -134,7 +158,7 @@ def input_sections(problem: Problem, shown: int | None = None) -> list[Section]:
     )
     for node_id, z, label in zip(problem.node_ids[:shown], problem.Z[:shown], problem.y[:shown]):
         true = problem.classes[label] if label >= 0 else "—"
-        embeddings.add_row(str(node_id), *map(plain, z), str(true))
+        embeddings.add_row(name_cell(node_id), *(Cell(plain(x)) for x in z), name_cell(true))
     embeddings.add_notes(nodes_left_out(shown, n))
     layer = Section(
         "Layer: W (one row w_c per class) and b",
@@ -142,30 +166,47 @@ def input_sections(problem: Problem, shown: int | None = None) -> list[Section]:
         notes=[f"learning rate α = {plain(problem.learning_rate)}"],
     )
     for name, w, bias in zip(problem.classes, problem.W, problem.b):
-        layer.add_row(str(name), *map(plain, w), plain(bias))
+        layer.add_row(name_cell(name), *(Cell(plain(x)) for x in w), Cell(plain(bias)))
     return [embeddings, layer]
 
 
 def per_node_section(
-    formula: str, problem: Problem, values: np.ndarray, symbol: str, cells: Cells, shown: int
+    formula: str, problem: Problem, values: np.ndarray, symbol: str, cells: Cells, shown: int,
+    latex: str | None = None,
 ) -> Section:
     """Rows = the first ``shown`` nodes, columns = classes."""
-    section = Section(formula, ["node", *(f"{symbol}[{c}]" for c in problem.classes)])
+    section = Section(formula, ["node", *(f"{symbol}[{c}]" for c in problem.classes)], latex=latex)
     for node_id, row in zip(problem.node_ids[:shown], values[:shown]):
-        section.add_row(str(node_id), *cells.row(row))
+        section.add_row(name_cell(node_id), *cells.row(row))
     return section.add_notes(nodes_left_out(shown, len(values)), cells.footnote())
 
 
 def per_class_section(
-    formula: str, problem: Problem, W: np.ndarray, b: np.ndarray, symbols: tuple, cells: Cells
+    formula: str, problem: Problem, W: np.ndarray, b: np.ndarray, symbols: tuple, cells: Cells,
+    latex: str | None = None,
 ) -> Section:
     """Rows = classes, columns = features then the bias."""
     w_symbol, b_symbol = symbols
     features = (f"{w_symbol}[{j}]" for j in range(W.shape[1]))
-    section = Section(formula, ["class", *features, b_symbol])
+    section = Section(formula, ["class", *features, b_symbol], latex=latex)
     for name, w, bias in zip(problem.classes, W, b):
-        section.add_row(str(name), *cells.row(w), cells(bias))
+        section.add_row(name_cell(name), *cells.row(w), cells(bias))
     return section.add_notes(cells.footnote())
+
+
+def _heading(*names: str, title: str | None = None, reduction: str = "mean") -> tuple[str, str]:
+    """A table's title from the registry: its quantities' formulas side by side, as
+    text and as LaTeX ("Gradients  ∂L/∂W = ...,  ∂L/∂b = ...")."""
+    found = [BY_NAME[name] for name in names]
+    text = [grad_logits_formula(reduction) if q.name == "grad_logits" else q.formula for q in found]
+    latex = [q.latex.replace("/N", "") if q.name == "grad_logits" and reduction == "sum" else q.latex for q in found]
+    title = title or found[0].title
+    return f"{title}  " + ",  ".join(text), rf"{latex_words(title)} \quad $" + r",\quad ".join(latex) + "$"
+
+
+def latex_words(text: str) -> str:
+    special = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
+    return "".join(special.get(ch, ch) for ch in text)
 
 
 def step_sections(
@@ -178,76 +219,49 @@ def step_sections(
 ) -> list[Section]:
     """The whole gradient step, one section per formula, in the order it is worked;
     per-node tables show the first ``show_nodes`` nodes (None: all). Sums, counts and
-    the loss are over all nodes."""
+    the loss are over all nodes. Titles and formulas come from the quantity registry."""
     classes, n = problem.classes, len(problem.node_ids)
     shown = n if show_nodes is None else min(show_nodes, n)
     ids = problem.node_ids[:shown]
     left_out = nodes_left_out(shown, n)
     sections = input_sections(problem, shown)
-    sections.append(
-        per_node_section(
-            "Logits  H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
-            problem,
-            result.logits,
-            "h",
-            Cells(precision),
-            shown,
-        )
-    )
+    text, latex = _heading("logits")
+    sections.append(per_node_section(text, problem, result.logits, "h", Cells(precision), shown, latex))
 
     cells = Cells(precision)
-    softmax = Section(
-        "Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
-        ["node", *(f"p[{c}]" for c in classes), "predicted", "true"],
-    )
+    text, latex = _heading("probabilities")
+    softmax = Section(text, ["node", *(f"p[{c}]" for c in classes), "predicted", "true"], latex=latex)
     for node_id, row, pred, true in zip(ids, result.probabilities, result.predicted, problem.y):
-        mark = "" if pred == true else "  ✗"
-        softmax.add_row(str(node_id), *cells.row(row), f"{classes[pred]}{mark}", str(classes[true]))
+        predicted = Cell(str(classes[pred]), number=False, mispredicted=pred != true)
+        softmax.add_row(name_cell(node_id), *cells.row(row), predicted, name_cell(classes[true]))
     correct = int((result.predicted == problem.y).sum())
     sections.append(
         softmax.add_notes(left_out, f"{correct} of {counted(n, 'node')} predicted correctly", cells.footnote())
     )
 
     cells, loss_cells = Cells(precision), Cells(loss_precision)
-    loss = Section("Cross-entropy  ℓ_i = −ln p_i[y_i]", ["node", "y_i", "p_i[y_i]", "ℓ_i"])
+    text, latex = _heading("loss_per_node")
+    loss = Section(text, ["node", "y_i", "p_i[y_i]", "ℓ_i"], latex=latex)
     true_probs = result.probabilities[np.arange(shown), problem.y[:shown]]
     for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
-        loss.add_row(str(node_id), str(classes[true]), cells(p), loss_cells(ell))
-    formula = "L = (1/N) Σ_i ℓ_i" if reduction == "mean" else "L = Σ_i ℓ_i"
-    loss.add_notes(left_out, f"{formula} = {loss_cells(result.loss)}  (N = {n})")
+        loss.add_row(name_cell(node_id), name_cell(classes[true]), cells(p), loss_cells(ell))
+    loss.add_notes(left_out, f"{loss_formula(reduction)} = {loss_cells(result.loss)}  (N = {n})")
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
 
-    scale = "/N" if reduction == "mean" else ""
+    text, latex = _heading("grad_logits", reduction=reduction)
     sections.append(
-        per_node_section(
-            f"Gradient at the logits  ∂L/∂H = (P − Y){scale}",
-            problem,
-            result.grad_logits,
-            "∂L/∂h",
-            Cells(precision),
-            shown,
-        ).add_notes("Y: one-hot rows of the true classes")
+        per_node_section(text, problem, result.grad_logits, "∂L/∂h", Cells(precision), shown, latex)
+        .add_notes("Y: one-hot rows of the true classes")
     )
+    text, latex = _heading("grad_W", "grad_b", title="Gradients")
     sections.append(
-        per_class_section(
-            "Gradients  ∂L/∂W = (∂L/∂H)ᵀ Z,  ∂L/∂b = Σ_i ∂L/∂h_i",
-            problem,
-            result.grad_W,
-            result.grad_b,
-            ("∂L/∂w_c", "∂L/∂b_c"),
-            Cells(precision),
-        )
+        per_class_section(text, problem, result.grad_W, result.grad_b, ("∂L/∂w_c", "∂L/∂b_c"), Cells(precision), latex)
     )
+    text, latex = _heading("W_new", "b_new")
+    alpha = plain(problem.learning_rate)
     sections.append(
-        per_class_section(
-            "Updated weights  W := W − α ∂L/∂W,  b := b − α ∂L/∂b  "
-            f"(α = {plain(problem.learning_rate)})",
-            problem,
-            result.W_new,
-            result.b_new,
-            ("w_c", "b_c"),
-            Cells(precision),
-        )
+        per_class_section(f"{text}  (α = {alpha})", problem, result.W_new, result.b_new, ("w_c", "b_c"),
+                          Cells(precision), latex + rf" \quad ($\alpha = {alpha}$)")
     )
     return sections
 
@@ -259,13 +273,13 @@ def mark_carry_changes(carried: list[Section], exact: list[Section]) -> None:
         changes = []
         for row, exact_row in zip(ours.rows, theirs.rows):
             for j in range(1, len(row)):
-                mine, other = row[j].rstrip(TIE_MARK), exact_row[j].rstrip(TIE_MARK)
-                if mine != other:
-                    row[j] += CARRY_MARK
-                    changes.append(f"{ours.headers[0]} {row[0]} {ours.headers[j]}: {mine} (exact: {other})")
+                mine, other = row[j], exact_row[j]
+                if isinstance(mine, Cell) and mine.number and isinstance(other, Cell) and mine.text != other.text:
+                    row[j] = replace(mine, changed=True)
+                    changes.append(f"{ours.headers[0]} {row[0]} {ours.headers[j]}: {mine.text} (exact: {other.text})")
         loss_notes = [(a, b) for a, b in zip(ours.notes, theirs.notes) if a.startswith("L =") and a != b]
         for _, exact_note in loss_notes:
-            changes.append(f"with exact carrying {exact_note.split('  (')[0]}")
+            changes.append(f"with exact carrying {exact_note}")
         if changes:
             ours.add_notes(f"{CARRY_MARK} changed by carrying rounded values: " + "; ".join(changes))
 
@@ -275,27 +289,23 @@ def _json_value(x: Any) -> Any:
 
 
 def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
-    """The step at full precision; rows follow ``node_ids`` or ``classes``."""
+    """The step at full precision, every quantity under its registry name; rows follow
+    ``node_ids`` or ``classes``."""
     names = [_json_value(c) for c in problem.classes]
-    return {
+    data: dict[str, Any] = {
         "node_ids": [_json_value(i) for i in problem.node_ids],
         "classes": names,
         "labels": [names[i] for i in problem.y],
-        "logits": result.logits.tolist(),
-        "probabilities": result.probabilities.tolist(),
-        "predicted": [names[i] for i in result.predicted],
-        "loss_per_node": result.loss_per_node.tolist(),
-        "loss": result.loss,
-        "grad_logits": result.grad_logits.tolist(),
-        "grad_W": result.grad_W.tolist(),
-        "grad_b": result.grad_b.tolist(),
         "W": problem.W.tolist(),
         "b": problem.b.tolist(),
-        "W_new": result.W_new.tolist(),
-        "b_new": result.b_new.tolist(),
         "learning_rate": problem.learning_rate,
         "reduction": reduction,
     }
+    for q in QUANTITIES:
+        value = getattr(result, q.name)
+        data[q.name] = value.tolist() if isinstance(value, np.ndarray) else value
+    data["predicted"] = [names[i] for i in result.predicted]
+    return data
 
 
 def heading(title: str) -> Text:
