@@ -19,9 +19,9 @@ that follows through.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -169,7 +169,8 @@ def judge(
     for candidate in candidates:
         if within(written, candidate.value, decimals):
             return candidate
-    return Candidate(exact_value, "wrong", "slip", slip or f"an arithmetic slip; should be {shown(exact_value, decimals)}")
+    slip = slip or f"an arithmetic slip; should be {shown(exact_value, decimals)}"
+    return Candidate(exact_value, "wrong", "slip", slip)
 
 
 def full_digits(value: float) -> str:
@@ -249,7 +250,6 @@ class Grader:
         self.written = {row.quantity for row in given}  # the quantities the student wrote any of
         self._rows = {(row.quantity, row.row): row for row in given}
         self.inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
-        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.exact = self._world(substitute=False)
         self._arrays = _written_arrays({name: v.shape for name, v in self.exact.values.items()}, given)
         self.own = self._world(substitute=True)
@@ -260,20 +260,13 @@ class Grader:
     # -- worlds --
 
     def _world(self, substitute: bool, precision: Precision | None = None) -> World:
-        loss_precision = None if precision is None else self._loss_precision(precision)
+        """The step carried at ``precision`` (None: exactly), with the student's values
+        put in when ``substitute``."""
+        loss_precision = None if precision is None else precision.finer(self.requirement.loss_gap)
         carry = Substitute(self._arrays if substitute else {}, precision, loss_precision)
         result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact)
         values = {q.name: as_2d(q.name, quantities.value(result, q.name)) for q in QUANTITIES}
         return World(values, carry.before if carry.before else values)
-
-    def _loss_precision(self, precision: Precision) -> Precision:
-        """The losses' precision beside values at ``precision``, as the requirement's."""
-        r = self.requirement
-        if r.values.decimals is not None and r.losses.decimals is not None:
-            gap = r.losses.decimals - r.values.decimals
-        else:
-            gap = (r.losses.sig_figs or 0) - (r.values.sig_figs or 0)
-        return precision.finer(max(gap, 0))
 
     def world(self, precision: Precision, own: bool) -> World:
         """The step carried at ``precision`` (cached), with the student's values put in
@@ -285,22 +278,22 @@ class Grader:
 
     def precisions(self, name: str, decimals: int) -> tuple[list[Precision], list[Precision]]:
         """The working precisions a number of ``name`` written to ``decimals`` places may
-        have been carried at: (acceptable ones, at least the required; too coarse ones)."""
+        have been carried at: the required one and the one it was written at (acceptable
+        when at least the required), each rounded half-up and half-even."""
         required = self.requirement.values
-        gap = 0
-        if BY_NAME[name].loss_precision and self.requirement.losses.decimals is not None:
-            gap = self.requirement.losses.decimals - (required.decimals or 0)
         candidates = [required]
-        if decimals - gap >= 0:
-            candidates.append(Precision(decimals=decimals - gap))
+        if required.decimals is not None and decimals >= self._gap(name):
+            candidates.append(Precision(decimals=decimals - self._gap(name)))
         good, coarse = [], []
         for precision in dict.fromkeys(candidates):
+            acceptable = precision == required or (precision.decimals or 0) >= (required.decimals or 0)
             for rounding in ROUNDINGS:
-                p = Precision(precision.decimals, precision.sig_figs, rounding)
-                fine = p.sig_figs == required.sig_figs if required.decimals is None else (
-                    p.decimals is not None and p.decimals >= required.decimals)
-                (good if fine or precision == required else coarse).append(p)
+                (good if acceptable else coarse).append(replace(precision, rounding=rounding))
         return good, coarse
+
+    def _gap(self, name: str) -> int:
+        """How many more digits ``name`` is written at than the values it is worked from."""
+        return self.requirement.loss_gap if BY_NAME[name].loss_precision else 0
 
     # -- grading --
 
@@ -426,7 +419,7 @@ class Grader:
                 yield Candidate(value, "wrong", "rounding_drift",
                                 f"carried at {_precision_words(p)}, coarser than required ({target})")
         # a known mistake, recomputed from the student's own values, carried, or exact
-        for basis, world in self._bases(name, good[:1] + coarse[:1]):
+        for basis, world in self._bases(name, [p for p in good + coarse if p.rounding == "half-up"]):
             for mistake in mistakes_for(name, self.context):
                 values = mistake.compute(self.context, world.basis(name))
                 where = f" (reproduced from {self._basis_words(mistake.source, basis)})" if mistake.source else ""
@@ -447,10 +440,7 @@ class Grader:
 
     def _value_precision(self, name: str, decimals: int, rounding: str) -> Precision:
         """The values' precision of a chain whose ``name`` is written to ``decimals``."""
-        gap = 0
-        if BY_NAME[name].loss_precision and self.requirement.losses.decimals is not None:
-            gap = self.requirement.losses.decimals - (self.requirement.values.decimals or 0)
-        return Precision(decimals=max(decimals - gap, 0), rounding=rounding)
+        return Precision(decimals=max(decimals - self._gap(name), 0), rounding=rounding)
 
     def _bases(self, name: str, precisions: list[Precision]) -> list[tuple[str, World]]:
         """The worlds a mistake is recomputed in, each named: the student's own values

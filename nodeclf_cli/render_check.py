@@ -41,7 +41,8 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
     sections = []
     for name, entries in groupby(grade.entries, key=lambda e: e.quantity):
         entries = list(entries)
-        section = Section(_title(name, grader.reduction), [BY_NAME[name].rows or "", "given", "expected", "verdict", "why"])
+        headers = [BY_NAME[name].rows or "", "given", "expected", "verdict", "why"]
+        section = Section(_title(name, grader.reduction), headers)
         for key, row in groupby(entries, key=lambda e: (e.key, e.row)):
             row = list(row)
             causes = list(dict.fromkeys(CAUSES[e.cause] for e in row if e.cause))

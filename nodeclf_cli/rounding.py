@@ -133,6 +133,15 @@ class Requirement:
     def of(self, loss: bool) -> Precision:
         return self.losses if loss else self.values
 
+    @property
+    def loss_gap(self) -> int:
+        """How many more digits the losses have than the values (2 by default)."""
+        if self.values.decimals is not None and self.losses.decimals is not None:
+            return max(self.losses.decimals - self.values.decimals, 0)
+        if self.values.sig_figs is not None and self.losses.sig_figs is not None:
+            return max(self.losses.sig_figs - self.values.sig_figs, 0)
+        return 0
+
     def describe(self) -> str:
         """"2 decimals (the losses 4)" or "3 significant figures (the losses 5)"."""
         values = self.values.describe().rsplit(",", 1)[0]
