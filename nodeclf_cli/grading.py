@@ -30,7 +30,7 @@ from .core import exact, gradient_step
 from .mistakes import CAUSES, Context, mistakes_for
 from .problem import Problem
 from .quantities import BY_NAME, QUANTITIES, as_2d, from_2d, upstream
-from .rounding import Precision, Requirement, coarser_than, round_array, round_value, snap
+from .rounding import Precision, Requirement, coarser_than, round_array, round_value, snap, written_digits
 
 ROUNDINGS = ("half-up", "half-even")
 
@@ -86,7 +86,7 @@ class Entry:
     key: Any
     row: int
     column: int
-    given: str
+    written: Written
     expected: float  # the exact value
     verdict: str  # correct, follows_through, wrong
     cause: str | None
@@ -95,6 +95,11 @@ class Entry:
     line: int | None
     coarse: bool = False  # written with fewer digits than the problem requires
     noted: bool = False  # a right answer whose expected value differs from what was written
+
+    @property
+    def given(self) -> str:
+        """The number as the student wrote it."""
+        return self.written.text
 
     @property
     def index(self) -> int | None:
@@ -334,21 +339,28 @@ class Grader:
         """``1-decimal``: the precision of the coarsest written row that row ``r`` of
         ``name`` rests on, in the nearest quantity the student wrote before it."""
         nearest = self._nearest_written(name)
-        same_row = all(BY_NAME[q].row_by_row for q in (*upstream(name)[upstream(name).index(nearest) + 1:], name))
+        after = upstream(name)[upstream(name).index(nearest) + 1:]
+        same_row = all(BY_NAME[q].row_by_row for q in (*after, name))
         rows = [row for row in self.given if row.quantity == nearest and (row.row == r or not same_row)]
-        decimals = min((row.decimals for row in rows), default=0)
-        return f"{decimals}-decimal"
+        if self._required(nearest).decimals is None:
+            figures = min((written_digits(w.text, w.decimals)[1] for row in rows for w in row.written), default=1)
+            return f"{figures}-significant-figure"
+        return f"{min((row.decimals for row in rows), default=0)}-decimal"
 
     def _right_at_required(self, entry: Entry) -> bool:
         """A coarse number that, read at the required precision, is still right (0.3 for
         0.2973 is 0.30): carrying it does no harm."""
-        required = self._required(entry.quantity)
-        if required.decimals is None:
-            return False
-        return within(Written.parse(entry.given), entry.expected, required.decimals)
+        required = round_value(entry.expected, self._required(entry.quantity)).text
+        return within(entry.written, entry.expected, Written.parse(required).decimals)
+
+    def _decimals(self, row: GivenRow, k: int) -> int:
+        """The places entry k is read to: its row's (0.4 among 0.47 is 0.40) where
+        decimals are required; its own where significant figures are (-0.113 among
+        -0.0675 has three)."""
+        return row.decimals if self.requirement.values.decimals is not None else row.written[k].decimals
 
     def _judge(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Entry:
-        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], row.decimals
+        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
         exact_value = float(self.exact.values[name][r, c])
         required = self.requirement.of(BY_NAME[name].loss_precision)
         verdict = judge(
@@ -358,7 +370,7 @@ class Grader:
             slip="an arithmetic slip; " + self._target(name, r, c, d, upstream_wrong),
         )
         return Entry(
-            name, row.key, r, c, written.text, exact_value, verdict.verdict, verdict.cause, verdict.message,
+            name, row.key, r, c, written, exact_value, verdict.verdict, verdict.cause, verdict.message,
             d, row.line, coarser_than(written.text, d, required), verdict.noted,
         )
 
@@ -384,7 +396,7 @@ class Grader:
 
     def _candidates(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Iterator[Candidate]:
         """Every other value the number may match, in the order a marker considers them."""
-        name, r, c, d = row.quantity, row.row, row.columns[k], row.decimals
+        name, r, c, d = row.quantity, row.row, row.columns[k], self._decimals(row, k)
         exact_value = self.exact.values[name][r, c]
         target = self._target(name, r, c, d, upstream_wrong)
         exact_shown = shown(exact_value, d)
@@ -476,7 +488,7 @@ class Grader:
         a row or of a column exchanged (each written where the other belongs), or the
         whole row worked out for another node or class. One number that merely equals
         some other entry is no evidence: in a big problem some entry always does."""
-        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], row.decimals
+        name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
         near = 0.5 * 10.0**-d * (1 + 1e-9) + 1e-12  # a float prefilter; within decides
         for values in (self.exact.values[name], self.own.follows[name]):
             if within(written, values[r, c], d):

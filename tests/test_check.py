@@ -421,3 +421,37 @@ def test_check_recomputes_the_gradient_and_update_as_step_does_to_the_last_bit(t
         assert np.array_equal(own.follows[quantity], getattr(exact, quantity)), quantity
     for quantity in ("grad_b", "b_new"):
         assert np.array_equal(own.follows[quantity][0], getattr(exact, quantity)), quantity
+
+
+def test_a_requirement_in_significant_figures(tmp_path):
+    # dL/dw_0 = [-0.067545, -0.097080, -0.112552, -0.155039]: three significant figures
+    # are right; two are right at the precision written but coarser than required
+    problem = f"problem: {ROOT / 'data' / 'example.yaml'}\nprecision: {{sig_figs: 3}}\n"
+    data = grade(tmp_path, "grad_W: {0: [-0.0675, -0.0971, -0.113, -0.155]}", problem, code=0)
+    assert [(e["verdict"], e["coarse"]) for e in data["entries"]] == [("correct", False)] * 4
+    assert data["precision"] == "3 significant figures (the losses 5)"
+    data = grade(tmp_path, "grad_W: {0: [-0.068, -0.097, -0.11, -0.16]}", problem, code=0)
+    assert [(e["verdict"], e["coarse"]) for e in data["entries"]] == [("correct", True)] * 4
+    # p_1 to 1 significant figure, then l_1 = -ln 0.3: drift, said in significant figures
+    data = grade(tmp_path, "probabilities: {1: [0.3, 0.3, 0.4]}\nloss_per_node: {1: 1.2040}", problem)
+    [loss] = [e for e in data["entries"] if e["quantity"] == "loss_per_node"]
+    assert (loss["verdict"], loss["cause"]) == ("wrong", "rounding_drift")
+    assert loss["message"].startswith("carried from your 1-significant-figure probabilities "
+                                      "(3 significant figures are required)")
+
+
+@pytest.mark.parametrize(
+    "precision, message",
+    [
+        ("{decimals: two}", "precision.decimals: expected a whole number from 0 to 15, found 'two'"),
+        ("{decimals: 2, sig_figs: 3}", "precision: give decimals or significant figures, not both"),
+        ("{decimal: 2}", "unknown key 'decimal' in precision; did you mean 'decimals'?"),
+        ("3", "precision: expected a mapping such as {decimals: 2, loss_decimals: 4} or {sig_figs: 3}; found the number 3"),
+        ("{sig_figs: 0}", "precision.sig_figs: expected a whole number from 1 to 15, found 0"),
+    ],
+)
+def test_a_bad_precision_is_one_line_naming_the_file_and_line(tmp_path, precision, message):
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"problem: {ROOT / 'data' / 'example.yaml'}\nprecision: {precision}\nanswers:\n  loss: 1.1465\n")
+    result = run("check", str(path), code=2)
+    assert result.stderr == f"nodeclf: error: {path}:2: {message}\n"
