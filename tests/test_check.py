@@ -390,11 +390,21 @@ def test_inline_problem_and_default_problem(tmp_path):
         ("loss: abc", "loss: expected a number, found 'abc'"),
         ("W_new: {0: [0.1, 0.2, 0.3, 0.4], '0': [0.1, 0.2, 0.3, 0.4]}", "W_new[0]: given twice (first as 0, line 2)"),
         ("b_new: {1: 0.2, '1': 0.3}", "b_new[1]: given twice (first as 1, line 2)"),
+        # a precision: line above the answers (line 1)
+        ("precision: {decimals: two}", "1: precision.decimals: expected a whole number from 0 to 15, found 'two'"),
+        ("precision: {decimals: 2, sig_figs: 3}", "1: precision: give decimals or significant figures, not both"),
+        ("precision: {decimal: 2}", "1: unknown key 'decimal' in precision; did you mean 'decimals'?"),
+        ("precision: 3", "1: precision: expected a mapping such as {decimals: 2, loss_decimals: 4} or "
+                         "{sig_figs: 3}; found the number 3"),
+        ("precision: {sig_figs: 0}", "1: precision.sig_figs: expected a whole number from 1 to 15, found 0"),
     ],
 )
 def test_bad_answers_are_status_2_with_a_clear_line(tmp_path, answers, message):
     path = tmp_path / "answers.yaml"
-    path.write_text(f"answers:\n  {answers}\n")
+    if answers.startswith("precision:"):
+        path.write_text(f"{answers}\nanswers:\n  loss: 1.1465\n")
+    else:
+        path.write_text(f"answers:\n  {answers}\n")
     result = run("check", str(path), code=2)
     assert message in result.stderr and result.stderr.count("\n") == 1
     assert str(path) in result.stderr
@@ -438,20 +448,3 @@ def test_a_requirement_in_significant_figures(tmp_path):
     assert (loss["verdict"], loss["cause"]) == ("wrong", "rounding_drift")
     assert loss["message"].startswith("carried from your 1-significant-figure probabilities "
                                       "(3 significant figures are required)")
-
-
-@pytest.mark.parametrize(
-    "precision, message",
-    [
-        ("{decimals: two}", "precision.decimals: expected a whole number from 0 to 15, found 'two'"),
-        ("{decimals: 2, sig_figs: 3}", "precision: give decimals or significant figures, not both"),
-        ("{decimal: 2}", "unknown key 'decimal' in precision; did you mean 'decimals'?"),
-        ("3", "precision: expected a mapping such as {decimals: 2, loss_decimals: 4} or {sig_figs: 3}; found the number 3"),
-        ("{sig_figs: 0}", "precision.sig_figs: expected a whole number from 1 to 15, found 0"),
-    ],
-)
-def test_a_bad_precision_is_one_line_naming_the_file_and_line(tmp_path, precision, message):
-    path = tmp_path / "answers.yaml"
-    path.write_text(f"problem: {ROOT / 'data' / 'example.yaml'}\nprecision: {precision}\nanswers:\n  loss: 1.1465\n")
-    result = run("check", str(path), code=2)
-    assert result.stderr == f"nodeclf: error: {path}:2: {message}\n"
