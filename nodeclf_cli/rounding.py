@@ -116,9 +116,53 @@ def round_value(x: float, precision: Precision) -> Rounded:
 
 
 def round_array(values: np.ndarray, precision: Precision) -> np.ndarray:
-    """Each entry rounded as :func:`round_value`, back as float64 (for carrying)."""
-    flat = [float(round_value(v, precision).value) for v in np.asarray(values, float).ravel()]
-    return np.array(flat, dtype=np.float64).reshape(np.shape(values))
+    """Each entry rounded as :func:`round_value`, back as float64 (for carrying).
+
+    To decimal places, in whole-number arithmetic on the snapped digits: x is
+    M * 10^(e - 11) with M the 12 significant digits (snapping), and rounding to d places
+    is M divided by 10^(11 - e - d), the remainder compared with half of that, ties by
+    the rounding mode; the result q / 10^d is the float nearest the rounded decimal, as
+    ``float(Decimal(text))``. Entries where that arithmetic could differ from the decimal
+    one (a 12th digit within a hair of half-way, infinities, huge numbers, significant
+    figures) go through :func:`round_value`: the result is the same, ~50x faster."""
+    x = np.asarray(values, dtype=np.float64)
+    out = np.empty(x.shape)
+    flat, result = x.reshape(-1), out.reshape(-1)
+    slow = np.ones(flat.shape, bool)
+    if precision.decimals is not None and precision.decimals <= 15 and flat.size:
+        slow = _round_decimals(flat, precision.decimals, precision.rounding == "half-up", result)
+    for i in np.flatnonzero(slow):
+        result[i] = float(round_value(float(flat[i]), precision).value)
+    return out
+
+
+def _round_decimals(x: np.ndarray, decimals: int, half_up: bool, result: np.ndarray) -> np.ndarray:
+    """Round ``x`` to ``decimals`` places into ``result`` where it can be done exactly in
+    whole numbers (see :func:`round_array`); returns the mask of entries it left."""
+    size = np.abs(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        e = np.floor(np.log10(size))
+        scaled = size * 10.0 ** (11 - e)
+        mantissa = np.round(scaled)
+        fraction = np.abs(scaled - np.floor(scaled) - 0.5)
+    shift = 11 - e - decimals  # the digits of M below the last decimal kept
+    usable = (
+        np.isfinite(scaled) & (mantissa >= 1e11) & (mantissa < 1e12)  # e was right
+        & (fraction > 1e-3)  # snapping is not in doubt
+        & (shift >= 0) & (shift <= 15)  # M / 10^shift in int64 arithmetic
+    )
+    zero = size == 0
+    result[zero] = 0.0
+    keep = usable & ~zero
+    M = mantissa[keep].astype(np.int64)
+    unit = (10 ** shift[keep].astype(np.int64)).astype(np.int64)
+    q, r = np.divmod(M, unit)
+    twice = 2 * r
+    up = (twice > unit) | ((twice == unit) & (half_up | (q % 2 == 1)))
+    q = q + up
+    result[keep] = np.sign(x[keep]) * q / 10.0**decimals
+    result[keep & (result == 0)] = 0.0  # a person writes 0.00, not -0.00
+    return ~(keep | zero)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodeclf_cli.rounding import Precision, round_array, round_value, snap
 
@@ -101,3 +103,28 @@ def test_precision_needs_exactly_one_kind():
         Precision(decimals=2, rounding="up")
     assert Precision(decimals=2).finer(2) == Precision(decimals=4)
     assert Precision(decimals=None, sig_figs=2).finer(2).sig_figs == 4
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.floats(-10, 10),
+            st.integers(-10**6, 10**6).map(lambda k: k / 1000),  # exact decimals: ties after scaling
+            st.integers(-10**4, 10**4).map(lambda k: k / 8),  # exact binary halves
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    decimals=st.integers(0, 15),
+    rounding=st.sampled_from(["half-up", "half-even"]),
+)
+def test_round_array_is_round_value_entry_by_entry(values, decimals, rounding):
+    """The whole-number fast path of round_array gives what the decimal arithmetic of
+    round_value gives, bit for bit, ties and signs included."""
+    precision = Precision(decimals=decimals, rounding=rounding)
+    fast = round_array(np.array(values), precision)
+    for got, x in zip(fast, values):
+        want = float(round_value(x, precision).value)
+        assert (got == want and np.signbit(got) == np.signbit(want)) or (np.isnan(got) and np.isnan(want)), x
