@@ -1,6 +1,6 @@
 """Full-batch gradient descent for many epochs, on problems of any size.
 
-Each epoch runs :func:`core.chunk_loss_and_grad` over the nodes in cache-sized
+Each epoch runs :func:`kernel.chunk_loss_and_grad` over the nodes in cache-sized
 chunks (the data is read once per epoch), spread over the machine's cores with
 single-threaded BLAS calls: each core takes the next chunk when it is done with one,
 and the chunks' results are added in chunk order, whichever core worked them out.
@@ -25,7 +25,8 @@ from typing import Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .core import chunk_loss_and_grad, chunk_scratch, loss_scale, true_class_positions
+from .core import loss_scale
+from .kernel import chunk_loss_and_grad, chunk_scratch, true_class_positions
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
@@ -240,7 +241,7 @@ class Trainer:
         self._chunks = chunk_bounds(len(y), most, cores)
         self._largest = max((stop - start for start, stop in self._chunks), default=0)
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
-            true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
+            true_class_positions(self.y[start:stop]) for start, stop in self._chunks
         ]
         self._trains = [  # with a split, each chunk's train nodes: 1 (trained on) or 0, in W's dtype
             None if groups is None else (groups[start:stop] == 0).astype(dtype) for start, stop in self._chunks
