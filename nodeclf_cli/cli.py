@@ -486,8 +486,12 @@ def train(
             check_writable(path, force)
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise NodeclfError("the image must be .png, .svg or .pdf", plot)
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise NodeclfError("the image must be .png, .svg or .pdf", plot)
+        from .render_train import check_plotting
+
+        check_plotting()
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True,

@@ -389,6 +389,7 @@ def test_save_refuses_to_overwrite_before_training(tmp_path):
 
 
 def test_history_csv_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
     history, plot = tmp_path / "h.csv", tmp_path / "loss.png"
     data = train_json("--epochs", "4", "--history", str(history), "--plot", str(plot))
     lines = history.read_text().splitlines()
@@ -397,8 +398,20 @@ def test_history_csv_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
 
 
+def test_plot_without_matplotlib_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as where the extra "plot" is not installed
+    trained = []
+    monkeypatch.setattr(Trainer, "__iter__", lambda self: trained.append(self) or iter(()))
+    saved, plot = tmp_path / "w.yaml", tmp_path / "loss.png"
+    result = run("train", "--epochs", "2", "--quiet", "--save", str(saved), "--plot", str(plot), code=2)
+    assert result.stderr == 'nodeclf: error: --plot needs matplotlib: pip install "nodeclf[plot]"\n'
+    assert result.stdout == "" and not trained
+    assert not saved.exists() and not plot.exists()
+
+
 @pytest.mark.parametrize("epochs", [3, 7, 20, 130])
 def test_plot_image_shows_whole_epochs_and_names_the_train_accuracy_with_a_split(epochs):
+    pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
     from nodeclf_cli.render_train import loss_figure
