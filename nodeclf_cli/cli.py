@@ -16,10 +16,10 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-try:  # Typer 0.29 carries its own copy of click
-    from typer._click.exceptions import UsageError
+try:  # Typer 0.26+ carries its own click, whose errors derive from the public TyperException
+    from typer import TyperException as ClickError
 except ImportError:  # pragma: no cover - older Typer on click
-    from click.exceptions import UsageError
+    from click import ClickException as ClickError
 
 from .blas import choose_kernels
 from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError, counted
@@ -45,8 +45,11 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:  # Ctrl-C outside training (which stops after an epoch)
             print("nodeclf: interrupted", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "nodeclf"
+        except ClickError as exc:
+            if exc.exit_code != 2:  # click's usage errors (its UsageError, not public in Typer) exit with 2
+                raise
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "nodeclf"
             message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix
             print(f"nodeclf: error: {message} (see '{where} --help')", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
