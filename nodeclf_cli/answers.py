@@ -20,7 +20,6 @@ from .problem import (
     find_problem,
     load_problem,
     problem_from_data,
-    shown_source,
 )
 from .sources import Mapping, Sequence, _LocatingLoader, load_yaml_or_name, to_number
 
@@ -138,19 +137,16 @@ def load_answers(path: Path) -> tuple[Problem, list[GivenRow]]:
             hint = f"did you mean {close[0]!r}?" if close else "expected problem: and answers:"
             raise NodeclfError(f"unknown key {key!r}; {hint}", path, data.key_lines[key])
     spec = data.get("problem")
+    needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:
-        problem = load_problem(bundled_example())
+        problem = load_problem(bundled_example(), require=needs, options=False)
     elif isinstance(spec, Mapping):
-        problem = problem_from_data(spec, source, path.parent)
+        problem = problem_from_data(spec, source, path.parent, require=needs, options=False)
     elif isinstance(spec, str):
-        problem = load_problem(find_problem(Path(spec), path.parent))
+        problem = load_problem(find_problem(Path(spec), path.parent), require=needs, options=False)
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
-        )
-    if problem.W is None or problem.learning_rate is None:
-        raise NodeclfError(  # the problem's file, or this one for a problem written inline
-            "the problem needs weights and a learning rate to be checked against", shown_source(problem.source)
         )
     answers = data.get("answers")
     if not isinstance(answers, Mapping) or not answers:

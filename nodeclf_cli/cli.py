@@ -240,7 +240,7 @@ def step(
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
     from .core import gradient_step
-    from .problem import load_problem, missing_input
+    from .problem import load_problem
 
     precision = _precision(decimals, sig_figs, rounding)
     output_format = output_format or _format_of(output)
@@ -249,12 +249,9 @@ def step(
 
         check_writable(output, force)
     loaded = load_problem(
-        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
+        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
+        require=("weights", "learning_rate"),
     )
-    if loaded.W is None:
-        raise missing_input("weights", loaded.source)
-    if loaded.learning_rate is None:
-        raise missing_input("learning_rate", loaded.source)
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     if not explain and (node is not None or class_name is not None or feature is not None):
