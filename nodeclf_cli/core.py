@@ -160,6 +160,12 @@ def gradient_step(
 ) -> StepResult:
     """Forward pass, loss, backward pass and update, keeping every intermediate.
 
+    Notes
+    -----
+    Forward:   H = Z W^T + b,  P = softmax(H),  loss_i = -ln P[i, y_i],  L = scale sum_i loss_i.
+    Backward:  dL/dH = scale (P - Y),  dL/dW = (dL/dH)^T Z,  dL/db = sum_i dL/dH[i, :].
+    Update:    W_new = W - lr dL/dW,  b_new = b - lr dL/db.
+
     ``carry(name, values)`` is applied to each result before the next step uses it
     (names as in :mod:`quantities`: logits, probabilities, loss_per_node, loss,
     grad_logits, grad_W, grad_b, W_new, b_new): rounding it works as by hand, and
