@@ -221,7 +221,9 @@ class Trainer:
         """One epoch's forward pass and gradient over all chunks, on the calling thread
         or on the pool's workers: the loss sum, correct counts per group, dL/dW, dL/db.
         ``pool.map`` gives the chunks' results in chunk order, whichever worker finished
-        first, so the sums do not depend, to the last bit, on which core was faster."""
+        first, so the sums do not depend, to the last bit, on which core was faster. A
+        finished chunk's results wait for the earlier ones' (as many as a slow core falls
+        behind by)."""
         chunks = range(len(self._chunks))
         parts = map(self._chunk, chunks) if pool is None else pool.map(self._chunk, chunks)
         loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
