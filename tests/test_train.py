@@ -95,13 +95,14 @@ def test_a_slow_core_takes_fewer_chunks_and_the_bits_stay_the_same(monkeypatch):
         return [e.loss for e in trainer], trainer.W, trainer.b
 
     alone = trained(1)
-    taken: dict[str, list[int]] = {}
+    taken: dict[int, list[int]] = {}
+    first: dict[str, int] = {}
     chunk = Trainer._chunk
 
     def slow_on_one_worker(self, index):
-        worker = threading.current_thread().name
+        worker = threading.get_ident()
         taken.setdefault(worker, []).append(index)
-        if worker.endswith("_0"):  # the pool's first thread runs 20x slower than the other
+        if first.setdefault("worker", worker) == worker:  # the first worker to take a chunk runs 20x slower
             time.sleep(0.002)
         return chunk(self, index)
 
@@ -110,7 +111,8 @@ def test_a_slow_core_takes_fewer_chunks_and_the_bits_stay_the_same(monkeypatch):
     assert losses == alone[0]
     assert np.array_equal(W_end, alone[1]) and np.array_equal(b_end, alone[2])
     assert len(taken) == 2
-    slow, fast = (taken[name] for name in sorted(taken, key=lambda name: not name.endswith("_0")))
+    slow = taken.pop(first["worker"])
+    (fast,) = taken.values()
     assert sorted(slow + fast) == sorted(list(range(24)) * 3)  # every chunk once an epoch
     assert len(fast) > 2 * len(slow)
 
