@@ -22,7 +22,6 @@ from .problem import (
     load_problem,
     load_requirement,
     problem_from_data,
-    shown_source,
 )
 from .quantities import BY_NAME, NAMES
 from .rounding import Requirement
@@ -154,19 +153,16 @@ def load_answers(path: Path) -> AnswerSheet:
             hint = f"did you mean {close[0]!r}?" if close else "expected problem: and answers:"
             raise NodeclfError(f"unknown key {key!r}; {hint}", path, data.key_lines[key])
     spec = data.get("problem")
+    needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:
-        problem = load_problem(bundled_example())
+        problem = load_problem(bundled_example(), require=needs, options=False)
     elif isinstance(spec, Mapping):
-        problem = problem_from_data(spec, source, path.parent)
+        problem = problem_from_data(spec, source, path.parent, require=needs, options=False)
     elif isinstance(spec, str):
-        problem = load_problem(find_problem(Path(spec), path.parent))
+        problem = load_problem(find_problem(Path(spec), path.parent), require=needs, options=False)
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
-        )
-    if problem.W is None or problem.learning_rate is None:
-        raise NodeclfError(  # the problem's file, or this one for a problem written inline
-            "the problem needs weights and a learning rate to be checked against", shown_source(problem.source)
         )
     requirement = problem.requirement or Requirement()
     if data.get("precision") is not None:

@@ -16,10 +16,10 @@ from typing import Any, Optional
 import typer
 from typer.core import TyperGroup
 
-try:  # Typer 0.29 carries its own copy of click
-    from typer._click.exceptions import UsageError
+try:  # Typer 0.26+ carries its own click, whose errors derive from the public TyperException
+    from typer import TyperException as ClickError
 except ImportError:  # pragma: no cover - older Typer on click
-    from click.exceptions import UsageError
+    from click import ClickException as ClickError
 
 from .blas import choose_kernels
 from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError, counted
@@ -45,8 +45,11 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:  # Ctrl-C outside training (which stops after an epoch)
             print("nodeclf: interrupted", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED) from None
-        except UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx is not None else "nodeclf"
+        except ClickError as exc:
+            if exc.exit_code != 2:  # click's usage errors (its UsageError, not public in Typer) exit with 2
+                raise
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "nodeclf"
             message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix
             print(f"nodeclf: error: {message} (see '{where} --help')", file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -237,7 +240,7 @@ def step(
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
     from . import handwork
-    from .problem import load_problem, missing_input
+    from .problem import load_problem
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
@@ -248,12 +251,9 @@ def step(
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
-        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
+        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
+        require=("weights", "learning_rate"),
     )
-    if loaded.W is None:
-        raise missing_input("weights", loaded.source)
-    if loaded.learning_rate is None:
-        raise missing_input("learning_rate", loaded.source)
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     explain_at = None
@@ -490,8 +490,12 @@ def train(
             check_writable(path, force)
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise NodeclfError("the image must be .png, .svg or .pdf", plot)
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise NodeclfError("the image must be .png, .svg or .pdf", plot)
+        from .render_train import check_plotting
+
+        check_plotting()
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True,

@@ -56,9 +56,15 @@ def kind_of(value: Any) -> str:
     return f"text {str(value)!r}"
 
 
-def missing_input(key: str, source: str) -> NodeclfError:
-    """The error for an input that neither the problem file nor an option gives."""
+def missing_input(key: str, source: str, options: bool = True) -> NodeclfError:
+    """The error for an input that neither the problem file nor an option gives
+    (``options``: whether the command has options for it, which the error suggests)."""
     what, option = key.replace("_", " "), OPTION_NAMES[key]
+    if not options:
+        if bundled_name(source) is not None:
+            return NodeclfError(f"no {what} in this bundled example: use a problem file that has {key}:",
+                                bundled_name(source))
+        return NodeclfError(f"no {what}: add {key}: to the problem", source)
     if source == OPTIONS_ONLY:
         return NodeclfError(f"no {what}: pass {option}, or give a problem file that has {key}:")
     if (name := bundled_name(source)) is not None:  # not a file to edit
@@ -536,12 +542,16 @@ def load_problem(
     weights: Path | None = None,
     learning_rate: float | None = None,
     allow_unlabelled: bool = False,
+    require: abc.Sequence[str] = (),
+    options: bool = True,
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
 
     With neither ``path`` nor ``embeddings``, the bundled article example is used;
     ``path`` may also name a bundled example (see :func:`find_problem`).
-    Paths inside a YAML file are relative to that file.
+    Paths inside a YAML file are relative to that file. ``require`` names what the
+    caller needs that a problem may leave out ("weights", "learning_rate"); a problem
+    without it is refused, the error suggesting the command's options if it has them.
     """
     data: Any = None
     if path is None and embeddings is None:
@@ -558,6 +568,8 @@ def load_problem(
         weights=weights,
         learning_rate=learning_rate,
         allow_unlabelled=allow_unlabelled,
+        require=require,
+        options=options,
     )
 
 
@@ -571,8 +583,11 @@ def problem_from_data(
     weights: Path | None = None,
     learning_rate: float | None = None,
     allow_unlabelled: bool = False,
+    require: abc.Sequence[str] = (),
+    options: bool = True,
 ) -> Problem:
-    """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``."""
+    """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``;
+    ``require`` and ``options`` as in :func:`load_problem`."""
     if data is None:
         data = Mapping()
         data.key_lines, data.line = {}, None
@@ -641,6 +656,9 @@ def problem_from_data(
         lr = to_number(value, src, line, key)
         if lr <= 0:
             raise NodeclfError(f"must be a positive number, found {value}", src, line, key)
+    for key in require:  # what the caller needs that a problem may leave out
+        if {"weights": W, "learning_rate": lr}[key] is None:
+            raise missing_input(key, source, options)
     requirement = None
     if data.get("precision") is not None:
         requirement = load_requirement(data["precision"], source, data.key_lines["precision"])

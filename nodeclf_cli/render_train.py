@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .errors import NodeclfError
 from .problem import Problem
 from .render import Cells, Section, per_class_section
 from .rounding import Precision
@@ -140,6 +141,15 @@ def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
     if not color:
         plt.theme("clear")
     return plt.build()
+
+
+def check_plotting() -> None:
+    """Refuse ``--plot`` where matplotlib, the optional extra ``plot``, is not installed
+    (before training, not after it)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise NodeclfError('--plot needs matplotlib: pip install "nodeclf[plot]"') from None
 
 
 def loss_plot_image(history: Sequence[Epoch], image_format: str) -> bytes:

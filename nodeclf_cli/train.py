@@ -1,6 +1,6 @@
 """Full-batch gradient descent for many epochs, on problems of any size.
 
-Each epoch runs :func:`core.chunk_loss_and_grad` over the nodes in cache-sized
+Each epoch runs :func:`kernel.chunk_loss_and_grad` over the nodes in cache-sized
 chunks (the data is read once per epoch), spread over the machine's cores with
 single-threaded BLAS calls: each core takes the next chunk when it is done with one,
 and the chunks' results are added in chunk order, whichever core worked them out.
@@ -25,7 +25,8 @@ from typing import Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .core import chunk_loss_and_grad, chunk_scratch, loss_scale, true_class_positions
+from .core import loss_scale
+from .kernel import chunk_loss_and_grad, chunk_scratch, true_class_positions
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
@@ -130,60 +131,6 @@ def chunk_bounds(n_nodes: int, most: int, workers: int) -> list[tuple[int, int]]
     return list(zip(edges[:-1], edges[1:]))
 
 
-WAITING_BYTES = 32 * 2**20  # about the most that finished chunks' gradients take while they wait their turn
-
-
-class _InOrder:
-    """Hands out chunk numbers 0, 1, 2, ... to worker threads, one at a time, and adds
-    each chunk's results into the epoch's totals in chunk order, whichever worker
-    finishes first: the sums, to the last bit, do not depend on which core was faster.
-    A result waits while an earlier chunk is still being worked on; at most ``window``
-    chunks are out at once, so that waiting results take bounded memory."""
-
-    def __init__(self, count: int, window: int, grad_W: np.ndarray, grad_b: np.ndarray) -> None:
-        self.count, self.window = count, window
-        self.grad_W, self.grad_b = grad_W, grad_b  # totals, added into in place
-        self.loss_sum, self.correct = 0.0, np.zeros(3, dtype=np.int64)
-        self._claimed = self._added = 0
-        self._waiting: dict[int, tuple] = {}
-        self._turn = threading.Condition()
-        self._failed = False
-
-    def claim(self) -> int | None:
-        """The next chunk to work on, or None when every chunk has been handed out."""
-        with self._turn:
-            self._turn.wait_for(lambda: self._claimed - self._added < self.window or self._over())
-            if self._over():
-                return None
-            self._claimed += 1
-            return self._claimed - 1
-
-    def _over(self) -> bool:
-        return self._claimed >= self.count or self._failed
-
-    def fail(self) -> None:
-        """A worker failed: hand out no more chunks, and wake whoever waits for one."""
-        with self._turn:
-            self._failed = True
-            self._turn.notify_all()
-
-    def finish(
-        self, index: int, loss_sum: float, correct: np.ndarray, grad_W: np.ndarray, grad_b: np.ndarray
-    ) -> None:
-        """Chunk ``index``'s results: added now if every earlier chunk's are, else kept
-        until they are."""
-        with self._turn:
-            self._waiting[index] = (loss_sum, correct, grad_W, grad_b)
-            while self._added in self._waiting:
-                loss_sum, correct, grad_W, grad_b = self._waiting.pop(self._added)
-                self.loss_sum += loss_sum
-                self.correct += correct
-                self.grad_W += grad_W
-                self.grad_b += grad_b
-                self._added += 1
-            self._turn.notify_all()
-
-
 @dataclass(frozen=True)
 class Epoch:
     """One epoch's figures, from its forward pass (before its update)."""
@@ -234,46 +181,34 @@ class Trainer:
         self.scale = loss_scale(max(self.n_train, 1), settings.reduction)
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
-        self._scratch: dict[int, tuple] = {}  # per worker
+        self._scratch = threading.local()  # each worker thread's, for the largest chunk, kept between epochs
         self._cores = cores = settings.threads or min(usable_cores(), 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
         self._chunks = chunk_bounds(len(y), most, cores)
         self._largest = max((stop - start for start, stop in self._chunks), default=0)
         self._positions = [  # each chunk's true-class entries in its (C, n) logits
-            true_class_positions(self.y[start:stop], len(W), class_axis=0) for start, stop in self._chunks
+            true_class_positions(self.y[start:stop]) for start, stop in self._chunks
         ]
         self._trains = [  # with a split, each chunk's train nodes: 1 (trained on) or 0, in W's dtype
             None if groups is None else (groups[start:stop] == 0).astype(dtype) for start, stop in self._chunks
         ]
         self._workers = max(1, min(cores, len(self._chunks)))
-        # chunks out at once: a few per worker, fewer where each waiting gradient is big
-        waiting_bytes = self.W.nbytes + self.b.nbytes
-        self._window = max(2 * self._workers, min(8 * self._workers, WAITING_BYTES // waiting_bytes))
 
-    def _work(self, worker: int, epoch: _InOrder) -> None:
-        """Work through chunks, claiming the next one until none is left: a core that
-        runs slower (a shared machine) takes fewer chunks rather than hold up the epoch.
-        Overflow is not warned about: a diverging run shows in its loss."""
-        if worker not in self._scratch:  # per worker, for the largest chunk, kept between epochs
-            self._scratch[worker] = chunk_scratch(self._largest, self.W)
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):
-                while (index := epoch.claim()) is not None:
-                    epoch.finish(index, *self._chunk(index, self._scratch[worker]))
-        except BaseException:
-            epoch.fail()  # the other workers would wait for this chunk's results forever
-            raise
-
-    def _chunk(self, index: int, largest: tuple) -> tuple:
+    def _chunk(self, index: int) -> tuple:
         """One chunk's loss sum, correct counts per group (train, val, test) and
-        gradient share."""
+        gradient share, worked out in the calling thread's scratch. Overflow is not
+        warned about: a diverging run shows in its loss."""
         W, b = self.W, self.b
+        largest = getattr(self._scratch, "arrays", None)
+        if largest is None:
+            largest = self._scratch.arrays = chunk_scratch(self._largest, W)
         start, stop = self._chunks[index]
         n = stop - start
         work = largest if n == self._largest else chunk_scratch(n, W, within=largest)
         Z, y = self.Z[start:stop], self.y[start:stop]
         groups, trains = None if self.groups is None else self.groups[start:stop], self._trains[index]
-        part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
+        with np.errstate(over="ignore", invalid="ignore"):  # numpy's error state is per thread
+            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
         if groups is None:
             loss_sum = float(part.loss_per_node.sum(dtype=np.float64))
             correct = np.array([np.count_nonzero(part.correct), 0, 0])
@@ -282,15 +217,23 @@ class Trainer:
             correct = np.bincount(groups[part.correct & (groups >= 0)], minlength=3)[:3]
         return loss_sum, correct, part.grad_W, part.grad_b
 
-    def _run_epoch(self, pool: ThreadPoolExecutor | None) -> _InOrder:
+    def _run_epoch(self, pool: ThreadPoolExecutor | None) -> tuple:
         """One epoch's forward pass and gradient over all chunks, on the calling thread
-        or on the pool's workers; the totals are the returned object's."""
-        epoch = _InOrder(len(self._chunks), self._window, np.zeros_like(self.W), np.zeros_like(self.b))
-        if pool is None:
-            self._work(0, epoch)
-        else:
-            list(pool.map(self._work, range(self._workers), [epoch] * self._workers))
-        return epoch
+        or on the pool's workers: the loss sum, correct counts per group, dL/dW, dL/db.
+        ``pool.map`` gives the chunks' results in chunk order, whichever worker finished
+        first, so the sums do not depend, to the last bit, on which core was faster. A
+        finished chunk's results wait for the earlier ones' (as many as a slow core falls
+        behind by)."""
+        chunks = range(len(self._chunks))
+        parts = map(self._chunk, chunks) if pool is None else pool.map(self._chunk, chunks)
+        loss_sum, correct = 0.0, np.zeros(3, dtype=np.int64)
+        grad_W, grad_b = np.zeros_like(self.W), np.zeros_like(self.b)
+        for part_loss, part_correct, part_W, part_b in parts:
+            loss_sum += part_loss
+            correct += part_correct
+            grad_W += part_W
+            grad_b += part_b
+        return loss_sum, correct, grad_W, grad_b
 
     def _update(self, grad_W: np.ndarray, grad_b: np.ndarray) -> None:
         s = self.settings
@@ -316,13 +259,12 @@ class Trainer:
         if self._workers > 1 or self._cores == 1:
             limits = threadpool_limits(limits=1)  # one BLAS thread per worker
         if self._workers > 1:
-            pool = ThreadPoolExecutor(max_workers=self._workers)
+            pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="nodeclf-chunks")
         try:
             for _ in range(self.settings.epochs):
-                epoch = self._run_epoch(pool)
-                loss_sum, correct = epoch.loss_sum, epoch.correct
+                loss_sum, correct, grad_W, grad_b = self._run_epoch(pool)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    self._update(epoch.grad_W, epoch.grad_b)
+                    self._update(grad_W, grad_b)
                 self.epochs_done += 1
                 yield Epoch(
                     epoch=self.epochs_done,

@@ -373,10 +373,13 @@ def test_inline_problem_and_default_problem(tmp_path):
     path.write_text("problem: article\nanswers:\n  loss: 1.1465\n")  # a bundled example, by name
     run("check", str(path), code=0)
     path.write_text("problem: karate\nanswers:\n  loss: 1.1465\n")  # found, but has no weights
-    assert run("check", str(path), code=2).stderr.startswith("nodeclf: error: karate: the problem needs weights")
+    assert run("check", str(path), code=2).stderr == (
+        "nodeclf: error: karate: no weights in this bundled example: use a problem file that has weights:\n"
+    )
     (tmp_path / "bare.yaml").write_text("embeddings: {1: [1.0], 2: [2.0]}\nlabels: {1: 0, 2: 1}\n")
     path.write_text("problem: bare.yaml\nanswers:\n  loss: 1.1465\n")  # the error names the problem's file
-    assert run("check", str(path), code=2).stderr.startswith(f"nodeclf: error: {tmp_path / 'bare.yaml'}: the problem")
+    stderr = run("check", str(path), code=2).stderr
+    assert stderr == f"nodeclf: error: {tmp_path / 'bare.yaml'}: no weights: add weights: to the problem\n"
 
 
 @pytest.mark.parametrize(

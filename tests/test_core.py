@@ -1,4 +1,4 @@
-"""The core against the article's numbers and against finite differences."""
+"""The core against the article's numbers, finite differences and PyTorch."""
 
 from __future__ import annotations
 
@@ -50,8 +50,7 @@ def test_unknown_reduction_is_refused():
 
 
 def _loss(Z, y, W, b, reduction):
-    per_node = core.softmax_cross_entropy(core.logits(Z, W, b), y).loss_per_node
-    return core.reduce_loss(per_node, reduction)
+    return core.reduce_loss(core.cross_entropy(core.logits(Z, W, b), y), reduction)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -88,33 +87,8 @@ def test_softmax_and_loss_are_stable_for_huge_logits():
     assert_allclose(P[0], [1.0, 0.0, 0.0], atol=1e-300)
     e = np.exp(1.0)
     assert_allclose(P[1], [1 / (2 + e), 1 / (2 + e), e / (2 + e)], rtol=1e-14)
-    losses = core.softmax_cross_entropy(H, np.array([1, 0])).loss_per_node
+    losses = core.cross_entropy(H, np.array([1, 0]))
     assert_allclose(losses, [2000.0, np.log(2 + e)], rtol=1e-14)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_chunk_path_is_stable_for_huge_logits(dtype):
-    """Base-2 logits of the trainer's chunks: still finite, losses in nats."""
-    Z = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype)
-    W = np.array([[500.0, -500.0], [-500.0, 500.0], [0.0, 0.0]], dtype)
-    b = np.array([0.0, 0.0, 1.0], dtype)
-    y = np.array([1, 1, 2])  # logits [500, -500, 1], [-500, 500, 1], [0, 0, 1]
-    part = core.chunk_loss_and_grad(Z, y, W, b, 1.0)
-    e = np.exp(1.0)
-    assert_allclose(part.loss_per_node, [1000.0, 0.0, np.log(2 + e) - 1], rtol=1e-6, atol=1e-6)
-    assert part.correct.tolist() == [False, True, True]
-    assert np.isfinite(part.grad_W).all() and np.isfinite(part.grad_b).all()
-
-
-def test_class_axis_zero_gives_the_transpose(article):
-    H = core.logits(article.Z, article.W, article.b)
-    assert_allclose(core.softmax(H.T, class_axis=0), core.softmax(H).T, atol=1e-15)
-    P = core.softmax(H)
-    assert_allclose(
-        core.grad_logits(P.T.copy(), article.y, 0.2, class_axis=0),
-        core.grad_logits(P, article.y, 0.2).T,
-        atol=1e-15,
-    )
 
 
 def test_matches_pytorch_autograd_when_available(article):
@@ -128,62 +102,3 @@ def test_matches_pytorch_autograd_when_available(article):
     assert result.loss == pytest.approx(loss.item(), abs=1e-12)
     assert_allclose(result.grad_W, W.grad.numpy(), atol=1e-12)
     assert_allclose(result.grad_b, b.grad.numpy(), atol=1e-12)
-
-
-def test_true_is_top_follows_argmax_including_ties():
-    H = np.array([[1.0, 3.0, 2.0], [0.0, 0.0, 0.0], [5.0, 5.0, 1.0], [2.0, 1.0, 2.0]])
-    y = np.array([1, 1, 0, 2])
-    top = core.softmax_cross_entropy(H, y).true_is_top
-    assert top.tolist() == (H.argmax(axis=1) == y).tolist() == [True, False, True, False]
-    top_T = core.softmax_cross_entropy(H.T.copy(), y, class_axis=0).true_is_top
-    assert top_T.tolist() == top.tolist()
-
-
-def test_base2_logits_give_the_same_softmax_and_loss_in_nats():
-    rng = np.random.default_rng(3)
-    H = rng.normal(0, 4, (50, 6))
-    H[7, 2] = H[7, 4] = H[7].max() + 1  # a tie, which scaling keeps
-    y = rng.integers(0, 6, 50)
-    natural = core.softmax_cross_entropy(H, y)
-    base2 = core.softmax_cross_entropy(H * core.LOG2E, y, base2=True)
-    assert_allclose(base2.probs, natural.probs, rtol=1e-13)
-    assert_allclose(base2.loss_per_node, natural.loss_per_node, rtol=1e-13, atol=1e-15)
-    assert base2.true_is_top.tolist() == natural.true_is_top.tolist() == (H.argmax(axis=1) == y).tolist()
-    assert_allclose(-np.log(natural.probs[np.arange(50), y]), natural.loss_per_node, rtol=1e-13)
-
-
-def test_true_class_positions_address_each_nodes_true_entry():
-    y = np.array([2, 0, 1, 1, 2])
-    nodes = np.arange(5)
-    assert_allclose(core.true_class_positions(y, 3), np.ravel_multi_index((nodes, y), (5, 3)))
-    assert_allclose(core.true_class_positions(y, 3, class_axis=0), np.ravel_multi_index((y, nodes), (3, 5)))
-
-
-def test_chunk_with_known_positions_and_a_float32_buffer(article):
-    """The trainer's path: positions computed once, Z converted into a scratch buffer."""
-    W, b = article.W.astype(np.float32), article.b.astype(np.float32)
-    larger = core.chunk_scratch(9, W)
-    work = core.chunk_scratch(5, W, within=larger)  # the trainer's scratch for a smaller chunk
-    assert [a.shape for a in work] == [(5, 4), (3, 5)]
-    assert all(np.shares_memory(a, big) and a.flags.c_contiguous for a, big in zip(work, larger))
-    positions = core.true_class_positions(article.y, 3, class_axis=0)
-    part = core.chunk_loss_and_grad(article.Z, article.y, W, b, 0.2, None, work, positions)
-    full = article_step(article)
-    assert part.grad_W.dtype == np.float32
-    assert_allclose(part.grad_W, full.grad_W, atol=1e-6)
-    assert_allclose(part.grad_b, full.grad_b, atol=1e-6)
-    assert_allclose(part.loss_per_node, full.loss_per_node, atol=1e-6)
-
-
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_chunks_sum_to_the_full_gradient(article, reduction):
-    full = article_step(article, reduction)
-    scale = core.loss_scale(5, reduction)
-    parts = [
-        core.chunk_loss_and_grad(article.Z[i:j], article.y[i:j], article.W, article.b, scale)
-        for i, j in [(0, 2), (2, 3), (3, 5)]
-    ]
-    assert_allclose(sum(p.grad_W for p in parts), full.grad_W, atol=1e-15)
-    assert_allclose(sum(p.grad_b for p in parts), full.grad_b, atol=1e-15)
-    assert_allclose(np.concatenate([p.loss_per_node for p in parts]), full.loss_per_node, atol=1e-15)
-    assert not any(p.correct.any() for p in parts)  # the article predicts every node wrong

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -242,3 +243,22 @@ def test_npy_embeddings_are_memory_mapped(tmp_path, article):
     problem = load_problem(EXAMPLE, embeddings=tmp_path / "z.npy", labels=labels)
     assert isinstance(problem.Z, np.memmap)
     assert tuple(problem.node_ids) == (0, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("options", [True, False])
+def test_a_problem_without_what_the_caller_requires_is_refused(tmp_path, options):
+    bare = tmp_path / "bare.yaml"
+    bare.write_text("embeddings: {1: [1.0], 2: [2.0]}\nlabels: {1: 0, 2: 1}\n")
+    assert load_problem(bare).W is None  # nothing required: a problem without weights loads
+    hint = " or pass --weights" if options else ""
+    with pytest.raises(NodeclfError, match=f"^{re.escape(str(bare))}: no weights: add weights: to the problem{hint}$"):
+        load_problem(bare, require=("weights", "learning_rate"), options=options)
+    weighted = tmp_path / "weighted.yaml"
+    weighted.write_text(bare.read_text() + "weights: {W: [[1.0], [2.0]], b: [0.0, 0.0]}\n")
+    assert load_problem(weighted, require=("weights",)).learning_rate is None
+    hint = " or pass --lr" if options else ""
+    message = f"^{re.escape(str(weighted))}: no learning rate: add learning_rate: to the problem{hint}$"
+    with pytest.raises(NodeclfError, match=message):
+        load_problem(weighted, require=("weights", "learning_rate"), options=options)
+    given = load_problem(weighted, learning_rate=0.5, require=("weights", "learning_rate"))
+    assert given.learning_rate == 0.5  # an option gives what the file leaves out

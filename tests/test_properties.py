@@ -51,7 +51,7 @@ def invoke(*args: str):
 
 
 def _loss(Z, y, W, b, reduction):
-    return core.reduce_loss(core.softmax_cross_entropy(core.logits(Z, W, b), y).loss_per_node, reduction)
+    return core.reduce_loss(core.cross_entropy(core.logits(Z, W, b), y), reduction)
 
 
 @SETTINGS

@@ -84,7 +84,7 @@ def test_chunks_and_threads_do_not_change_the_result():
 
 
 def test_a_slow_core_takes_fewer_chunks_and_the_bits_stay_the_same(monkeypatch):
-    # chunks are claimed one by one; each chunk's results go to its own slot and are
+    # each worker takes the next chunk when it is done with one; the results are
     # summed in chunk order, so who took which chunk cannot change a bit
     rng = np.random.default_rng(3)
     Z, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)
@@ -95,25 +95,24 @@ def test_a_slow_core_takes_fewer_chunks_and_the_bits_stay_the_same(monkeypatch):
         return [e.loss for e in trainer], trainer.W, trainer.b
 
     alone = trained(1)
-    taken: dict[int, list[int]] = {0: [], 1: []}
-    work, chunk, current = Trainer._work, Trainer._chunk, threading.local()
+    taken: dict[int, list[int]] = {}
+    first: dict[str, int] = {}
+    chunk = Trainer._chunk
 
-    def as_worker(self, worker, claim):
-        current.worker = worker
-        return work(self, worker, claim)
-
-    def slow_on_worker_0(self, index, largest):
-        taken[current.worker].append(index)
-        if current.worker == 0:  # runs 20x slower than worker 1
+    def slow_on_one_worker(self, index):
+        worker = threading.get_ident()
+        taken.setdefault(worker, []).append(index)
+        if first.setdefault("worker", worker) == worker:  # the first worker to take a chunk runs 20x slower
             time.sleep(0.002)
-        return chunk(self, index, largest)
+        return chunk(self, index)
 
-    monkeypatch.setattr(Trainer, "_work", as_worker)
-    monkeypatch.setattr(Trainer, "_chunk", slow_on_worker_0)
+    monkeypatch.setattr(Trainer, "_chunk", slow_on_one_worker)
     losses, W_end, b_end = trained(2)
     assert losses == alone[0]
     assert np.array_equal(W_end, alone[1]) and np.array_equal(b_end, alone[2])
-    slow, fast = taken[0], taken[1]
+    assert len(taken) == 2
+    slow = taken.pop(first["worker"])
+    (fast,) = taken.values()
     assert sorted(slow + fast) == sorted(list(range(24)) * 3)  # every chunk once an epoch
     assert len(fast) > 2 * len(slow)
 
@@ -124,11 +123,11 @@ def test_an_error_in_one_worker_stops_the_epoch_instead_of_hanging_it(monkeypatc
     Z, y = rng.standard_normal((600, 5)), rng.integers(0, 3, 600)
     chunk = Trainer._chunk
 
-    def fails_on_chunk_1(self, index, largest):
+    def fails_on_chunk_1(self, index):
         if index == 1:
             time.sleep(0.05)  # the other worker is far ahead by now, waiting
             raise MemoryError("chunk 1")
-        return chunk(self, index, largest)
+        return chunk(self, index)
 
     monkeypatch.setattr(Trainer, "_chunk", fails_on_chunk_1)
     trainer = Trainer(Z, y, np.zeros((3, 5)), np.zeros(3), Settings(2, 0.5, chunk_nodes=10, threads=2))
@@ -144,33 +143,6 @@ def test_an_error_in_one_worker_stops_the_epoch_instead_of_hanging_it(monkeypatc
     thread.start()
     thread.join(timeout=20)
     assert not thread.is_alive() and str(raised[0]) == "chunk 1"
-
-
-@given(st.integers(1, 30), st.integers(1, 5), st.randoms(use_true_random=False))
-def test_results_are_added_in_chunk_order_whatever_order_chunks_finish_in(count, window, random):
-    from nodeclf_cli.train import _InOrder
-
-    rng = np.random.default_rng(count)  # magnitudes far apart: another order changes the bits
-    grads = [rng.normal(size=(2, 3)) * 10.0 ** rng.integers(-8, 9) for _ in range(count)]
-    epoch = _InOrder(count, window, np.zeros((2, 3)), np.zeros(3))
-    out: list[int] = []  # claimed, not finished
-    finished: set[int] = set()
-    while len(finished) < count:
-        added = min(set(range(count + 1)) - finished)  # every chunk before this one is finished
-        claimed = len(finished) + len(out)
-        if claimed < count and claimed - added < window and (not out or random.random() < 0.5):
-            out.append(epoch.claim())
-        else:
-            index = out.pop(random.randrange(len(out)))
-            epoch.finish(index, float(index), np.array([1, 0, index % 2]), grads[index], grads[index][0])
-            finished.add(index)
-    assert epoch.claim() is None
-    expected = np.zeros((2, 3))
-    for grad in grads:
-        expected += grad
-    assert np.array_equal(epoch.grad_W, expected) and np.array_equal(epoch.grad_b, expected[0])
-    assert epoch.loss_sum == sum(float(i) for i in range(count))
-    assert epoch.correct.tolist() == [count, 0, count // 2]
 
 
 def test_workers_follow_the_cores_this_process_may_run_on(monkeypatch):
@@ -419,6 +391,7 @@ def test_save_refuses_to_overwrite_before_training(tmp_path):
 
 
 def test_history_csv_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
     history, plot = tmp_path / "h.csv", tmp_path / "loss.png"
     data = train_json("--epochs", "4", "--history", str(history), "--plot", str(plot))
     lines = history.read_text().splitlines()
@@ -427,8 +400,20 @@ def test_history_csv_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 5000
 
 
+def test_plot_without_matplotlib_is_refused_before_training(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as where the extra "plot" is not installed
+    trained = []
+    monkeypatch.setattr(Trainer, "__iter__", lambda self: trained.append(self) or iter(()))
+    saved, plot = tmp_path / "w.yaml", tmp_path / "loss.png"
+    result = run("train", "--epochs", "2", "--quiet", "--save", str(saved), "--plot", str(plot), code=2)
+    assert result.stderr == 'nodeclf: error: --plot needs matplotlib: pip install "nodeclf[plot]"\n'
+    assert result.stdout == "" and not trained
+    assert not saved.exists() and not plot.exists()
+
+
 @pytest.mark.parametrize("epochs", [3, 7, 20, 130])
 def test_plot_image_shows_whole_epochs_and_names_the_train_accuracy_with_a_split(epochs):
+    pytest.importorskip("matplotlib")
     import matplotlib.pyplot as plt
 
     from nodeclf_cli.render_train import loss_figure
