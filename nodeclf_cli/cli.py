@@ -145,9 +145,9 @@ def _precision(decimals: int | None, sig_figs: int | None, rounding: Rounding):
 
 
 def _json_text(data: dict | list) -> str:
-    import json
+    from .jsonout import dumps
 
-    return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    return dumps(data)
 
 
 def _stdout_console() -> Any:

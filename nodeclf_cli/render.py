@@ -289,21 +289,21 @@ def _json_value(x: Any) -> Any:
 
 
 def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
-    """The step at full precision, every quantity under its registry name; rows follow
-    ``node_ids`` or ``classes``."""
+    """The step at full precision, every quantity under its registry name (arrays as
+    numpy arrays, for :mod:`jsonout` to write row by row); rows follow ``node_ids`` or
+    ``classes``."""
     names = [_json_value(c) for c in problem.classes]
     data: dict[str, Any] = {
         "node_ids": [_json_value(i) for i in problem.node_ids],
         "classes": names,
         "labels": [names[i] for i in problem.y],
-        "W": problem.W.tolist(),
-        "b": problem.b.tolist(),
+        "W": problem.W,
+        "b": problem.b,
         "learning_rate": problem.learning_rate,
         "reduction": reduction,
     }
     for q in QUANTITIES:
-        value = getattr(result, q.name)
-        data[q.name] = value.tolist() if isinstance(value, np.ndarray) else value
+        data[q.name] = getattr(result, q.name)
     data["predicted"] = [names[i] for i in result.predicted]
     return data
 
