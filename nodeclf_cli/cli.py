@@ -263,7 +263,7 @@ def _file_name(text: str) -> Path:
     """An output option's value: a file name. One ending in a slash names a directory
     (``Path`` would drop the slash)."""
     if text.endswith(("/", os.sep)):
-        raise typer.BadParameter(f"{text} names a directory (it ends in a slash); give a file name")
+        raise typer.BadParameter("ends in a slash, so it names a directory; give a file name")
     return Path(text)
 
 
@@ -727,6 +727,8 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, int | None]:
 
     for number in _STOPS:
         handler = signal.getsignal(number)
+        if handler is signal.SIG_IGN:  # ignored by whoever started nodeclf (nohup, a supervisor): still ignored
+            continue
         try:
             signal.signal(number, ask_to_stop)
         except ValueError:  # not the main thread: signals are not ours to handle
@@ -795,7 +797,9 @@ def main() -> None:
 
     choose_kernels()
     prepare_standard_streams()
-    signal.signal(signal.SIGTERM, _terminate)
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _terminate)
+    status: Any = 0
     try:
         app()
     except SystemExit as done:
