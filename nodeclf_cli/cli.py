@@ -636,6 +636,8 @@ def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, hist
     """--save (a problem file or a weights CSV), --history and --plot: targets checked
     before training, each published so that neither a file that appeared meanwhile nor
     the training is lost (:func:`output.publish`)."""
+    from dataclasses import replace
+
     from . import render_train
     from .output import publish
 
@@ -657,7 +659,15 @@ def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, hist
             def saved(where: Path) -> str:  # its data files are named relative to where it is written
                 return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note)
 
-        _wrote(publish(save, saved), "wrote the trained weights to {}")
+        try:
+            _wrote(publish(save, saved), "wrote the trained weights to {}")
+        except Exception as exc:  # the problem file could not be made, a fault of nodeclf's: keep the weights
+            if not callable(saved) or save.kind != "file" or isinstance(exc, NodeclfError):
+                raise
+            alone = replace(save, path=save.path.with_suffix(".csv"), file=save.file.with_suffix(".csv"), force=False)
+            where = publish(alone, render_train.weights_csv(loaded.classes, trainer.W, trainer.b)).path
+            _say(f"nodeclf: warning: could not make the problem file {save.path} ({type(exc).__name__}: "
+                 f"{_short(str(exc))}); wrote the trained weights alone to {where} instead (please report it)")
     if history is not None:
         if history.path.suffix.lower() == ".json":
             written = _json_text(render_train.history_records(records))

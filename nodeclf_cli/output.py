@@ -208,7 +208,7 @@ def _publish_file(file: Path, content: Content, force: bool) -> Written:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, _mode_for(file))
+        os.chmod(temporary, _mode_for(file) if force else _new_file_mode())
         if force:
             os.replace(temporary, file)
             _sync_directory(file.parent)
@@ -238,7 +238,7 @@ def _claim(temporary: str, name: Path, data: bytes) -> bool:
         if exc.errno not in _LINK_UNSUPPORTED:
             raise
     try:
-        descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _mode_for(name))
+        descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _new_file_mode())
     except FileExistsError:
         return False
     try:
@@ -302,14 +302,18 @@ def _temporary_file(directory: Path, name: str) -> tuple[int, str]:
 
 
 def _mode_for(file: Path) -> int:
-    """The permissions of the file replaced, else the usual ones of a new file (0666 less
-    the umask)."""
+    """The permissions of the file replaced, else those of a new file."""
     try:
         return os.stat(file).st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return _new_file_mode()
+
+
+def _new_file_mode() -> int:
+    """The usual permissions of a new file: 0666 less the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _sync_directory(directory: Path) -> None:

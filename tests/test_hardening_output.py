@@ -434,6 +434,20 @@ def test_weights_reach_the_user_when_the_directory_turns_read_only(tmp_path, mon
     assert "could not be written" in result.stderr and saved_weights(elsewhere / "w.yaml").shape == (3, 4)
 
 
+def test_weights_reach_the_user_when_the_problem_file_cannot_be_made(tmp_path, monkeypatch):
+    from nodeclf_cli import render_train
+
+    monkeypatch.setattr(render_train, "trained_problem_yaml", failing(TypeError("an id nodeclf cannot write")))
+    (tmp_path / "w.csv").write_text("mine")
+    result = run("train", str(EXAMPLE), "--quiet", "--epochs", "3", "--save", str(tmp_path / "w.yaml"))
+    assert f"nodeclf: warning: could not make the problem file {tmp_path / 'w.yaml'} (TypeError: an id nodeclf " \
+        f"cannot write); wrote the trained weights alone to {tmp_path / 'w.1.csv'} instead (please report it)" \
+        in result.stderr.splitlines()
+    assert (tmp_path / "w.csv").read_text() == "mine" and not (tmp_path / "w.yaml").exists()
+    rows = (tmp_path / "w.1.csv").read_text().splitlines()
+    assert rows[0] == "class,b,w_0,w_1,w_2,w_3" and [row.split(",")[0] for row in rows[1:]] == ["0", "1", "2"]
+
+
 def test_nowhere_to_write_is_one_line_and_leaves_no_temporary_files(tmp_path, monkeypatch):
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")
