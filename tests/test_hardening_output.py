@@ -274,6 +274,29 @@ def test_output_to_dev_stdout_appends_to_what_stdout_is(tmp_path):
     assert piped.returncode == 0 and json.loads(piped.stdout)["loss"] == pytest.approx(1.1464926025)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX")
+def test_a_socket_and_a_block_device_are_refused_even_with_force(tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.chdir(tmp_path)  # a socket's path must be short
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("sock")
+        one_line_error(run("step", "-o", "sock", "--force", code=2), "sock: is not a regular file (a socket)")
+    disk = tmp_path / "disk"
+    disk.write_text("mine")
+    real_stat = os.stat
+
+    def block_device(path, *args, **kwargs):  # a real one is not written to by a test, whatever happens
+        found = real_stat(path, *args, **kwargs)
+        if str(path) == str(disk):
+            return os.stat_result((stat.S_IFBLK | 0o660, *tuple(found)[1:]))
+        return found
+
+    monkeypatch.setattr(os, "stat", block_device)
+    one_line_error(run("step", "-o", str(disk), "--force", code=2), "is not a regular file (a block device)")
+    assert disk.read_text() == "mine"
+
+
 def test_a_file_name_that_is_not_utf8_is_refused_before_work(tmp_path):
     name = os.fsdecode(b"\xff.yaml")
     result = run("generate", "-o", str(tmp_path / name), "--answers", str(tmp_path / "key.yaml"), code=2)
