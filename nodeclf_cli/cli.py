@@ -21,9 +21,11 @@ import typer
 from typer.core import TyperGroup
 
 try:  # Typer 0.29 carries its own copy of click
-    from typer._click.exceptions import ClickException, UsageError
+    from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older Typer on click
-    from click.exceptions import ClickException, UsageError
+    from click import exceptions as click_exceptions
+ClickException, UsageError = click_exceptions.ClickException, click_exceptions.UsageError
+NoArgsIsHelp = getattr(click_exceptions, "NoArgsIsHelpError", ())  # `nodeclf` alone: the help, as click shows it
 
 from .blas import choose_kernels
 from .errors import (
@@ -102,6 +104,15 @@ class _Group(TyperGroup):
     off stderr, and turns whatever it raises into one line on stderr and an exit status
     (:func:`_exit_status`): 2 for bad input, bad usage and anything unexpected; 130 for
     Ctrl-C; 143 for SIGTERM; a quiet 141 for a closed output pipe."""
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        """The options before the command (``nodeclf --bogus``): a mistake there is one line too."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:
+            if isinstance(exc, NoArgsIsHelp):
+                raise
+            raise typer.Exit(_exit_status(exc)) from None
 
     def invoke(self, ctx: Any) -> Any:
         with warnings.catch_warnings():

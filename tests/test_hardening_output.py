@@ -91,6 +91,11 @@ def test_a_line_separator_in_a_file_name_stays_escaped_on_one_line(tmp_path):
     assert "\u2028" not in result.stderr
 
 
+def test_a_mistake_before_the_command_is_one_line_too():
+    one_line_error(run("--bogus", code=2), "nodeclf: error: No such option: --bogus (see '")
+    assert "Commands:" in run(code=2).stderr  # `nodeclf` alone still shows the help
+
+
 # --- unexpected exceptions: one line, exit status 2 ------------------------------------------------
 
 
