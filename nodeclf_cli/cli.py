@@ -1,15 +1,19 @@
 """The ``nodeclf`` command line: each command loads, computes, renders and prints.
 
-This is the one place where :class:`NodeclfError` becomes a message on stderr and
-exit status 2. Modules that only some commands need are imported inside them, so
-``nodeclf step`` starts fast.
+This is the one place where an exception becomes a message on stderr and an exit
+status (:class:`_Group`): bad input (:class:`NodeclfError`) and anything unexpected
+become one line and exit status 2, never a traceback (``NODECLF_DEBUG=1`` shows it).
+Modules that only some commands need are imported inside them, so ``nodeclf step``
+starts fast.
 """
 
 from __future__ import annotations
 
 import enum
 import os
+import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,42 +21,119 @@ import typer
 from typer.core import TyperGroup
 
 try:  # Typer 0.26+ carries its own click, whose errors derive from the public TyperException
-    from typer import TyperException as ClickError
+    from typer import TyperException as ClickException
 except ImportError:  # pragma: no cover - older Typer on click
-    from click import ClickException as ClickError
+    from click import ClickException
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """click's UsageError (not public in Typer): a click error that exits with status 2."""
+    return isinstance(exc, ClickException) and getattr(exc, "exit_code", None) == 2
+
+
+def _is_help(exc: BaseException) -> bool:
+    """``nodeclf`` alone: click shows the help by raising a usage error of its own."""
+    return type(exc).__name__ == "NoArgsIsHelpError"
 
 from .blas import choose_kernels
-from .errors import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, NodeclfError, counted
+from .errors import (
+    EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, EXIT_TERMINATED, NodeclfError, Terminated,
+    counted, printable,
+)
+
+LONGEST_MESSAGE = 2000  # characters of a line on stderr; a longer one is cut in the middle
+
+
+def _say(line: str) -> None:
+    """Print one line on stderr, with control characters escaped (so that nothing in an
+    id or file name acts on the terminal) and at most LONGEST_MESSAGE characters."""
+    if len(line) > LONGEST_MESSAGE:
+        line = line[: LONGEST_MESSAGE - 500] + " … " + line[-400:]
+    print(printable(line), file=sys.stderr)
+
+
+def _exit_status(exc: BaseException) -> int | None:
+    """Say what went wrong in one line and return the exit status; None for what is
+    not ours to word (click's own exits and usage errors)."""
+    if isinstance(exc, BrokenPipeError):
+        # Whoever read stdout has gone (`nodeclf check a.yaml | head`): stop quietly
+        # with the status of a process SIGPIPE ends, not 1 (mistakes found). Later
+        # writes and the flush at exit go to /dev/null.
+        from .output import silence_stdout
+
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
+    if isinstance(exc, NodeclfError):
+        _say(f"nodeclf: error: {exc}")
+        return EXIT_BAD_INPUT
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C outside training (which stops after an epoch)
+        _say("nodeclf: interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(exc, Terminated):  # SIGTERM outside training (which stops after an epoch)
+        _say("nodeclf: terminated")
+        return EXIT_TERMINATED
+    if _is_usage_error(exc):
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "nodeclf"
+        message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix
+        _say(f"nodeclf: error: {message} (see '{where} --help')")
+        return EXIT_BAD_INPUT
+    if isinstance(exc, (ClickException, typer.Exit, typer.Abort)) or not isinstance(exc, Exception):
+        return None
+    if os.environ.get("NODECLF_DEBUG") == "1":
+        return None
+    try:
+        detail = _short(str(exc))
+    except Exception:  # a message that cannot be made
+        detail = "(no message)"
+    if isinstance(exc, MemoryError):
+        _say(f"nodeclf: error: not enough memory for this input{f' ({detail})' if detail else ''}")
+    elif isinstance(exc, RecursionError):
+        _say("nodeclf: error: the input is nested too deeply to read")
+    elif isinstance(exc, OSError) and exc.strerror:
+        place = f"{exc.filename}: " if exc.filename is not None else ""
+        _say(f"nodeclf: error: {place}{exc.strerror}")
+    else:
+        from . import __version__
+
+        _say(
+            f"nodeclf: internal error: {type(exc).__name__}: {detail} "
+            f"(nodeclf {__version__}; please report it with the command you ran)"
+        )
+    return EXIT_BAD_INPUT
+
+
+def _short(text: str, most: int = 200) -> str:
+    """The start of a message, cut at ``most`` characters."""
+    return text if len(text) <= most else text[:most] + "…"
 
 
 class _Group(TyperGroup):
-    """Turns bad input (a NodeclfError) and bad usage (an option's value) into one
-    line on stderr and exit status 2; Ctrl-C into exit status 130; a closed output pipe
-    into a quiet exit 141."""
+    """Runs a command with Python's warnings (numpy's RuntimeWarning and the like) kept
+    off stderr, and turns whatever it raises into one line on stderr and an exit status
+    (:func:`_exit_status`): 2 for bad input, bad usage and anything unexpected; 130 for
+    Ctrl-C; 143 for SIGTERM; a quiet 141 for a closed output pipe."""
+
+    def make_context(self, info_name: Any, args: Any, parent: Any = None, **extra: Any) -> Any:
+        """The options before the command (``nodeclf --bogus``): a mistake there is one line too."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except ClickException as exc:
+            if not _is_usage_error(exc) or _is_help(exc):
+                raise
+            raise typer.Exit(_exit_status(exc)) from None
 
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except BrokenPipeError:
-            # Whoever read stdout has gone (`nodeclf check a.yaml | head`): stop quietly
-            # with the status of a process SIGPIPE ends, not 1 (mistakes found). Later
-            # writes and the flush at exit go to /dev/null.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(EXIT_BROKEN_PIPE) from None
-        except NodeclfError as exc:
-            print(f"nodeclf: error: {exc}", file=sys.stderr)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except KeyboardInterrupt:  # Ctrl-C outside training (which stops after an epoch)
-            print("nodeclf: interrupted", file=sys.stderr)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except ClickError as exc:
-            if exc.exit_code != 2:  # click's usage errors (its UsageError, not public in Typer) exit with 2
-                raise
-            ctx = getattr(exc, "ctx", None)
-            where = ctx.command_path if ctx is not None else "nodeclf"
-            message = exc.format_message().replace("Value error, ", "")  # Typer's validator prefix
-            print(f"nodeclf: error: {message} (see '{where} --help')", file=sys.stderr)
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+        with warnings.catch_warnings():
+            if os.environ.get("NODECLF_DEBUG") != "1":
+                warnings.simplefilter("ignore")
+            try:
+                return super().invoke(ctx)
+            except BaseException as exc:
+                status = _exit_status(exc)
+                if status is None:
+                    raise
+                raise typer.Exit(status) from None
 
 
 app = typer.Typer(
@@ -163,36 +244,51 @@ def _stdout_console() -> Any:
     return StdoutConsole()
 
 
-def _emit(content: Any, output: Path | None, force: bool) -> None:
-    """Print ``content`` (text or Rich renderables), or write it to ``output`` atomically."""
-    if isinstance(content, str):
-        if output is None:
-            sys.stdout.write(content)
-            return
-        text = content
-    else:
-        from rich.console import Console
+def _emit(content: Any, output: Any = None) -> Path | None:
+    """Print ``content`` (text or Rich renderables) on stdout, or publish it to
+    ``output`` (an :class:`output.Target`) and return where the file went."""
+    from .output import publish, write_stdout
 
-        if output is None:
+    if output is None:
+        if isinstance(content, str):
+            write_stdout(lambda: sys.stdout.write(content))
+        else:
             console = _stdout_console()
-            for renderable in content:
-                console.print(renderable)
-            return
+            write_stdout(lambda: [console.print(renderable) for renderable in content])
+        return None
+    if not isinstance(content, str):
         import io
+
+        from rich.console import Console
 
         buffer = io.StringIO()
         console = Console(file=buffer, width=100, color_system=None, force_terminal=False)
         for renderable in content:
             console.print(renderable)
-        text = buffer.getvalue()
-    from .output import write_atomic
+        content = buffer.getvalue()
+    return _wrote(publish(output, content), "wrote {}")
 
-    write_atomic(output, text, force)
-    print(f"nodeclf: wrote {output}", file=sys.stderr)
+
+def _wrote(written: Any, saying: str) -> Path:
+    """Say where a file went (``saying``: "wrote the history to {}"), and why it went
+    elsewhere than asked where it did; returns the path."""
+    if written.instead is None:
+        _say(f"nodeclf: {saying.format(written.path)}")
+    else:
+        _say(f"nodeclf: warning: {written.instead}; {saying.format(written.path)} instead")
+    return written.path
+
+
+def _file_name(text: str) -> Path:
+    """An output option's value: a file name. One ending in a slash names a directory
+    (``Path`` would drop the slash)."""
+    if text.endswith(("/", os.sep)):
+        raise typer.BadParameter("ends in a slash, so it names a directory; give a file name")
+    return Path(text)
 
 
 OutputOpt = typer.Option(
-    None, "--output", "-o", readable=False, help="Write to this file (atomically) instead of the terminal."
+    None, "--output", "-o", parser=_file_name, help="Write to this file (atomically) instead of the terminal."
 )
 ForceOpt = typer.Option(False, "--force", help="Allow --output to overwrite an existing file.")
 
@@ -240,14 +336,12 @@ def step(
     Example: nodeclf step data/example.yaml --carry rounded --explain --node 2
     """
     from . import handwork
+    from .output import check_outputs
     from .problem import load_problem
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
-    if output is not None:
-        from .output import check_writable
-
-        check_writable(output, force)
+    [target] = check_outputs(force, ("--output", output))
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
@@ -267,7 +361,7 @@ def step(
         loaded, _requirement(decimals, sig_figs, rounding, loaded.requirement), reduction.value,
         carry is CarryMode.rounded, explain_at,
     )
-    _emit(_step_report(worked, show_nodes, output_format), output, force)
+    _emit(_step_report(worked, show_nodes, output_format), target)
 
 
 def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:
@@ -368,10 +462,10 @@ def check(
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
-        _emit(_json_text(render_check.check_json(grader, grade)), None, False)
+        _emit(_json_text(render_check.check_json(grader, grade)))
     else:
         sections = render_check.check_sections(grader, grade)
-        _emit([*sections, render_check.summary(grader, grade)], None, False)
+        _emit([*sections, render_check.summary(grader, grade)])
     if grade.first_wrong is not None:
         raise typer.Exit(EXIT_MISTAKES)
 
@@ -384,10 +478,10 @@ def generate(
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same seed, the same problem."),
     decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
     output: Optional[Path] = typer.Option(
-        None, "--output", "-o", readable=False, help="Write the problem here [default: stdout]."
+        None, "--output", "-o", parser=_file_name, help="Write the problem here [default: stdout]."
     ),
     answers: Optional[Path] = typer.Option(
-        None, "--answers", readable=False, help="Also write the answer key here, in the check format."
+        None, "--answers", parser=_file_name, help="Also write the answer key here, in the check format."
     ),
     force: bool = typer.Option(False, "--force", help="Allow overwriting existing files."),
 ) -> None:
@@ -396,24 +490,23 @@ def generate(
     Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml
     """
     from . import generate as gen
-    from .output import check_writable, write_atomic
+    from .output import check_outputs, publish
 
+    target, key_target = check_outputs(force, ("--output", output), ("--answers", answers))
     for option, path in (("--output", output), ("--answers", answers)):
         if path is not None:
-            check_writable(path, force)
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    if output is not None and answers is not None and output.resolve() == answers.resolve():
-        raise typer.BadParameter("--output and --answers must be different files")
     command = (
         f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
         f"--decimals {decimals}"
     )
     text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals), command)
-    if answers is not None:
-        write_atomic(answers, gen.answer_key(text, output, answers), force)
-        print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
-    _emit(text, output, force)
+    problem_file = _emit(text, target)  # first: the key refers to where it went
+    if key_target is not None:
+        if target is not None and target.kind != "file":
+            problem_file = None  # a stream: the key holds the problem itself
+        _wrote(publish(key_target, lambda key: gen.answer_key(text, problem_file, key)), "wrote the answer key to {}")
 
 
 class Init(str, enum.Enum):
@@ -461,33 +554,31 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     no_plot: bool = typer.Option(False, "--no-plot", help="No loss curve in the terminal."),
     plot: Optional[Path] = typer.Option(
-        None, "--plot", readable=False, help="Also draw the curves into an image (PNG, SVG, PDF)."
+        None, "--plot", parser=_file_name, help="Also draw the curves into an image (PNG, SVG, PDF)."
     ),
     save: Optional[Path] = typer.Option(
-        None, "--save", readable=False,
+        None, "--save", parser=_file_name,
         help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
     ),
     history: Optional[Path] = typer.Option(
-        None, "--history", readable=False, help="Write each epoch's figures: CSV, or JSON for a .json file."
+        None, "--history", parser=_file_name, help="Write each epoch's figures: CSV, or JSON for a .json file."
     ),
     force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
     """Train the layer by full-batch gradient descent, with the same maths as step.
 
-    Ctrl-C stops after the current epoch, keeps what was trained for --save, exits 130.
+    Ctrl-C (or SIGTERM) stops after the current epoch, keeps what was trained for --save, exits 130 (143).
 
     Example: nodeclf train karate --epochs 100 --save trained.yaml
     """
-    from .output import check_writable
+    from .output import check_outputs
     from .problem import load_problem, shown_source
     from .train import Settings, Trainer, split_groups
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
     _check_range("--weight-decay", weight_decay, "at least 0")
-    for path in (save, history, plot):
-        if path is not None:
-            check_writable(path, force)
+    targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
     if plot is not None:
@@ -507,24 +598,44 @@ def train(
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=threads,
+        threads=_usable_threads(threads),
     )
     trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
-    records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
+    records, stopped_by = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
-    _write_train_files(loaded, trainer, records, save, history, plot)
+    _write_train_files(loaded, trainer, records, *targets)
     if output_format is TableOrJson.json:
         from . import render_train
 
         data = render_train.train_json(
             records, loaded, trainer.W, trainer.b, settings.learning_rate, trainer.predict(), groups
         )
-        _emit(_json_text(data), None, False)
+        _emit(_json_text(data))
     else:
-        _emit(_train_report(loaded, trainer, records, every, not no_plot), None, False)
-    if interrupted:
-        print(f"nodeclf: interrupted after epoch {len(records)}", file=sys.stderr)
-        raise typer.Exit(EXIT_INTERRUPTED)
+        _emit(_train_report(loaded, trainer, records, every, not no_plot))
+    if stopped_by is not None:
+        what, status = _STOPS[stopped_by]
+        _say(f"nodeclf: {what} after epoch {len(records)}")
+        raise typer.Exit(status)
+
+
+# the signals that stop training after the current epoch: what the message says, the exit status
+_STOPS = {signal.SIGINT: ("interrupted", EXIT_INTERRUPTED), signal.SIGTERM: ("terminated", EXIT_TERMINATED)}
+
+
+def _usable_threads(threads: int | None) -> int | None:
+    """--threads, at most the cores nodeclf may run on (more only take turns and
+    allocate more), with a note when that lowers it."""
+    from .train import usable_cores
+
+    if threads is None:
+        return None
+    cores = usable_cores()
+    if threads > cores:
+        _say(f"nodeclf: note: --threads {threads} is more than the {counted(cores, 'core')} nodeclf may run on; "
+             f"using {cores}")
+        return cores
+    return threads
 
 
 def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
@@ -547,18 +658,19 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
     return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
 
-def _write_train_files(
-    loaded: Any, trainer: Any, records: list, save: Path | None, history: Path | None, plot: Path | None
-) -> None:
-    """--save (a problem file or a weights CSV), --history and --plot, each atomically
-    (each was checked to be writable before training)."""
+def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any) -> None:
+    """--save (a problem file or a weights CSV), --history and --plot: targets checked
+    before training, each published so that neither a file that appeared meanwhile nor
+    the training is lost (:func:`output.publish`)."""
+    from dataclasses import replace
+
     from . import render_train
-    from .output import write_atomic
+    from .output import publish
 
     s = trainer.settings
     if save is not None:
-        if save.suffix.lower() == ".csv":
-            saved = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
+        if save.path.suffix.lower() == ".csv":
+            saved: Any = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
         else:
             note = (
                 f"Trained by nodeclf train on {_name(loaded)}: {counted(len(records), 'epoch')}, lr {s.learning_rate}"
@@ -569,19 +681,28 @@ def _write_train_files(
                     if records else ""
                 )
             )
-            saved = render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, save, note)
-        write_atomic(save, saved, True)
-        print(f"nodeclf: wrote the trained weights to {save}", file=sys.stderr)
+
+            def saved(where: Path) -> str:  # its data files are named relative to where it is written
+                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note)
+
+        try:
+            _wrote(publish(save, saved), "wrote the trained weights to {}")
+        except Exception as exc:  # the problem file could not be made, a fault of nodeclf's: keep the weights
+            if not callable(saved) or save.kind != "file" or isinstance(exc, NodeclfError):
+                raise
+            alone = replace(save, path=save.path.with_suffix(".csv"), file=save.file.with_suffix(".csv"), force=False)
+            where = publish(alone, render_train.weights_csv(loaded.classes, trainer.W, trainer.b)).path
+            _say(f"nodeclf: warning: could not make the problem file {save.path} ({type(exc).__name__}: "
+                 f"{_short(str(exc))}); wrote the trained weights alone to {where} instead (please report it)")
     if history is not None:
-        if history.suffix.lower() == ".json":
+        if history.path.suffix.lower() == ".json":
             written = _json_text(render_train.history_records(records))
         else:
             written = render_train.history_csv(records)
-        write_atomic(history, written, True)
-        print(f"nodeclf: wrote the history to {history}", file=sys.stderr)
+        _wrote(publish(history, written), "wrote the history to {}")
     if plot is not None and records:
-        write_atomic(plot, render_train.loss_plot_image(records, plot.suffix.lower().lstrip(".")), True)
-        print(f"nodeclf: drew the curves into {plot}", file=sys.stderr)
+        image = render_train.loss_plot_image(records, plot.path.suffix.lower().lstrip("."))
+        _wrote(publish(plot, image), "drew the curves into {}")
 
 
 def _train_report(loaded: Any, trainer: Any, records: list, every: int | None, curve: bool) -> list:
@@ -596,7 +717,7 @@ def _train_report(loaded: Any, trainer: Any, records: list, every: int | None, c
     content: list = [render.heading(_train_title(loaded, trainer))]
     if records:
         content.append(render_train.history_section(records, every))
-        if curve and len(records) > 1:
+        if curve and len(records) > 1 and console.encoding.lower().startswith("utf"):  # drawn in Unicode
             text = render_train.loss_plot_text(records, console.width, console.is_terminal and not console.no_color)
             content.append(Text.from_ansi(text + "\n"))
     content.append(render_train.weights_section(loaded, trainer.W, trainer.b, Precision(decimals=4)))
@@ -626,25 +747,31 @@ def _diverged(record: Any, settings: Any) -> NodeclfError:
     return NodeclfError(f"training diverged: the loss is {record.loss} at epoch {record.epoch}; {cause}", "--lr")
 
 
-def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
-    """Train, with a progress bar on stderr; Ctrl-C stops after the current epoch."""
-    import signal
-
+def _run(trainer: Any, show_progress: bool) -> tuple[list, int | None]:
+    """Train, with a progress bar on stderr. Ctrl-C (SIGINT) or SIGTERM stops after the
+    current epoch (a second one at once): returns the epochs' records and the signal
+    that stopped training (None when every epoch ran)."""
     import numpy as np
 
-    stop = {"asked": False}
-    previous = signal.getsignal(signal.SIGINT)
+    stop: dict[str, int | None] = {"signal": None}
+    previous: dict[int, Any] = {}
 
     def ask_to_stop(signum: int, frame: Any) -> None:
-        stop["asked"] = True
-        signal.signal(signal.SIGINT, previous)  # a second Ctrl-C stops at once
+        stop["signal"] = stop["signal"] or signum
+        for number, handler in previous.items():  # a second signal stops at once
+            signal.signal(number, handler)
 
+    for number in _STOPS:
+        handler = signal.getsignal(number)
+        if handler is signal.SIG_IGN:  # ignored by whoever started nodeclf (nohup, a supervisor): still ignored
+            continue
+        try:
+            signal.signal(number, ask_to_stop)
+        except ValueError:  # not the main thread: signals are not ours to handle
+            continue
+        previous[number] = signal.SIG_DFL if handler is None else handler
     records: list = []
     progress = None
-    try:
-        signal.signal(signal.SIGINT, ask_to_stop)
-    except ValueError:  # not the main thread: Ctrl-C is not ours to handle
-        pass
     try:
         if show_progress:
             from rich.console import Console
@@ -663,16 +790,14 @@ def _run(trainer: Any, show_progress: bool) -> tuple[list, bool]:
             records.append(record)
             if progress is not None:
                 progress.update(task, advance=1, loss=f"{record.loss:.4f}", accuracy=f"{100 * record.accuracy:.1f}%")
-            if stop["asked"]:
+            if stop["signal"] is not None:
                 break
     finally:
         if progress is not None:
             progress.stop()
-        try:
-            signal.signal(signal.SIGINT, previous)
-        except ValueError:
-            pass
-    return records, stop["asked"]
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return records, stop["signal"]
 
 
 def _train_title(problem: Any, trainer: Any) -> str:
@@ -694,8 +819,36 @@ def _optimiser_extras(settings: Any) -> str:
     )
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    """SIGTERM: raise :class:`Terminated` where the work is, to stop it as Ctrl-C would."""
+    raise Terminated
+
+
 def main() -> None:
     """Entry point of the ``nodeclf`` console script: the faster BLAS kernels for this
-    processor (before numpy loads; see :mod:`nodeclf_cli.blas`), then the command."""
+    processor (before numpy loads; see :mod:`nodeclf_cli.blas`), standard streams safe to
+    write to, SIGTERM handled, then the command; last, stdout flushed, so that an error
+    there is one line too (exit status 2) and a closed pipe a quiet 141."""
+    from .output import prepare_standard_streams, write_stdout
+
     choose_kernels()
-    app()
+    prepare_standard_streams()
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, _terminate)
+    status: Any = 0
+    try:
+        app()
+    except SystemExit as done:
+        status = done.code
+    except BaseException as exc:  # raised outside a command: while reading the options, or writing --help
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            exc = NodeclfError(f"cannot write the output: {exc.strerror or exc}")
+        status = _exit_status(exc)
+        if status is None:
+            raise
+    try:
+        if sys.stdout is not None:
+            write_stdout(lambda: None)
+    except BaseException as exc:
+        status = _exit_status(exc) or status
+    sys.exit(status)
