@@ -1,0 +1,203 @@
+"""Hostile and unlucky input files: nothing exhausts memory or time, nothing ends in a
+traceback, and every message blames the right file and line. Files are small and made
+here; nothing allocates more than a few megabytes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nodeclf_cli.errors import NodeclfError
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.sources import parse_yaml
+
+from .test_bad_input import GOOD, one_line_error, write
+from .test_cli_step import run
+
+
+def refused(path: Path, *args: str) -> str:
+    """The one error line ``nodeclf step`` gives for ``path``."""
+    return one_line_error(run("step", str(path), *args, code=2))
+
+
+def yaml_error(text: str) -> str:
+    with pytest.raises(NodeclfError) as caught:
+        parse_yaml(text, "p.yaml")
+    return str(caught.value)
+
+
+# --- YAML: size, depth, tags ------------------------------------------------------
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """Each level repeats the one before nine times: 9**levels values in a few hundred bytes."""
+    names = [chr(ord("a") + i) for i in range(levels)]
+    text = f"{names[0]}: &{names[0]} [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+    for before, name in zip(names, names[1:]):
+        text += f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]\n"
+    return text
+
+
+def test_an_alias_bomb_is_refused_quickly_at_its_line(tmp_path):
+    path = write(tmp_path, alias_bomb())
+    started = time.perf_counter()
+    line = refused(path)
+    assert time.perf_counter() - started < 5
+    assert "alias bomb" in line and len(line) < 300
+    # 9**6 = 531,441 values first exceed the bound for a file of this size: the 6th line
+    assert f"{path}:6: YAML error" in line
+
+
+def test_aliases_that_repeat_a_little_are_read():
+    data = parse_yaml("a: &a [1, 2, 3]\nb: *a\nc: {x: *a, y: *a}\n", "p.yaml")
+    assert data["c"]["y"] == [1, 2, 3]
+
+
+def test_an_alias_inside_itself_is_refused():
+    assert yaml_error("x: 1\na: &a [1, *a]\n").startswith("p.yaml:2: YAML error: an alias inside the collection")
+
+
+@pytest.mark.parametrize("depth", [101, 400, 900])
+def test_deep_nesting_is_refused_at_its_line(depth):
+    text = "x: 1\n" + "".join(" " * i + "a:\n" for i in range(depth)) + " " * depth + "1\n"
+    message = yaml_error(text)
+    assert "nested too deeply (at most 100 levels)" in message
+    assert message.startswith("p.yaml:102:")  # the root is level 1 on line 1: level 101 starts on line 102
+
+
+def test_flow_nesting_is_refused_too():
+    assert "nested too deeply" in yaml_error("a: " + "[" * 500 + "]" * 500 + "\n")
+
+
+def test_nesting_within_the_bound_is_read():
+    text = "".join(" " * i + "a:\n" for i in range(99)) + " " * 99 + "1\n"
+    data = parse_yaml(text, "p.yaml")
+    for _ in range(99):
+        data = data["a"]
+    assert data == 1
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [
+        ("!!int abc", "'abc' cannot be read as a whole number (!!int)"),
+        ("!!float x1", "'x1' cannot be read as a number (!!float)"),
+        ("!!timestamp soon", "'soon' cannot be read as a date (!!timestamp)"),
+        ("!!bool maybe", "'maybe' cannot be read as true or false (!!bool)"),
+        ("2023-02-30", "'2023-02-30' looks like a date but is not one"),
+        ("9" * 5000, "a whole number of 5000 digits is too long (at most 4300)"),
+        ("0x" + "f" * 5000, "digits is too long (at most 4300)"),
+        ("!!seq {a: 1}", "must be a list"),
+        ("!!map [1]", "must be a mapping"),
+    ],
+)
+def test_values_their_tag_cannot_read_are_errors_at_their_line(tmp_path, value, fragment):
+    path = write(tmp_path, GOOD.replace("learning_rate: 0.2", f"learning_rate: {value}"))
+    line = refused(path)
+    assert f"{path}:30:" in line and fragment in line
+    assert len(line) < 300
+
+
+def test_an_impossible_date_as_a_node_id(tmp_path):
+    path = write(tmp_path, GOOD.replace("  5: [0.8", "  2023-02-30: [0.8"))
+    assert f"{path}:12: '2023-02-30' looks like a date" in refused(path)
+
+
+def test_a_long_value_is_quoted_by_an_excerpt(tmp_path):
+    path = write(tmp_path, GOOD.replace("learning_rate: 0.2", f"learning_rate: [{', '.join(['1'] * 20000)}]"))
+    line = refused(path)
+    assert "learning_rate" in line and len(line) < 300
+
+
+def test_a_syntax_error_at_the_end_of_a_big_file_is_worded_from_a_window():
+    """The error is worded as PyYAML's parser words it, from the lines around it only:
+    the error comes in less time than loading the file takes."""
+    rows = "".join(f"  {i}: [{', '.join(['0.25'] * 64)}]\n" for i in range(1500))
+    good = "embeddings:\n" + rows + "labels: {1: 0}\n"
+    started = time.perf_counter()
+    parse_yaml(good, "p.yaml")
+    loading = time.perf_counter() - started
+    started = time.perf_counter()
+    message = yaml_error(good.replace("labels: {1: 0}\n", "labels: {1: 0, 2: 1\nweights: 3\n"))
+    assert time.perf_counter() - started < 2 * loading + 0.5
+    assert message == (
+        "p.yaml:1503: YAML error at column 8: expected ',' or '}', but got ':' "
+        "(while parsing a flow mapping that starts on line 1502)"
+    )
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a: 1\nb: [1, 2\n", "p.yaml:3: YAML error at column 1: expected ',' or ']', but got '<stream end>'"),
+        ("a: {b: @}\n", "p.yaml:1: YAML error at column 8: found character '@' that cannot start any token"),
+        ("a: 1\nb: *nope\n", "p.yaml:2: YAML error at column 4: found undefined alias 'nope'"),
+    ],
+)
+def test_syntax_errors_keep_their_words(text, message):
+    assert yaml_error(text).startswith(message)
+
+
+# --- reading files ----------------------------------------------------------------
+
+
+def test_a_device_is_refused_not_read(tmp_path):
+    path = write(tmp_path, GOOD)
+    line = one_line_error(run("step", str(path), "--embeddings", "/dev/zero", code=2))
+    assert "/dev/zero: not a regular file" in line
+
+
+def test_a_file_larger_than_the_memory_is_refused_before_reading(tmp_path, monkeypatch):
+    from nodeclf_cli import sources
+
+    path = write(tmp_path, GOOD)
+    monkeypatch.setattr(sources, "available_memory", lambda: 1000)
+    line = refused(path)
+    assert f"{path}: reading the file would need" in line and "1000 bytes is available" in line
+
+
+def test_a_file_growing_past_its_size_on_a_pipe_is_bounded(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from nodeclf_cli import sources
+
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(sources, "available_memory", lambda: 4 << 20)
+
+    def endless():
+        with open(fifo, "wb") as pipe:
+            try:
+                for _ in range(100):
+                    pipe.write(b"# " + b"x" * (1 << 20) + b"\n")
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=endless)
+    writer.start()
+    with pytest.raises(NodeclfError) as caught:
+        sources.read_text(fifo)
+    writer.join()
+    assert "read from the pipe, more than the memory holds" in str(caught.value)
+
+
+def test_a_pipe_is_read(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "p.yaml"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(GOOD))
+    writer.start()
+    problem = load_problem(fifo)
+    writer.join()
+    assert problem.Z.shape == (5, 4)
+
+
+def test_a_nul_byte_is_refused_at_its_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("  3: [0.7", "  3: [0\x00.7"))
+    assert f"{path}:10: column 8: a NUL byte" in refused(path)
