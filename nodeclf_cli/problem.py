@@ -20,11 +20,13 @@ from .errors import MissingFile, NodeclfError, counted, plural
 from .sources import (
     LARGEST,
     Mapping,
+    NumberTable,
     Sequence,
     load_yaml,
     load_yaml_or_name,
     parse_id,
     read_csv_rows,
+    read_number_table,
     to_number,
     to_numbers,
 )
@@ -185,9 +187,16 @@ def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows
 
 
 def _rows_from_csv(path: Path, what: str) -> _Rows:
-    """``id,x_0,...`` (embeddings) or ``class,b,w_0,...`` (weights) rows."""
+    """``id,x_0,...`` (embeddings) or ``class,b,w_0,...`` (weights) rows: read by numpy's
+    parser where it can, else cell by cell (which also words every error)."""
+    header_words = ("id", "node", "node_id", "class")
+    table = read_number_table(path, header_words)
+    if isinstance(table, NumberTable):
+        source = str(path)
+        places = [_Place(source, line, f"{what} {name}") for line, name in zip(table.lines, table.ids)]
+        return _Rows([parse_id(name) for name in table.ids], table.values, places)
     ids, values, places = [], [], []
-    for line, cells in read_csv_rows(path, header_words=("id", "node", "node_id", "class")):
+    for line, cells in read_csv_rows(path, header_words, text=table):
         where = f"{what} {cells[0]}"
         ids.append(parse_id(cells[0]))
         values.append(to_numbers(cells[1:], path, line, where))
@@ -254,13 +263,15 @@ def _duplicate(
 
 def _as_matrix(rows: _Rows, what: str) -> np.ndarray:
     """Rows of equal length as a float64 (N, d) array (a .npy array is kept as it is)."""
-    if rows.places is None:
-        return rows.values
-    width = len(rows.values[0])
-    _check_lengths(rows, width, f"but the first {what} has {width}")
+    if isinstance(rows.values, np.ndarray):  # from .npy, or a CSV numpy read (rows of equal length)
+        width = rows.values.shape[1]
+    else:
+        width = len(rows.values[0])
+        _check_lengths(rows, width, f"but the first {what} has {width}")
     if width == 0:
-        raise NodeclfError(f"the {what}s have no numbers", rows.places[0].source)
-    return np.array(rows.values, dtype=np.float64)
+        source = rows.places[0].source if rows.places else None
+        raise NodeclfError(f"the {what}s have no numbers", source)
+    return rows.values if isinstance(rows.values, np.ndarray) else np.array(rows.values, dtype=np.float64)
 
 
 def _check_lengths(rows: _Rows, width: int, expected: str) -> None:

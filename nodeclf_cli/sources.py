@@ -13,8 +13,9 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import yaml
 
 from .errors import MissingFile, NodeclfError
@@ -545,20 +546,36 @@ def _delimiter(lines: list[str]) -> str:
     return ","
 
 
+def _csv_lines(text: str) -> io.StringIO:
+    """The text as the csv module reads a file opened with ``newline=""``: only ``\\n``,
+    ``\\r\\n`` and ``\\r`` end a line (str.splitlines would also split at U+2028, form
+    feeds and other separators, and shift every line number after them)."""
+    return io.StringIO(text, newline="")
+
+
+def _is_header(cells: list[str], header_words: tuple[str, ...], numeric: bool) -> bool:
+    """Whether a table's first row is a header: its first cell is one of
+    ``header_words``, or (``numeric`` tables) it is names where the data rows have
+    numbers: no cell of it is a number. A row with numbers and a typo is data, and the
+    typo is reported at its line."""
+    if cells[0].lower() in header_words:
+        return True
+    return numeric and len(cells) > 1 and not any(is_number_text(cell) for cell in cells)
+
+
 def read_csv_rows(
-    path: Path, header_words: tuple[str, ...] = (), numeric: bool = True
+    path: Path, header_words: tuple[str, ...] = (), numeric: bool = True, text: str | None = None
 ) -> list[tuple[int, list[str]]]:
     """The data rows of a CSV file as (line number, cells), header and blank rows dropped.
 
     The delimiter is detected: ``;`` or tab (as spreadsheets export), else ``,``; with
     ``;`` or tab, decimal commas (``0,5``) are read as decimal points. The first row
-    is a header when its first cell is one of ``header_words`` or, for ``numeric``
-    tables, when any cell after the first is not a number.
+    is a header as :func:`_is_header` decides. ``text``: the file's text, when read already.
     """
-    text = read_text(path)
-    lines = text.splitlines()
-    delimiter = _delimiter(lines[:50])
-    reader = csv.reader(lines, delimiter=delimiter)
+    text = read_text(path) if text is None else text
+    head = [line for _, line in zip(range(50), _csv_lines(text))]
+    delimiter = _delimiter(head)
+    reader = csv.reader(_csv_lines(text), delimiter=delimiter)
     # whitespace that str.strip() would take off a cell (line breaks never reach a cell)
     spaced = not text.isascii() or any(space in text for space in ' \t\f\v\x1c\x1d\x1e\x1f')
     rows = []
@@ -572,11 +589,62 @@ def read_csv_rows(
                 rows.append((reader.line_num, cells))
     except csv.Error as exc:
         raise NodeclfError(f"not a valid CSV file: {exc}", path, reader.line_num) from None
-    if rows:
-        first = rows[0][1]
-        spelled = numeric and not all(is_number_text(cell) for cell in first[1:])
-        if first[0].lower() in header_words or spelled:
-            rows = rows[1:]
+    if rows and _is_header(rows[0][1], header_words, numeric):
+        rows = rows[1:]
     if not rows:
         raise NodeclfError("the CSV file has no data rows", path)
     return rows
+
+
+# line ends that str.splitlines knows and the csv module does not
+_OTHER_LINE_ENDS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+class NumberTable(NamedTuple):
+    """A CSV table of an id column and numbers, read by numpy's parser."""
+
+    lines: list  # the line of each data row
+    ids: list  # the first cell of each data row, stripped
+    values: np.ndarray  # (rows, columns - 1) float64
+
+
+def read_number_table(path: Path, header_words: tuple[str, ...] = ()) -> NumberTable | str:
+    """A table of ``id,number,...`` rows read by ``numpy.loadtxt`` (about 10x faster
+    than cell by cell), or the file's text where the table is not plain enough for it
+    or holds anything the careful reader (:func:`read_csv_rows`, :func:`to_numbers`)
+    would refuse or read differently: that reader then reads the text again, and words
+    any error exactly.
+
+    Plain enough: no quotes, line ends as the csv module reads them, the same number
+    of cells on each row, and (with ``;`` or tab) no decimal commas; every number read
+    finite and within ``LARGEST``."""
+    text = read_text(path)
+    if '"' in text or any(end in text for end in _OTHER_LINE_ENDS):  # (one search each: faster than a pattern)
+        return text
+    lines = text.splitlines()
+    delimiter = _delimiter(lines[:50])
+    if delimiter != "," and "," in text:
+        return text
+    numbered = [(number, line) for number, line in enumerate(lines, 1) if line and not line.isspace()]
+    if not numbered:
+        return text
+    first = numbered[0][1].split(delimiter)
+    if _is_header([cell.strip() for cell in first], header_words, True):
+        numbered = numbered[1:]
+    if not numbered:
+        return text
+    columns = numbered[0][1].count(delimiter) + 1
+    data = [line for _, line in numbered]
+    if columns < 2 or sum(line.count(delimiter) for line in data) != (columns - 1) * len(data):
+        return text
+    try:
+        values = np.loadtxt(
+            data, delimiter=delimiter, usecols=range(1, columns), comments=None, quotechar=None, ndmin=2,
+            dtype=np.float64,
+        )
+    except ValueError:
+        return text
+    if values.shape != (len(data), columns - 1) or not np.abs(values).max(initial=0.0) <= LARGEST:
+        return text  # NaN, infinities or numbers beyond LARGEST: the careful reader words the error
+    ids = [line[: line.find(delimiter)].strip() for line in data]
+    return NumberTable([number for number, _ in numbered], ids, values)

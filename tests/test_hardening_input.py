@@ -4,11 +4,14 @@ here; nothing allocates more than a few megabytes."""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodeclf_cli.errors import NodeclfError
 from nodeclf_cli.problem import load_problem
@@ -170,12 +173,12 @@ def test_a_file_growing_past_its_size_on_a_pipe_is_bounded(tmp_path, monkeypatch
     monkeypatch.setattr(sources, "available_memory", lambda: 4 << 20)
 
     def endless():
-        with open(fifo, "wb") as pipe:
-            try:
+        try:
+            with open(fifo, "wb") as pipe:
                 for _ in range(100):
                     pipe.write(b"# " + b"x" * (1 << 20) + b"\n")
-            except BrokenPipeError:
-                pass
+        except BrokenPipeError:  # the reader stopped, as it should
+            pass
 
     writer = threading.Thread(target=endless)
     writer.start()
@@ -201,3 +204,101 @@ def test_a_pipe_is_read(tmp_path):
 def test_a_nul_byte_is_refused_at_its_line(tmp_path):
     path = write(tmp_path, GOOD.replace("  3: [0.7", "  3: [0\x00.7"))
     assert f"{path}:10: column 8: a NUL byte" in refused(path)
+
+
+# --- CSV ----------------------------------------------------------------------------
+
+EMBEDDINGS = "1,0.5,0.6,0.7,0.8\n2,0.3,0.8,0.3,0.4\n3,0.7,0.9,0.6,0.9\n4,0.2,0.1,0.2,0.3\n5,0.8,0.4,0.3,0.2\n"
+
+
+def step_with_embeddings(tmp_path: Path, text: str | bytes) -> str:
+    """The error ``step`` gives for the article's example with these CSV embeddings."""
+    problem = write(tmp_path, GOOD)
+    csv = write(tmp_path, text, "emb.csv")
+    return one_line_error(run("step", str(problem), "--embeddings", str(csv), code=2))
+
+
+def test_a_typo_in_the_first_row_of_a_headerless_csv_is_reported_at_its_cell(tmp_path):
+    line = step_with_embeddings(tmp_path, EMBEDDINGS.replace("1,0.5,0.6", "1,0.5,0..6"))
+    assert line.endswith("emb.csv:1: node 1: expected a number, found '0..6'")
+
+
+def test_a_header_of_names_is_still_a_header(tmp_path):
+    problem = write(tmp_path, GOOD)
+    csv = write(tmp_path, "n,a,b,c,d\n" + EMBEDDINGS, "emb.csv")
+    assert run("step", str(problem), "--embeddings", str(csv), "--format", "json").stdout == run(
+        "step", str(problem), "--format", "json"
+    ).stdout
+
+
+def test_a_byte_order_mark_in_the_middle_of_a_csv_is_named(tmp_path):
+    joined = "id,x_0,x_1,x_2,x_3\n" + EMBEDDINGS[:36] + "\ufeffid,x_0,x_1,x_2,x_3\n" + EMBEDDINGS[36:]
+    line = step_with_embeddings(tmp_path, joined.encode("utf-8"))
+    assert "emb.csv:4: column 1: a byte-order mark (U+FEFF) inside the file" in line
+
+
+def test_a_line_separator_inside_a_cell_does_not_shift_line_numbers(tmp_path):
+    text = EMBEDDINGS.replace("1,0.5", "1\u2028,0.5").replace("4,0.2,0.1", "4,0.2,x")
+    assert step_with_embeddings(tmp_path, text.encode()).endswith("emb.csv:4: node 4: expected a number, found 'x'")
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_line_numbers_count_csv_line_ends(tmp_path, end):
+    text = EMBEDDINGS.replace("\n", end).replace("5,0.8", "5,y")
+    assert ":5: node 5: expected a number, found 'y'" in step_with_embeddings(tmp_path, text.encode())
+
+
+def test_a_nul_byte_in_a_csv_is_refused_at_its_line(tmp_path):
+    line = step_with_embeddings(tmp_path, EMBEDDINGS.replace("3,0.7", "3,0\x00.7").encode())
+    assert "emb.csv:3: column 4: a NUL byte" in line
+
+
+CSV_CELL = st.sampled_from(["1", "0.5", "-2e3", " 3 ", "1e400", "nan", "inf", "", "x", "1_0", "٣", ".5", "5.", "0x1"])
+
+
+@given(
+    rows=st.lists(st.lists(CSV_CELL, min_size=1, max_size=3), min_size=1, max_size=4),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    header=st.booleans(),
+    end=st.sampled_from(["\n", "\r\n"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_numpys_reading_equals_the_careful_reading(rows, delimiter, header, end):
+    """Whatever numpy's parser reads is read the same cell by cell; where the careful
+    reader refuses the table, the loader gives its error."""
+    from unittest import mock
+
+    from nodeclf_cli import problem as problem_module
+    from nodeclf_cli.sources import read_text
+
+    lines = (["id" + delimiter + delimiter.join("x" * len(rows[0]))] if header else []) + [
+        delimiter.join([str(i), *cells]) for i, cells in enumerate(rows, 1)
+    ]
+
+    def read(path: Path, careful: bool):
+        try:
+            if careful:
+                with mock.patch.object(problem_module, "read_number_table", lambda path, words: read_text(path)):
+                    got = problem_module._rows_from_csv(path, "node")
+            else:
+                got = problem_module._rows_from_csv(path, "node")
+            return got.ids, np.array(problem_module._as_matrix(got, "embedding")).tolist(), got.places
+        except NodeclfError as error:
+            return str(error)
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.csv"
+        path.write_text(end.join(lines) + end, encoding="utf-8", newline="")
+        assert read(path, careful=False) == read(path, careful=True)
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"])
+def test_a_plain_table_is_read_by_numpy(tmp_path, delimiter, end):
+    from nodeclf_cli.sources import NumberTable, read_number_table
+
+    path = write(tmp_path, ("id,x_0,x_1,x_2,x_3\n" + EMBEDDINGS).replace(",", delimiter).replace("\n", end), "e.csv")
+    table = read_number_table(path, ("id",))
+    assert isinstance(table, NumberTable)
+    assert table.lines == [2, 3, 4, 5, 6] and table.ids == ["1", "2", "3", "4", "5"]
+    assert table.values[2].tolist() == [0.7, 0.9, 0.6, 0.9]
