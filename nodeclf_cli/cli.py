@@ -246,7 +246,8 @@ def step(
 
         check_writable(output, force)
     loaded = load_problem(
-        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr
+        problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
+        require=("weights", "learning_rate"),
     )
     if loaded.W is None:
         raise missing_input("weights", loaded.source)
@@ -476,7 +477,7 @@ def train(
     Example: nodeclf train karate --epochs 100 --save trained.yaml
     """
     from .output import check_writable
-    from .problem import load_problem, shown_source
+    from .problem import check_dtype, load_problem, shown_source
     from .train import Settings, Trainer, split_groups
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
@@ -493,6 +494,7 @@ def train(
         allow_unlabelled=True,
     )
     W0, b0 = _initial_weights(loaded, init, seed)
+    check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)
     if groups is not None and not (groups == 0).any():
         raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))

@@ -523,7 +523,8 @@ def to_numbers(cells: list[str], source: str | Path, line: int | None, where: st
 def parse_id(text: str) -> int | str:
     """A node id or class name from a CSV cell: an integer when it spells one."""
     text = text.strip()
-    return int(text) if _INTEGER.fullmatch(text) else text
+    # (a whole number too long for Python to write back as text stays text)
+    return int(text) if _INTEGER.fullmatch(text) and len(text) <= LONGEST_INTEGER else text
 
 
 def is_number_text(text: str) -> bool:
@@ -576,11 +577,15 @@ def read_csv_rows(
     head = [line for _, line in zip(range(50), _csv_lines(text))]
     delimiter = _delimiter(head)
     reader = csv.reader(_csv_lines(text), delimiter=delimiter)
-    # whitespace that str.strip() would take off a cell (line breaks never reach a cell)
-    spaced = not text.isascii() or any(space in text for space in ' \t\f\v\x1c\x1d\x1e\x1f')
+    # whitespace that str.strip() would take off a cell (line breaks reach a cell only inside quotes)
+    spaced = not text.isascii() or any(space in text for space in ' \t\f\v\x1c\x1d\x1e\x1f"')
     rows = []
+    last_line = 0  # the line the row before ended on
     try:
         for cells in reader:
+            if reader.line_num > last_line + 1:  # a quoted cell went on over line ends
+                raise NodeclfError('a quoted cell runs over several lines (a quote " not closed?)', path, last_line + 1)
+            last_line = reader.line_num
             if spaced:  # else no cell has anything to strip (a third faster on big files)
                 cells = [cell.strip() for cell in cells]
             if any(cells):  # not a blank row

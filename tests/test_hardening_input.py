@@ -302,3 +302,135 @@ def test_a_plain_table_is_read_by_numpy(tmp_path, delimiter, end):
     assert isinstance(table, NumberTable)
     assert table.lines == [2, 3, 4, 5, 6] and table.ids == ["1", "2", "3", "4", "5"]
     assert table.values[2].tolist() == [0.7, 0.9, 0.6, 0.9]
+
+
+# --- sizes: classes, .npy headers, memory ------------------------------------------------
+
+
+def test_one_far_label_does_not_make_millions_of_classes(tmp_path):
+    text = GOOD.replace("labels: {1: 0, 2: 1, 3: 0, 4: 1, 5: 2}", "labels: {1: 0, 2: 1, 3: 99999999, 4: 1, 5: 2}")
+    path = write(tmp_path, text.replace("classes: [0, 1, 2]\n", "").split("weights:")[0] + "learning_rate: 0.2\n")
+    line = one_line_error(run("train", str(path), "--epochs", "1", "--quiet", code=2))
+    assert f"{path}:15: labels[3]: class 99999999 would make 100,000,000 classes" in line
+    assert "for 5 labelled nodes" in line
+
+
+def test_a_label_within_the_bound_numbers_the_classes(tmp_path):
+    from nodeclf_cli.problem import MOST_CLASSES
+
+    text = GOOD.replace("5: 2}", f"5: {MOST_CLASSES - 1}}}").replace("classes: [0, 1, 2]\n", "")
+    path = write(tmp_path, text.split("weights:")[0])
+    assert load_problem(path).n_classes == MOST_CLASSES
+
+
+def npy_problem(tmp_path: Path, labels: np.ndarray | None = None, embeddings: np.ndarray | None = None) -> Path:
+    np.save(tmp_path / "z.npy", np.arange(10.0).reshape(5, 2) if embeddings is None else embeddings)
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0, 1, 2]) if labels is None else labels)
+    return write(tmp_path, "embeddings: z.npy\nlabels: y.npy\n")
+
+
+def train_error(path: Path) -> str:
+    return one_line_error(run("train", str(path), "--epochs", "1", "--quiet", code=2))
+
+
+def test_a_far_npy_label_is_refused_before_any_array_of_classes(tmp_path):
+    path = npy_problem(tmp_path, labels=np.array([0, 1, 10**12, 1, 0]))
+    assert "y.npy: row 2: class 1000000000000 would make 1,000,000,000,001 classes" in train_error(path)
+
+
+def test_a_uint64_label_beyond_int64_is_not_class_minus_one(tmp_path):
+    labels = np.array([0, 1, 2**64 - 1, 1, 0], dtype=np.uint64)
+    line = train_error(npy_problem(tmp_path, labels=labels))
+    assert f"class {2**64 - 1}" in line and "-1" not in line.split("y.npy")[1]
+
+
+def test_a_uint64_label_beyond_int64_with_classes_given(tmp_path):
+    labels = np.array([0, 1, 2**64 - 1, 1, 0], dtype=np.uint64)
+    path = npy_problem(tmp_path, labels=labels)
+    path.write_text(path.read_text() + "classes: [a, b, c]\n")
+    assert f"row 2: class {2**64 - 1} is out of range: there are 3 classes" in train_error(path)
+
+
+def test_uint_labels_in_range_are_read(tmp_path):
+    problem = load_problem(npy_problem(tmp_path, labels=np.array([0, 1, 0, 1, 2], dtype=np.uint64)))
+    assert problem.y.dtype == np.int64 and problem.y.tolist() == [0, 1, 0, 1, 2]
+
+
+def test_a_npy_header_declaring_more_than_its_file_holds(tmp_path):
+    path = npy_problem(tmp_path)
+    data = (tmp_path / "z.npy").read_bytes().replace(b"(5, 2)", b"(500000000000, 2)".ljust(6))
+    header_end = data.index(b"\n") + 1
+    (tmp_path / "z.npy").write_bytes(data[:header_end] + b"\0" * 80)
+    line = train_error(path)
+    assert "z.npy: the header declares shape (500000000000, 2) of float64 (8,000,000,000,000 bytes)" in line
+
+
+def test_a_npy_labels_header_declaring_more_than_its_file_holds(tmp_path):
+    path = npy_problem(tmp_path)
+    data = (tmp_path / "y.npy").read_bytes()
+    data = data.replace(b"(5,)", b"(10000000000000,)")
+    (tmp_path / "y.npy").write_bytes(data)
+    assert "y.npy: the header declares shape (10000000000000,)" in train_error(path)
+
+
+def test_a_npz_renamed_npy(tmp_path):
+    path = npy_problem(tmp_path)
+    np.savez(tmp_path / "z.npz", Z=np.ones((5, 2)))
+    (tmp_path / "z.npz").rename(tmp_path / "z.npy")
+    assert "z.npy: a .npz archive (several arrays), not a .npy array" in train_error(path)
+
+
+@pytest.mark.parametrize("header", [b"{'descr': '<f8', 'shape': (5, 2)", b"garbage", b"{'descr': 'xx', 'fortran_order': False, 'shape': (5, 2), }"])
+def test_a_broken_npy_header(tmp_path, header):
+    path = npy_problem(tmp_path)
+    (tmp_path / "z.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header + b"\n").to_bytes(2, "little") + header + b"\n")
+    assert "z.npy: not a readable .npy array" in train_error(path)
+
+
+def test_a_npy_of_no_features_is_refused_like_csv_and_yaml(tmp_path):
+    path = npy_problem(tmp_path, embeddings=np.ones((5, 0)))
+    assert "z.npy: the embeddings have no numbers" in train_error(path)
+
+
+def test_a_npy_device_is_refused(tmp_path):
+    path = npy_problem(tmp_path)
+    (tmp_path / "z.npy").unlink()
+    (tmp_path / "z.npy").symlink_to("/dev/zero")
+    assert "z.npy: not a regular file" in train_error(path)
+
+
+def test_tables_too_large_for_the_memory_are_refused_before_they_are_made(tmp_path, monkeypatch):
+    from nodeclf_cli import sources
+
+    path = write(tmp_path, "embeddings: {1: [1], 2: [2], 3: [3], 4: [4], 5: [5]}\nlabels: {1: 0, 2: 1, 3: 2, 4: 0, 5: 1}\n")
+    monkeypatch.setattr(sources, "available_memory", lambda: 500)  # the file (reading it: 2 x 71 bytes) fits
+    line = one_line_error(run("train", str(path), "--quiet", code=2))
+    assert "the tables of 5 nodes by 3 classes (logits, probabilities, gradients, the confusion matrix) would need" in line
+
+
+def test_a_weights_file_naming_its_own_problem(tmp_path):
+    path = write(tmp_path, GOOD.split("weights:")[0] + "weights: p.yaml\nlearning_rate: 0.2\n")
+    assert f"{path}:22: weights: a weights file must hold W: and b:" in refused(path)
+
+
+def test_what_step_needs_is_checked_before_any_table_is_read(tmp_path, monkeypatch):
+    from nodeclf_cli import problem as problem_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("a table was read")
+
+    monkeypatch.setattr(problem_module, "read_number_table", never)
+    csv = write(tmp_path, EMBEDDINGS, "emb.csv")
+    path = write(tmp_path, f"embeddings: {csv.name}\nlabels: {{1: 0, 2: 1, 3: 0, 4: 1, 5: 2}}\n")
+    assert "no weights: add weights: to the problem or pass --weights" in refused(path)
+    path = write(tmp_path, GOOD.replace("learning_rate: 0.2", f"learning_rate: -1"))
+    path.write_text(path.read_text().replace(GOOD.split("labels:")[0].split("embeddings:")[1], f" {csv.name}\n"))
+    assert "learning_rate: must be a positive number, found -1" in refused(path)
+
+
+def test_float32_training_refuses_numbers_whose_products_overflow_it(tmp_path):
+    path = write(tmp_path, GOOD.replace("  3: [0.7, 0.9", "  3: [1e30, 0.9"))
+    line = one_line_error(run("train", str(path), "--dtype", "float32", "--epochs", "1", "--quiet", code=2))
+    assert f"{path}: node 3: 1e+30 is too large for float32 (numbers up to 1e+15" in line
+    assert "learning rate" not in line
+    run("train", str(path), "--epochs", "1", "--quiet")  # float64 holds it
