@@ -249,8 +249,12 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         return _checked_scalar(super().construct_yaml_float, self, node, "float")
 
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        return _checked_scalar(super().construct_yaml_timestamp, self, node, "timestamp")
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:
+        """A date is kept as the text it was written as (nodeclf has no dates: an id
+        2024-01-01 is a name, and is written back and shown as one); one that is
+        not a real date (2023-02-30, ``!!timestamp soon``) is an error at its line."""
+        _checked_scalar(super().construct_yaml_timestamp, self, node, "timestamp")
+        return node.value
 
     def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
         return _checked_scalar(super().construct_yaml_bool, self, node, "bool")
@@ -463,6 +467,63 @@ def _worded(text: str, error: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
         name = re.match(r"\*([^\s,\[\]{}]*)", at)
         error.problem = f"found undefined alias {_excerpt(name.group(1) if name else at[1:])}"
     return error
+
+
+# --- writing YAML that reads back ------------------------------------------------------
+
+_ESCAPES = {
+    "\0": "\\0", "\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f", "\r": "\\r",
+    "\x1b": "\\e", '"': '\\"', "\\": "\\\\", "\x85": "\\N", "\u2028": "\\L", "\u2029": "\\P",
+}
+
+
+def _yaml_printable(character: str) -> bool:
+    """Whether YAML lets ``character`` stand as it is in a quoted scalar (a byte-order
+    mark inside a file is refused by read_text, so it is escaped too)."""
+    code = ord(character)
+    return 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD and code != 0xFEFF or code >= 0x10000
+
+
+def yaml_string(text: str) -> str:
+    """``text`` as a double-quoted YAML scalar that reads back as the same text: any
+    character YAML does not allow raw (controls, line separators, lone surrogates) is
+    escaped; others, characters beyond the BMP too, are written as they are (JSON's
+    escapes would write those as surrogate pairs, which YAML reads as two characters)."""
+    if text.isascii() and text.isprintable():
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    out = []
+    for character in text:
+        if character in _ESCAPES:
+            out.append(_ESCAPES[character])
+        elif _yaml_printable(character):
+            out.append(character)
+        else:
+            code = ord(character)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def yaml_scalar(value: Any) -> str:
+    """A plain value (an id, a class name, a number) as YAML text that the loader here
+    reads back as the same value: names quoted (``"yes"``, ``"2024-01-01"``, ``"1e3"``
+    stay text), true/false and null written as YAML reads them."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if math.isinf(value):
+            return ".inf" if value > 0 else "-.inf"
+        text = repr(value)
+        # YAML 1.1 reads 1e-05 as text: a float needs its point (1.0e-05)
+        return text if "." in text or "e" not in text else text.replace("e", ".0e")
+    return yaml_string(str(value))
 
 
 # --- numbers ----------------------------------------------------------------------

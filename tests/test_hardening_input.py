@@ -4,6 +4,7 @@ here; nothing allocates more than a few megabytes."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -91,6 +92,7 @@ def test_nesting_within_the_bound_is_read():
         ("!!timestamp soon", "'soon' cannot be read as a date (!!timestamp)"),
         ("!!bool maybe", "'maybe' cannot be read as true or false (!!bool)"),
         ("2023-02-30", "'2023-02-30' looks like a date but is not one"),
+        ("!!timestamp 2023-13-01", "'2023-13-01' looks like a date but is not one (month must be in 1..12)"),
         ("9" * 5000, "a whole number of 5000 digits is too long (at most 4300)"),
         ("0x" + "f" * 5000, "digits is too long (at most 4300)"),
         ("!!seq {a: 1}", "must be a list"),
@@ -434,3 +436,79 @@ def test_float32_training_refuses_numbers_whose_products_overflow_it(tmp_path):
     assert f"{path}: node 3: 1e+30 is too large for float32 (numbers up to 1e+15" in line
     assert "learning rate" not in line
     run("train", str(path), "--epochs", "1", "--quiet")  # float64 holds it
+
+
+
+# --- ids that round-trip; numbers in answers -----------------------------------------
+
+ODD_IDS = ["2024-01-01", "1e3", "yes", "null", "0x10", "1:30", '"😀 a\\u2028b\\x85c\\ufeff"', '"a\\"b\\\\c"',
+           "2024-01-01 10:00:00", "1.0e+20", "'007'", "'-0'", "\"\\e[31mred\""]
+
+
+def test_odd_node_ids_round_trip_through_train_save_and_step(tmp_path):
+    """Ids YAML reads as dates, booleans, null, hex or text that looks like a number,
+    and ids beyond the BMP or with characters YAML must escape: ``train --save`` writes
+    each so that reading the saved problem gives the same id, of the same type."""
+    rows = "".join(f"  {node}: [{i / 10}, {1 - i / 10}]\n" for i, node in enumerate(ODD_IDS))
+    labels = ", ".join(f"{node}: {i % 3}" for i, node in enumerate(ODD_IDS))
+    path = write(tmp_path, f"embeddings:\n{rows}labels: {{{labels}}}\nlearning_rate: 0.1\n")
+    given = load_problem(path)
+    assert len(set(map(str, given.node_ids))) == len(ODD_IDS)
+    saved = tmp_path / "saved.yaml"
+    run("train", str(path), "--epochs", "2", "--quiet", "--save", str(saved))
+    again = load_problem(saved)
+    assert [(type(i), str(i)) for i in again.node_ids] == [(type(i), str(i)) for i in given.node_ids]
+    assert np.array_equal(again.y, given.y) and np.array_equal(again.Z, given.Z)
+    assert "2024-01-01" in given.node_ids and 16 in given.node_ids and True in given.node_ids
+    stepped = json.loads(run("step", str(saved), "--format", "json").stdout)
+    assert len(stepped["node_ids"]) == len(ODD_IDS)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, True, False, 0, -7, 10**30, 0.5, -1e-05, 1e20, float("inf"), float("-inf"), "", "yes", "1e3", "2024-01-01",
+     "a: b", "- x", "#", "😀", "\u2028", "\x85", "\ufeff", "\x00", "\x1b[0m", "\\", '"', "'"],
+)
+def test_a_scalar_written_for_yaml_reads_back_as_itself(value):
+    from nodeclf_cli.sources import yaml_scalar
+
+    assert parse_yaml(f"key: {yaml_scalar(value)}\n", "p.yaml")["key"] == value
+
+
+def test_nan_written_for_yaml_reads_back_as_nan():
+    from nodeclf_cli.sources import yaml_scalar
+
+    assert np.isnan(parse_yaml(f"key: {yaml_scalar(float('nan'))}\n", "p.yaml")["key"])
+
+
+@pytest.mark.parametrize(
+    "written, value, digits",
+    [("0x1F", 31, "31"), ("0b101", 5, "5"), ("1:30", 90, "90"), ("017", 15, "15"), ("1_000", 1000, "1000"),
+     ("1_000.50", 1000.5, "1000.50"), ("1:30.5", 90.5, "90.5"), ("0.50", 0.5, "0.50")],
+)
+def test_answers_read_yaml_11_numbers_as_the_problem_loader_does(written, value, digits):
+    """The same number as in a problem file; the digits kept are those written where
+    they spell it in decimal, else the decimal digits of the number."""
+    from nodeclf_cli.answers import _AnswerLoader
+
+    read = parse_yaml(f"answer: {written}\n", "a.yaml", _AnswerLoader)["answer"]
+    assert read == value == parse_yaml(f"answer: {written}\n", "p.yaml")["answer"]
+    assert read.text == digits
+
+
+@pytest.mark.parametrize("written", ["0x1F", "1:30", "0b101", "017"])
+def test_check_grades_yaml_11_numbers_without_a_traceback(tmp_path, written):
+    from .conftest import EXAMPLE
+
+    answers = write(tmp_path, f"problem: {EXAMPLE}\nanswers:\n  loss: {written}\n", "a.yaml")
+    result = run("check", str(answers), "--format", "json", code=1)
+    assert json.loads(result.stdout)["entries"][0]["verdict"] == "wrong"
+
+
+@pytest.mark.parametrize("written", ["!!int abc", "0o17", "!!float x", "1" * 5000])
+def test_answers_that_are_not_numbers_are_errors_at_their_line(tmp_path, written):
+    from .conftest import EXAMPLE
+
+    answers = write(tmp_path, f"problem: {EXAMPLE}\nanswers:\n  loss: {written}\n", "a.yaml")
+    line = one_line_error(run("check", str(answers), code=2))
+    assert f"{answers}:3:" in line and len(line) < 300
