@@ -164,6 +164,23 @@ def test_a_file_larger_than_the_memory_is_refused_before_reading(tmp_path, monke
     assert f"{path}: reading the file would need" in line and "1000 bytes is available" in line
 
 
+@pytest.mark.parametrize("name", ["p.yaml", "emb.csv"])
+def test_a_sparse_file_larger_than_the_memory_is_refused_before_reading(tmp_path, monkeypatch, name):
+    from nodeclf_cli import sources
+
+    huge = tmp_path / name
+    with huge.open("wb") as file:
+        file.truncate(1 << 40)  # a terabyte of holes: no disk used
+    monkeypatch.setattr(sources, "available_memory", lambda: 8 << 30)
+    started = time.perf_counter()
+    if name.endswith(".yaml"):
+        line = refused(huge)
+    else:
+        line = one_line_error(run("step", str(write(tmp_path, GOOD)), "--embeddings", str(huge), code=2))
+    assert time.perf_counter() - started < 5
+    assert f"{huge}: reading the file would need 2.0 TiB of memory, but 8.0 GiB is available" in line
+
+
 def test_a_file_growing_past_its_size_on_a_pipe_is_bounded(tmp_path, monkeypatch):
     import os
     import threading
