@@ -187,7 +187,7 @@ def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows
         )
     ids, values, places = [], [], []
     for node_id, vector in data.items():
-        where = f"{key}[{node_id}]"
+        where = f"{key}[{_clipped(node_id)}]"
         row_line = data.key_lines[node_id]
         if not isinstance(vector, list):
             raise NodeclfError(
@@ -206,11 +206,11 @@ def _rows_from_csv(path: Path, what: str) -> _Rows:
     table = read_number_table(path, header_words)
     if isinstance(table, NumberTable):
         source = str(path)
-        places = [_Place(source, line, f"{what} {name}") for line, name in zip(table.lines, table.ids)]
+        places = [_Place(source, line, f"{what} {_clipped(name)}") for line, name in zip(table.lines, table.ids)]
         return _Rows([parse_id(name) for name in table.ids], table.values, places)
     ids, values, places = [], [], []
     for line, cells in read_csv_rows(path, header_words, text=table):
-        where = f"{what} {cells[0]}"
+        where = f"{what} {_clipped(cells[0])}"
         ids.append(parse_id(cells[0]))
         values.append(to_numbers(cells[1:], path, line, where))
         places.append(_Place(str(path), line, where))
@@ -398,7 +398,7 @@ class _Labels(NamedTuple):
 
     def place(self, node: str) -> _Place:
         """Where node's label is written, for an error about it."""
-        return _Place(self.source, self.by_id[node][1], self.where.format(node))
+        return _Place(self.source, self.by_id[node][1], self.where.format(_clipped(node)))
 
 
 def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labels:
@@ -440,7 +440,7 @@ def _labels_from_csv(path: Path) -> _Labels:
         label = labels_read.get(cells[1])
         if label is None:
             if not cells[1]:
-                raise NodeclfError("the label is empty", path, row_line, f"node {cells[0]}")
+                raise NodeclfError("the label is empty", path, row_line, f"node {_clipped(cells[0])}")
             label = labels_read[cells[1]] = parse_id(cells[1])
         by_id[node] = (label, row_line)
         if len(cells) == 3:
@@ -451,13 +451,13 @@ def _labels_from_csv(path: Path) -> _Labels:
                         f"split must be train, val or test; found {_excerpt(cells[2])}",
                         path,
                         row_line,
-                        f"node {cells[0]}",
+                        f"node {_clipped(cells[0])}",
                     )
                 name = splits_read[cells[2]] = SPLITS[cells[2].lower()]
             split[node] = name
     if split and len(split) != len(by_id):
         missing = next(node for node in by_id if node not in split)
-        raise NodeclfError(f"node {missing} has no split while others have one", path, by_id[missing][1])
+        raise NodeclfError(f"node {_clipped(missing)} has no split while others have one", path, by_id[missing][1])
     return _Labels(by_id, split or None, source=str(path))
 
 
@@ -754,7 +754,7 @@ def problem_from_data(
     if (y < 0).any() and not (allow_unlabelled and label_set.split):
         missing = emb_rows.ids[int(np.argmax(y < 0))]
         only_train = " (only nodeclf train, with a split, leaves nodes unlabelled)" if label_set.split else ""
-        raise NodeclfError(f"node {missing} has no label{only_train}", *labels_place)
+        raise NodeclfError(f"node {_clipped(missing)} has no label{only_train}", *labels_place)
 
     check_fits_in_memory(
         len(y) * len(classes) * TABLE_BYTES + len(classes) ** 2 * CONFUSION_BYTES,
@@ -823,7 +823,7 @@ def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, i
     if unknown:
         node = next(node for node in labels.by_id if node in unknown)  # the first in the file
         place = labels.place(node)
-        raise NodeclfError(f"label for node {node}, which has no embedding", place.source, place.line)
+        raise NodeclfError(f"label for node {_clipped(node)}, which has no embedding", place.source, place.line)
     y = np.fromiter((positions.get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
     split = None if labels.split is None else np.array([labels.split.get(key, "") for key in keys])
     return y, classes, split

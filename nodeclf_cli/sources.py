@@ -552,8 +552,11 @@ def to_number(value: Any, source: str | Path, line: int | None, where: str | Non
     except OverflowError:  # an integer beyond float64
         number = math.inf
     if not math.isfinite(number):
-        if isinstance(value, int) and len(digits := str(abs(value))) > 20:
-            shown = f"{str(value)[:8]}... (a whole number of {len(digits)} digits)"
+        written = shown or str(value)  # (an int of at most LONGEST_INTEGER digits: YAML refuses more)
+        if written.lstrip("+-").isdigit() and len(digits := written.lstrip("+-")) > 20:
+            shown = f"{written[:8]}... (a whole number of {len(digits)} digits)"
+        elif shown is not None and len(shown) > 60:
+            shown = shown[:57] + "..."
         raise NodeclfError(f"expected a finite number, found {shown or _excerpt(value)}", source, line, where)
     if abs(number) > LARGEST:
         raise NodeclfError(

@@ -529,3 +529,15 @@ def test_answers_that_are_not_numbers_are_errors_at_their_line(tmp_path, written
     answers = write(tmp_path, f"problem: {EXAMPLE}\nanswers:\n  loss: {written}\n", "a.yaml")
     line = one_line_error(run("check", str(answers), code=2))
     assert f"{answers}:3:" in line and len(line) < 300
+
+
+@pytest.mark.parametrize("cell", ["9" * 5000, "-" + "9" * 400, "1" + "0" * 3000 + ".5e10"])
+def test_a_cell_of_thousands_of_digits_is_quoted_short(tmp_path, cell):
+    line = step_with_embeddings(tmp_path, EMBEDDINGS.replace("4,0.2,0.1", f"4,0.2,{cell}"))
+    assert ":4: node 4: expected a finite number, found " in line and len(line) < 300
+
+
+def test_a_long_id_is_shown_cut_short(tmp_path):
+    long_id = "n" * 5000
+    line = step_with_embeddings(tmp_path, EMBEDDINGS.replace("4,0.2,0.1", f"{long_id},0.2,x"))
+    assert f":4: node {'n' * 57}...: expected a number, found 'x'" in line and len(line) < 300
