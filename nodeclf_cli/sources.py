@@ -1,4 +1,6 @@
-"""Reading files: text, YAML with line numbers, CSV tables, numbers.
+"""Reading files: text, YAML with line numbers, CSV tables, numbers; and the bounds
+that keep reading safe (the memory a read or a table will take, YAML nesting and
+aliases), and writing YAML scalars that read back as the same values.
 
 Everything here raises :class:`NodeclfError` naming the file, the line and what is
 wrong; nothing here knows what a problem is (see ``problem.py``).
@@ -426,7 +428,8 @@ def _described(text: str, error: yaml.MarkedYAMLError) -> yaml.MarkedYAMLError:
     another error in those lines, libyaml's own words are kept, with the character
     or alias they leave out."""
     mark = error.problem_mark
-    if issubclass(_LocatingLoader, yaml.SafeLoader) or mark is None or isinstance(error, yaml.constructor.ConstructorError):
+    pure_python = issubclass(_LocatingLoader, yaml.SafeLoader)  # (PyYAML without libyaml): worded already
+    if pure_python or mark is None or isinstance(error, yaml.constructor.ConstructorError):
         return error
     first = mark.line
     if error.context_mark is not None and error.context_mark.line <= mark.line:
@@ -481,7 +484,9 @@ def _yaml_printable(character: str) -> bool:
     """Whether YAML lets ``character`` stand as it is in a quoted scalar (a byte-order
     mark inside a file is refused by read_text, so it is escaped too)."""
     code = ord(character)
-    return 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD and code != 0xFEFF or code >= 0x10000
+    if code == 0xFEFF:
+        return False
+    return 0x20 <= code <= 0x7E or 0xA0 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or code >= 0x10000
 
 
 def yaml_string(text: str) -> str:

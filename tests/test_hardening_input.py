@@ -399,7 +399,10 @@ def test_a_npz_renamed_npy(tmp_path):
     assert "z.npy: a .npz archive (several arrays), not a .npy array" in train_error(path)
 
 
-@pytest.mark.parametrize("header", [b"{'descr': '<f8', 'shape': (5, 2)", b"garbage", b"{'descr': 'xx', 'fortran_order': False, 'shape': (5, 2), }"])
+@pytest.mark.parametrize(
+    "header",
+    [b"{'descr': '<f8', 'shape': (5, 2)", b"garbage", b"{'descr': 'xx', 'fortran_order': False, 'shape': (5, 2), }"],
+)
 def test_a_broken_npy_header(tmp_path, header):
     path = npy_problem(tmp_path)
     (tmp_path / "z.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header + b"\n").to_bytes(2, "little") + header + b"\n")
@@ -421,10 +424,12 @@ def test_a_npy_device_is_refused(tmp_path):
 def test_tables_too_large_for_the_memory_are_refused_before_they_are_made(tmp_path, monkeypatch):
     from nodeclf_cli import sources
 
-    path = write(tmp_path, "embeddings: {1: [1], 2: [2], 3: [3], 4: [4], 5: [5]}\nlabels: {1: 0, 2: 1, 3: 2, 4: 0, 5: 1}\n")
+    text = "embeddings: {1: [1], 2: [2], 3: [3], 4: [4], 5: [5]}\nlabels: {1: 0, 2: 1, 3: 2, 4: 0, 5: 1}\n"
+    path = write(tmp_path, text)
     monkeypatch.setattr(sources, "available_memory", lambda: 500)  # the file (reading it: 2 x 71 bytes) fits
     line = one_line_error(run("train", str(path), "--quiet", code=2))
-    assert "the tables of 5 nodes by 3 classes (logits, probabilities, gradients, the confusion matrix) would need" in line
+    tables = "the tables of 5 nodes by 3 classes (logits, probabilities, gradients, the confusion matrix)"
+    assert f"{path}: {tables} would need" in line
 
 
 def test_a_weights_file_naming_its_own_problem(tmp_path):
