@@ -238,7 +238,10 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
             raise NodeclfError(f"YAML error: nested too deeply (at most {MAX_DEPTH} levels)", self.source) from None
 
     def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        value = _checked_scalar(super().construct_yaml_int, self, node, "int")
+        try:
+            value = _SAFE.construct_yaml_int(self, node)
+        except _UNREADABLE as exc:
+            raise _unreadable(self, node, "int", exc) from None
         if value.bit_length() > LONGEST_INTEGER * 3.33:  # more than LONGEST_INTEGER digits
             raise NodeclfError(
                 f"a whole number of about {int(value.bit_length() / 3.33)} digits is too long "
@@ -249,33 +252,44 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
         return value
 
     def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
-        return _checked_scalar(super().construct_yaml_float, self, node, "float")
+        try:
+            return _SAFE.construct_yaml_float(self, node)
+        except _UNREADABLE as exc:
+            raise _unreadable(self, node, "float", exc) from None
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> str:
         """A date is kept as the text it was written as (nodeclf has no dates: an id
         2024-01-01 is a name, and is written back and shown as one); one that is
         not a real date (2023-02-30, ``!!timestamp soon``) is an error at its line."""
-        _checked_scalar(super().construct_yaml_timestamp, self, node, "timestamp")
+        try:
+            _SAFE.construct_yaml_timestamp(self, node)
+        except _UNREADABLE as exc:
+            raise _unreadable(self, node, "timestamp", exc) from None
         return node.value
 
     def construct_yaml_bool(self, node: yaml.ScalarNode) -> bool:
-        return _checked_scalar(super().construct_yaml_bool, self, node, "bool")
+        try:
+            return _SAFE.construct_yaml_bool(self, node)
+        except _UNREADABLE as exc:
+            raise _unreadable(self, node, "bool", exc) from None
 
 
-def _checked_scalar(construct: Any, loader: _LocatingLoader, node: yaml.ScalarNode, kind: str) -> Any:
-    """``construct(node)``, or an error at the node's line where its text cannot be read
-    as ``kind`` (written with a tag such as ``!!int``, or implied, as for 2023-02-30)."""
-    try:
-        return construct(node)
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        text = node.value if isinstance(node.value, str) else ""
-        if kind == "timestamp" and isinstance(exc, ValueError):  # shaped as a date, but not one
-            what = f"{_excerpt(text)} looks like a date but is not one ({exc}); quote it to use it as text"
-        elif kind == "int" and "digits" in str(exc):  # over Python's limit for whole numbers
-            what = f"a whole number of {len(text.lstrip('+-'))} digits is too long (at most {LONGEST_INTEGER})"
-        else:
-            what = f"{_excerpt(text)} cannot be read as {_TAG_NAMES[kind]} (!!{kind})"
-        raise NodeclfError(what, loader.source, node.start_mark.line + 1) from None
+_SAFE = yaml.constructor.SafeConstructor
+# what PyYAML's constructors raise for text their tag cannot read
+_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+
+
+def _unreadable(loader: _LocatingLoader, node: yaml.ScalarNode, kind: str, exc: Exception) -> NodeclfError:
+    """The error for a scalar whose text cannot be read as ``kind`` (written with a tag
+    such as ``!!int``, or implied, as for 2023-02-30), at the node's line."""
+    text = node.value if isinstance(node.value, str) else ""
+    if kind == "timestamp" and isinstance(exc, ValueError):  # shaped as a date, but not one
+        what = f"{_excerpt(text)} looks like a date but is not one ({exc}); quote it to use it as text"
+    elif kind == "int" and "digits" in str(exc):  # over Python's limit for whole numbers
+        what = f"a whole number of {len(text.lstrip('+-'))} digits is too long (at most {LONGEST_INTEGER})"
+    else:
+        what = f"{_excerpt(text)} cannot be read as {_TAG_NAMES[kind]} (!!{kind})"
+    return NodeclfError(what, loader.source, node.start_mark.line + 1)
 
 
 for _kind in ("int", "float", "timestamp", "bool"):
