@@ -425,6 +425,15 @@ def parse_yaml(
         raise NodeclfError(
             f"YAML error at column {mark.column + 1}: {what}", path, mark.line + 1
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its line
+        index = exc.position
+        column = index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise NodeclfError(
+            f"YAML error at column {column}: the character U+{code:04X} is not allowed in YAML ({exc.reason})",
+            path,
+            line_of(text, index),
+        ) from None
     except yaml.YAMLError as exc:
         raise NodeclfError(f"YAML error: {_excerpt(str(exc), 200)}", path) from None
     finally:

@@ -146,6 +146,13 @@ def test_syntax_errors_keep_their_words(text, message):
     assert yaml_error(text).startswith(message)
 
 
+@pytest.mark.parametrize("character, code", [("\x01", "0001"), ("\x7f", "007F"), ("\ufffe", "FFFE")])
+def test_a_character_yaml_does_not_allow_is_named_at_its_line(character, code):
+    message = yaml_error(f"a: 1\r\nb: [1, x{character}y]\n")
+    assert message == f"p.yaml:2: YAML error at column 9: the character U+{code} is not allowed in YAML " \
+        "(control characters are not allowed)"
+
+
 # --- reading files ----------------------------------------------------------------
 
 
