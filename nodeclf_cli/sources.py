@@ -14,6 +14,7 @@ import math
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -211,7 +212,10 @@ EXPANDED_VALUES_PER_BYTE = 4
 # lines before it (re-parsing a whole big file in pure Python takes minutes)
 WORDING_LINES = 200
 _TAG_NAMES = {"int": "a whole number", "float": "a number", "timestamp": "a date", "bool": "true or false"}
-LONGEST_INTEGER = 4300  # digits: Python cannot write longer whole numbers as text
+# digits: Python cannot write longer whole numbers as text (4300, or less where
+# PYTHONINTMAXSTRDIGITS says so)
+LONGEST_INTEGER = min(4300, getattr(sys, "get_int_max_str_digits", lambda: 4300)() or 4300)
+_TOO_LONG = 10**LONGEST_INTEGER  # the smallest whole number of more digits
 
 
 class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
@@ -242,9 +246,9 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
             value = _SAFE.construct_yaml_int(self, node)
         except _UNREADABLE as exc:
             raise _unreadable(self, node, "int", exc) from None
-        if value.bit_length() > LONGEST_INTEGER * 3.33:  # more than LONGEST_INTEGER digits
+        if value.bit_length() > 3 * LONGEST_INTEGER and abs(value) >= _TOO_LONG:  # (hex, octal: no digit limit)
             raise NodeclfError(
-                f"a whole number of about {int(value.bit_length() / 3.33)} digits is too long "
+                f"a whole number of about {int(value.bit_length() * math.log10(2)) + 1} digits is too long "
                 f"(at most {LONGEST_INTEGER})",
                 self.source,
                 node.start_mark.line + 1,

@@ -94,7 +94,8 @@ def test_nesting_within_the_bound_is_read():
         ("2023-02-30", "'2023-02-30' looks like a date but is not one"),
         ("!!timestamp 2023-13-01", "'2023-13-01' looks like a date but is not one (month must be in 1..12)"),
         ("9" * 5000, "a whole number of 5000 digits is too long (at most 4300)"),
-        ("0x" + "f" * 5000, "digits is too long (at most 4300)"),
+        ("0x" + "f" * 5000, "a whole number of about 6021 digits is too long (at most 4300)"),
+        (hex(10**4300), "a whole number of about 4301 digits is too long (at most 4300)"),
         ("!!seq {a: 1}", "must be a list"),
         ("!!map [1]", "must be a mapping"),
     ],
@@ -104,6 +105,10 @@ def test_values_their_tag_cannot_read_are_errors_at_their_line(tmp_path, value, 
     line = refused(path)
     assert f"{path}:30:" in line and fragment in line
     assert len(line) < 300
+
+
+def test_the_longest_whole_number_written_in_hex_is_read():
+    assert parse_yaml(f"a: {hex(10**4300 - 1)}\n", "p.yaml")["a"] == 10**4300 - 1
 
 
 def test_an_impossible_date_as_a_node_id(tmp_path):
