@@ -25,7 +25,7 @@ from .problem import (
 )
 from .quantities import BY_NAME, NAMES
 from .rounding import Requirement
-from .sources import Mapping, Sequence, _LocatingLoader, load_yaml_or_name, to_number
+from .sources import Mapping, Sequence, _LocatingLoader, is_number_text, load_yaml_or_name, to_number
 
 ANSWER_FILE_KEYS = ("problem", "precision", "answers")
 
@@ -52,9 +52,16 @@ class _AnswerLoader(_LocatingLoader):
 
 
 def _written(kind: type, construct: Any) -> Any:
+    """A constructor of ``kind`` (WrittenInt, WrittenFloat): the number as the problem
+    loader reads it, keeping the digits written where they spell it in decimal
+    (``0.50``, ``1_000``); other YAML 1.1 spellings (``0x1F``, ``0b101``, ``1:30``, the
+    octal ``017``) keep the decimal digits of the number they stand for."""
+
     def constructor(loader: _AnswerLoader, node: Any) -> Any:
-        value = kind(construct(loader, node))
-        value.text = node.value.replace("_", "")
+        number = construct(loader, node)
+        value = kind(number)
+        text = node.value.replace("_", "")
+        value.text = text if is_number_text(text) and float(text) == number else str(number)
         return value
 
     return constructor

@@ -573,7 +573,7 @@ def train(
     Example: nodeclf train karate --epochs 100 --save trained.yaml
     """
     from .output import check_outputs
-    from .problem import load_problem, shown_source
+    from .problem import check_dtype, load_problem, shown_source
     from .train import Settings, Trainer, split_groups
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
@@ -592,6 +592,7 @@ def train(
         allow_unlabelled=True,
     )
     W0, b0 = _initial_weights(loaded, init, seed)
+    check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)
     if groups is not None and not (groups == 0).any():
         raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))

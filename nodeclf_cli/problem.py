@@ -7,7 +7,10 @@ are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
 from __future__ import annotations
 
 import difflib
+import math
 import os
+import stat
+import tokenize
 from collections import abc
 from dataclasses import dataclass, field
 from importlib import resources
@@ -21,11 +24,15 @@ from .rounding import Precision, Requirement
 from .sources import (
     LARGEST,
     Mapping,
+    _excerpt,
+    check_fits_in_memory,
+    NumberTable,
     Sequence,
     load_yaml,
     load_yaml_or_name,
     parse_id,
     read_csv_rows,
+    read_number_table,
     to_number,
     to_numbers,
 )
@@ -40,6 +47,14 @@ OPTION_NAMES = {
 }
 OPTIONS_ONLY = "command line"  # the source of a problem given by options alone, with no file
 WEIGHT_KEYS = ("W", "b")
+# without classes:, labels numbered 0, 1, ... may imply at most this many classes, or
+# CLASSES_PER_LABEL per labelled node where that is more
+MOST_CLASSES = 100
+CLASSES_PER_LABEL = 2
+# bytes per number of the (N, C) tables a step makes (logits, probabilities, gradient
+# of the logits, a rounded copy: float64 each) and of the (C, C) confusion matrix
+TABLE_BYTES = 4 * 8
+CONFUSION_BYTES = 8
 SPLITS = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
@@ -53,7 +68,7 @@ def kind_of(value: Any) -> str:
         return "nothing" if value is None else str(value).lower()
     if isinstance(value, (int, float)):
         return f"the number {value}"
-    return f"text {str(value)!r}"
+    return f"text {_excerpt(str(value))}"
 
 
 def missing_input(key: str, source: str, options: bool = True) -> NodeclfError:
@@ -166,7 +181,7 @@ def _check_keys(data: Mapping, allowed: tuple, source: str, what: str) -> None:
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
             raise NodeclfError(
-                f"unknown key {key!r} in {what}; {hint}", source, data.key_lines.get(key)
+                f"unknown key {_excerpt(key)} in {what}; {hint}", source, data.key_lines.get(key)
             )
 
 
@@ -181,11 +196,11 @@ def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows
         )
     ids, values, places = [], [], []
     for node_id, vector in data.items():
-        where = f"{key}[{node_id}]"
+        where = f"{key}[{_clipped(node_id)}]"
         row_line = data.key_lines[node_id]
         if not isinstance(vector, list):
             raise NodeclfError(
-                f"expected a list of numbers, found {vector!r}", source, row_line, where
+                f"expected a list of numbers, found {_excerpt(vector)}", source, row_line, where
             )
         ids.append(node_id)
         values.append([to_number(v, source, row_line, where) for v in vector])
@@ -194,10 +209,17 @@ def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows
 
 
 def _rows_from_csv(path: Path, what: str) -> _Rows:
-    """``id,x_0,...`` (embeddings) or ``class,b,w_0,...`` (weights) rows."""
+    """``id,x_0,...`` (embeddings) or ``class,b,w_0,...`` (weights) rows: read by numpy's
+    parser where it can, else cell by cell (which also words every error)."""
+    header_words = ("id", "node", "node_id", "class")
+    table = read_number_table(path, header_words)
+    if isinstance(table, NumberTable):
+        source = str(path)
+        places = [_Place(source, line, f"{what} {_clipped(name)}") for line, name in zip(table.lines, table.ids)]
+        return _Rows([parse_id(name) for name in table.ids], table.values, places)
     ids, values, places = [], [], []
-    for line, cells in read_csv_rows(path, header_words=("id", "node", "node_id", "class")):
-        where = f"{what} {cells[0]}"
+    for line, cells in read_csv_rows(path, header_words, text=table):
+        where = f"{what} {_clipped(cells[0])}"
         ids.append(parse_id(cells[0]))
         values.append(to_numbers(cells[1:], path, line, where))
         places.append(_Place(str(path), line, where))
@@ -206,20 +228,65 @@ def _rows_from_csv(path: Path, what: str) -> _Rows:
 
 def _rows_from_npy(path: Path) -> _Rows:
     """A 2-d .npy array, memory-mapped: node ids are row numbers."""
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise MissingFile(path) from None
-    except (OSError, ValueError) as exc:
-        raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
-    if array.ndim != 2 or array.dtype.kind not in "fiu":
+    shape, dtype = _npy_header(path)
+    if len(shape) != 2 or dtype.kind not in "fiu":
         raise NodeclfError(
-            f"expected a 2-d array of numbers (nodes x features), found shape "
-            f"{array.shape} of {array.dtype}",
-            path,
+            f"expected a 2-d array of numbers (nodes x features), found shape {shape} of {dtype}", path
         )
+    if shape[1] == 0:
+        raise NodeclfError("the embeddings have no numbers (the array has 0 columns)", path)
+    array = _load_npy(path, mmap_mode="r")
     _check_array_values(array, path)
     return _Rows(range(array.shape[0]), array, None)
+
+
+_NPY_ARCHIVE = b"PK\x03\x04"  # how a .npz (a zip archive) starts
+
+
+def _npy_header(path: Path) -> tuple[tuple, np.dtype]:
+    """The shape and dtype a .npy file's header declares, checked against the file's
+    size before any array is made (a header can declare terabytes in a few bytes)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise NodeclfError(f"{kind}: expected a .npy file", path)
+        with open(path, "rb") as file:
+            if file.read(4) == _NPY_ARCHIVE:
+                raise NodeclfError(
+                    "a .npz archive (several arrays), not a .npy array: save the one array with numpy.save", path
+                )
+            file.seek(0)
+            version = np.lib.format.read_magic(file)
+            if version == (1, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(file)
+            elif version == (2, 0):
+                shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(file)
+            else:
+                raise NodeclfError(f"not a readable .npy array: format version {version} is not one numpy writes", path)
+            start = file.tell()
+    except FileNotFoundError:
+        raise MissingFile(path) from None
+    except (ValueError, EOFError, OSError, TypeError, SyntaxError, tokenize.TokenError) as exc:  # (numpy's words)
+        raise NodeclfError(f"not a readable .npy array: {_clipped(str(exc), 120)}", path) from None
+    if dtype.hasobject or dtype.names is not None:
+        raise NodeclfError(f"expected an array of numbers, found {dtype}", path)
+    size = math.prod(shape) * dtype.itemsize
+    if size > info.st_size - start:
+        raise NodeclfError(
+            f"the header declares shape {shape} of {dtype} ({size:,} bytes), but the file holds "
+            f"{max(info.st_size - start, 0):,} bytes of data",
+            path,
+        )
+    return shape, dtype
+
+
+def _load_npy(path: Path, mmap_mode: str | None = None) -> np.ndarray:
+    """``numpy.load`` of a .npy file whose header :func:`_npy_header` checked."""
+    try:
+        return np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise NodeclfError(f"not a readable .npy array: {_clipped(str(exc), 120)}", path) from None
 
 
 def _check_array_values(array: np.ndarray, path: Path, block: int = 65536) -> None:
@@ -258,18 +325,20 @@ def _duplicate(
     what: str, name: Any, first_line: int | None, source: str | Path, line: int | None, where: str | None = None
 ) -> NodeclfError:
     """The error for an id or class given a second time (1 and "1" are the same)."""
-    return NodeclfError(f"duplicate {what} {name!r} (first at line {first_line})", source, line, where)
+    return NodeclfError(f"duplicate {what} {_excerpt(name)} (first at line {first_line})", source, line, where)
 
 
 def _as_matrix(rows: _Rows, what: str) -> np.ndarray:
     """Rows of equal length as a float64 (N, d) array (a .npy array is kept as it is)."""
-    if rows.places is None:
-        return rows.values
-    width = len(rows.values[0])
-    _check_lengths(rows, width, f"but the first {what} has {width}")
+    if isinstance(rows.values, np.ndarray):  # from .npy, or a CSV numpy read (rows of equal length)
+        width = rows.values.shape[1]
+    else:
+        width = len(rows.values[0])
+        _check_lengths(rows, width, f"but the first {what} has {width}")
     if width == 0:
-        raise NodeclfError(f"the {what}s have no numbers", rows.places[0].source)
-    return np.array(rows.values, dtype=np.float64)
+        source = rows.places[0].source if rows.places else None
+        raise NodeclfError(f"the {what}s have no numbers", source)
+    return rows.values if isinstance(rows.values, np.ndarray) else np.array(rows.values, dtype=np.float64)
 
 
 def _check_lengths(rows: _Rows, width: int, expected: str) -> None:
@@ -296,11 +365,17 @@ class Positions:
         position = self._index.get(_key(key))
         if position is None:
             names = self.names
-            listed = ", ".join(map(str, names[:20])) + (" ..." if len(names) > 20 else "")
+            listed = ", ".join(_clipped(name) for name in names[:20]) + (" ..." if len(names) > 20 else "")
             raise NodeclfError(
-                f"no {self.what} {key!s} in the problem ({plural(self.what)}: {listed})", source, line, where
+                f"no {self.what} {_clipped(key)} in the problem ({plural(self.what)}: {listed})", source, line, where
             )
         return position
+
+
+def _clipped(name: Any, limit: int = 60) -> str:
+    """An id or class name as messages show it (its text), cut short when long."""
+    text = str(name)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def find_position(
@@ -332,7 +407,7 @@ class _Labels(NamedTuple):
 
     def place(self, node: str) -> _Place:
         """Where node's label is written, for an error about it."""
-        return _Place(self.source, self.by_id[node][1], self.where.format(node))
+        return _Place(self.source, self.by_id[node][1], self.where.format(_clipped(node)))
 
 
 def _load_labels(value: Any, source: str, line: int | None, base: Path) -> _Labels:
@@ -374,7 +449,7 @@ def _labels_from_csv(path: Path) -> _Labels:
         label = labels_read.get(cells[1])
         if label is None:
             if not cells[1]:
-                raise NodeclfError("the label is empty", path, row_line, f"node {cells[0]}")
+                raise NodeclfError("the label is empty", path, row_line, f"node {_clipped(cells[0])}")
             label = labels_read[cells[1]] = parse_id(cells[1])
         by_id[node] = (label, row_line)
         if len(cells) == 3:
@@ -382,16 +457,16 @@ def _labels_from_csv(path: Path) -> _Labels:
             if name is None:
                 if cells[2].lower() not in SPLITS:
                     raise NodeclfError(
-                        f"split must be train, val or test; found {cells[2]!r}",
+                        f"split must be train, val or test; found {_excerpt(cells[2])}",
                         path,
                         row_line,
-                        f"node {cells[0]}",
+                        f"node {_clipped(cells[0])}",
                     )
                 name = splits_read[cells[2]] = SPLITS[cells[2].lower()]
             split[node] = name
     if split and len(split) != len(by_id):
         missing = next(node for node in by_id if node not in split)
-        raise NodeclfError(f"node {missing} has no split while others have one", path, by_id[missing][1])
+        raise NodeclfError(f"node {_clipped(missing)} has no split while others have one", path, by_id[missing][1])
     return _Labels(by_id, split or None, source=str(path))
 
 
@@ -403,30 +478,53 @@ def _id_key(text: str) -> str:
 
 
 def _labels_from_npy(path: Path) -> _Labels:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
-    if array.ndim != 1 or array.dtype.kind not in "iu":
-        raise NodeclfError(
-            f"expected a 1-d array of integer classes, found shape {array.shape} of {array.dtype}",
-            path,
-        )
-    return _Labels({}, None, array.astype(np.int64, copy=False), str(path))
+    shape, dtype = _npy_header(path)
+    if len(shape) != 1 or dtype.kind not in "iu":
+        raise NodeclfError(f"expected a 1-d array of integer classes, found shape {shape} of {dtype}", path)
+    check_fits_in_memory(shape[0] * 8, f"reading {counted(shape[0], 'label')}", path)
+    return _Labels({}, None, _load_npy(path), str(path))
+
+
+def _most_classes(n_labelled: int) -> int:
+    """The most classes that labels numbered 0, 1, ... may imply without ``classes:``:
+    a label far beyond the number of labelled nodes is a mistake (and would make
+    arrays of that many classes)."""
+    return max(MOST_CLASSES, CLASSES_PER_LABEL * n_labelled)
+
+
+def _too_many_classes(label: int, n_labelled: int, source: str, line: int | None, where: str | None):
+    return NodeclfError(
+        f"class {label} would make {label + 1:,} classes (numbered 0..{label}) for "
+        f"{counted(n_labelled, 'labelled node')}; number the classes 0, 1, ... without gaps, or list them with "
+        "classes: in the problem",
+        source,
+        line,
+        where,
+    )
 
 
 def _array_labels(labels: _Labels, classes: list | None, W: np.ndarray | None, n_nodes: int):
-    """Class positions and names for labels given as an array, checked without a loop."""
+    """Class positions and names for labels given as an array, checked without a loop
+    (in the array's own integer type: a uint64 label beyond int64 is not wrapped)."""
     y = labels.array
     if len(y) != n_nodes:
         raise NodeclfError(f"has {counted(len(y), 'label')} but there are {counted(n_nodes, 'node')}", labels.source)
-    n_classes = len(classes) if classes is not None else len(W) if W is not None else int(y.max()) + 1
+    if classes is not None:
+        n_classes = len(classes)
+    elif W is not None:
+        n_classes = len(W)
+    else:
+        largest = int(y.max()) if len(y) else 0
+        if largest + 1 > _most_classes(len(y)):
+            row = int(np.argmax(y))
+            raise _too_many_classes(largest, len(y), labels.source, None, f"row {row}")
+        n_classes = largest + 1
     bad = np.flatnonzero((y < 0) | (y >= n_classes))
     if len(bad):
         row, label = int(bad[0]), int(y[bad[0]])
         why = "class numbers start at 0" if label < 0 else f"there are {n_classes} classes, numbered 0..{n_classes - 1}"
         raise NodeclfError(f"row {row}: class {label} is out of range: {why}", labels.source)
-    return y, classes if classes is not None else list(range(n_classes))
+    return y.astype(np.int64, copy=False), classes if classes is not None else list(range(n_classes))
 
 
 def _load_weights(value: Any, source: str, line: int | None, base: Path):
@@ -442,6 +540,13 @@ def _load_weights(value: Any, source: str, line: int | None, base: Path):
         if path.suffix in (".yaml", ".yml"):
             data = load_yaml(path)
             inner = data.get("weights", data) if isinstance(data, Mapping) else data
+            if isinstance(inner, str):  # a file naming another (or itself): followed no further
+                raise NodeclfError(
+                    "a weights file must hold W: and b: (or weights: with them), not name another file",
+                    path,
+                    data.key_lines.get("weights") if isinstance(data, Mapping) else None,
+                    "weights",
+                )
             return _load_weights(inner, str(path), getattr(data, "line", None), path.parent)
         rows = _rows_from_csv(path, "class")
         _check_unique(rows, "class")
@@ -489,13 +594,13 @@ def _load_classes(value: Any, source: str, line: int | None) -> list | None:
     for name, name_line in zip(value, value.item_lines):
         if isinstance(name, bool) or not isinstance(name, (int, str)):
             raise NodeclfError(
-                f"a class name must be a whole number or a name, found {name!r}",
+                f"a class name must be a whole number or a name, found {_excerpt(name)}",
                 source,
                 name_line,
                 "classes",
             )
         if _key(name) in seen:
-            raise NodeclfError(f"duplicate class {name!r}", source, name_line, "classes")
+            raise NodeclfError(f"duplicate class {_excerpt(name)}", source, name_line, "classes")
         seen.add(_key(name))
     return list(value)
 
@@ -504,7 +609,12 @@ def _class_positions(labels: _Labels, classes: list | None, n_classes: int | Non
     """Class positions per node id, and the class names. Each distinct label is looked
     up once, in file order, so the first node with a wrong one is the one named."""
     if classes is None and n_classes is None:
-        n_classes = 1 + max({label for label, _ in labels.by_id.values() if type(label) is int}, default=0)
+        largest = max({label for label, _ in labels.by_id.values() if type(label) is int}, default=0)
+        if largest + 1 > _most_classes(len(labels.by_id)):
+            node = next(node for node, (label, _) in labels.by_id.items() if type(label) is int and label == largest)
+            place = labels.place(node)
+            raise _too_many_classes(largest, len(labels.by_id), place.source, place.line, place.where)
+        n_classes = 1 + largest
     names = classes if classes is not None else list(range(n_classes))
     index = {_key(name): i for i, name in enumerate(names)}
     position_of: dict = {}  # (type, label) -> its class position; 1, 1.0 and True differ
@@ -524,9 +634,9 @@ def _class_position(label: Any, index: dict, names: list, named: bool, place: _P
     if _key(label) in index:
         return index[_key(label)]
     if named:
-        why = f"class {label!r} is not one of the classes {names}"
+        why = f"class {_excerpt(label)} is not one of the classes {_excerpt(names, 200)}"
     elif isinstance(label, bool) or not isinstance(label, int):
-        why = f"expected a class number 0..{len(names) - 1}, found {label!r}"
+        why = f"expected a class number 0..{len(names) - 1}, found {_excerpt(label)}"
     elif label < 0:
         why = f"class numbers start at 0, found {label}"
     else:
@@ -546,6 +656,8 @@ def load_problem(
     options: bool = True,
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
+    ``require``: keys (``weights``, ``learning_rate``) the command needs besides the
+    embeddings and labels; each is checked before any table is read.
 
     With neither ``path`` nor ``embeddings``, the bundled article example is used;
     ``path`` may also name a bundled example (see :func:`find_problem`).
@@ -587,7 +699,9 @@ def problem_from_data(
     options: bool = True,
 ) -> Problem:
     """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``;
-    ``require`` and ``options`` as in :func:`load_problem`."""
+    ``require`` and ``options`` as in :func:`load_problem`. Everything needed is checked
+    to be there, and the learning rate read, before any table is (a missing learning
+    rate is not found after minutes of reading)."""
     if data is None:
         data = Mapping()
         data.key_lines, data.line = {}, None
@@ -608,17 +722,28 @@ def problem_from_data(
             raise NodeclfError("has no value", source, data.key_lines[key], key)
         return data[key], source, data.key_lines[key], base
 
+    overrides = {"embeddings": embeddings, "labels": labels, "weights": weights, "learning_rate": learning_rate}
+    for key in ("embeddings", "labels", *require):
+        if overrides[key] is None and key not in data:
+            raise missing_input(key, source, options)
+    value, src, line, _ = entry("learning_rate", learning_rate)
+    lr = None
+    if value is not None:
+        key = None if learning_rate is not None else "learning_rate"  # an option is named by src
+        lr = to_number(value, src, line, key)
+        if lr <= 0:
+            raise NodeclfError(f"must be a positive number, found {_clipped(value)}", src, line, key)
+    requirement = None
+    if data.get("precision") is not None:
+        requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
+
     origins: dict = {}
     value, src, line, where_base = entry("embeddings", embeddings)
-    if value is None:
-        raise missing_input("embeddings", source)
     emb_rows = _load_embeddings(value, src, line, where_base)
     origins["embeddings"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     Z = _as_matrix(emb_rows, "embedding")
 
     value, src, line, where_base = entry("labels", labels)
-    if value is None:
-        raise missing_input("labels", source)
     label_set = _load_labels(value, src, line, where_base)
     origins["labels"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     labels_place = (origins["labels"], None) if origins["labels"] else (src, line)
@@ -647,21 +772,14 @@ def problem_from_data(
     if (y < 0).any() and not (allow_unlabelled and label_set.split):
         missing = emb_rows.ids[int(np.argmax(y < 0))]
         only_train = " (only nodeclf train, with a split, leaves nodes unlabelled)" if label_set.split else ""
-        raise NodeclfError(f"node {missing} has no label{only_train}", *labels_place)
+        raise NodeclfError(f"node {_clipped(missing)} has no label{only_train}", *labels_place)
 
-    value, src, line, _ = entry("learning_rate", learning_rate)
-    lr = None
-    if value is not None:
-        key = None if learning_rate is not None else "learning_rate"  # an option is named by src
-        lr = to_number(value, src, line, key)
-        if lr <= 0:
-            raise NodeclfError(f"must be a positive number, found {value}", src, line, key)
-    for key in require:  # what the caller needs that a problem may leave out
-        if {"weights": W, "learning_rate": lr}[key] is None:
-            raise missing_input(key, source, options)
-    requirement = None
-    if data.get("precision") is not None:
-        requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
+    check_fits_in_memory(
+        len(y) * len(classes) * TABLE_BYTES + len(classes) ** 2 * CONFUSION_BYTES,
+        f"the tables of {counted(len(y), 'node')} by {counted(len(classes), 'class')} (logits, probabilities, "
+        "gradients, the confusion matrix)",
+        shown_source(source),
+    )
     return Problem(
         node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
         Z=Z,
@@ -675,6 +793,44 @@ def problem_from_data(
         origins=origins,
         requirement=requirement,
     )
+
+
+def _largest_magnitude(array: np.ndarray, block: int = 65536) -> tuple[float, int]:
+    """The largest |value| of a 1-d or 2-d array and the row it is in, block by block
+    (a whole-array ``abs`` would copy a memory-mapped array)."""
+    largest, row = 0.0, 0
+    for start in range(0, len(array), block):
+        part = np.abs(np.asarray(array[start : start + block], dtype=np.float64))
+        if part.size and float(part.max()) > largest:
+            largest = float(part.max())
+            row = start + int(np.argmax(part.max(axis=1) if part.ndim == 2 else part))
+    return largest, row
+
+
+def check_dtype(problem: Problem, W: np.ndarray, b: np.ndarray, dtype: str) -> None:
+    """Refuse, before training in ``dtype`` (float32), numbers too large for it: as
+    for float64, where numbers up to LARGEST = 1e150 are accepted, a product of two
+    must fit (numbers up to 1e15 for float32; the logits ``Z W^T + b`` then fit too,
+    unless there are over 10^8 features). The error says what is too large, where a failure in training could only blame
+    the learning rate."""
+    most = float(np.finfo(dtype).max)
+    limit = 10.0 ** (int(math.log10(math.sqrt(most))) - 4)  # 1e150 for float64, 1e15 for float32
+    if limit >= LARGEST:  # float64: the loader has checked every number already
+        return
+    emb_source = problem.origins.get("embeddings") or shown_source(problem.source)
+    advice = f"too large for {dtype} (numbers up to {limit:.0e}: a product of two larger ones overflows); " \
+        "train with --dtype float64"
+    z_largest, row = _largest_magnitude(problem.Z)
+    if z_largest > limit:
+        raise NodeclfError(f"node {_clipped(problem.node_ids[row])}: {z_largest:.3g} is {advice}", emb_source)
+    w_largest, row = _largest_magnitude(W)
+    b_largest = float(np.abs(b).max(initial=0.0))
+    if max(w_largest, b_largest) > limit:
+        name = problem.classes[row] if w_largest > b_largest else problem.classes[int(np.argmax(np.abs(b)))]
+        raise NodeclfError(
+            f"class {_clipped(name)}: {max(w_largest, b_largest):.3g} is {advice}", shown_source(problem.source),
+            None, "weights",
+        )
 
 
 PRECISION_KEYS = ("decimals", "loss_decimals", "sig_figs", "loss_sig_figs")
@@ -722,7 +878,7 @@ def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, i
     if unknown:
         node = next(node for node in labels.by_id if node in unknown)  # the first in the file
         place = labels.place(node)
-        raise NodeclfError(f"label for node {node}, which has no embedding", place.source, place.line)
+        raise NodeclfError(f"label for node {_clipped(node)}, which has no embedding", place.source, place.line)
     y = np.fromiter((positions.get(key, -1) for key in keys), dtype=np.int64, count=len(keys))
     split = None if labels.split is None else np.array([labels.split.get(key, "") for key in keys])
     return y, classes, split
@@ -753,7 +909,7 @@ def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
         missing = [name for name in classes if _key(name) not in order]
         if missing:
             raise NodeclfError(
-                f"the weights have no row for class {missing[0]!r} (rows: {csv_classes})",
+                f"the weights have no row for class {_excerpt(missing[0])} (rows: {_excerpt(csv_classes, 200)})",
                 W_rows.places[0].source,
             )
         rows = [order[_key(name)] for name in classes]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,6 +15,7 @@ from .errors import NodeclfError
 from .problem import Problem
 from .render import Cells, Section, per_class_section
 from .rounding import Precision
+from .sources import yaml_scalar, yaml_string
 from .train import SPLIT_CODES, Epoch
 
 LOSS = Precision(decimals=4)
@@ -233,10 +233,8 @@ def train_json(
 
 
 def _scalar(value: Any) -> str:
-    """A YAML scalar: numbers as they are, names quoted (JSON strings are YAML)."""
-    if isinstance(value, (bool, str)) or value is None:
-        return json.dumps(str(value))
-    return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
+    """A YAML scalar that reads back as ``value`` (an id, a class name, a number)."""
+    return yaml_scalar(value)
 
 
 def _flow(values) -> str:
@@ -262,7 +260,7 @@ def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: flo
         origin = problem.origins.get(kind)
         if origin is None:
             return None
-        return json.dumps(Path(os.path.relpath(Path(origin).resolve(), path.resolve().parent)).as_posix())
+        return yaml_string(Path(os.path.relpath(Path(origin).resolve(), path.resolve().parent)).as_posix())
 
     lines = [f"# {line}" for line in note.splitlines()]
     embeddings = ref("embeddings")

@@ -334,7 +334,8 @@ def small_problem(tmp_path: Path, files: dict[str, str | bytes] | None = None, *
         ({"classes": "[x, y]", "labels": "{1: x, 2: y}", "weights": "w.csv"}, {"w.csv": "x,0,0.1,0.2\nz,0,0.3,0.4\n"},
          "w.csv: the weights have no row for class 'y' (rows: ['x', 'z'])"),
         ({"weights": "w.csv"}, {"w.csv": "0,0.5\n1,0.5\n"}, "w.csv:1: class 0: expected class,b,w_0,...: a bias and at least one weight"),
-        ({"embeddings": None}, {}, "p.yaml: no embeddings: add embeddings: to the problem or pass --embeddings"),
+        # (step and train add "or pass --embeddings"; check has no such option to suggest)
+        ({"embeddings": None}, {}, "p.yaml: no embeddings: add embeddings: to the problem"),
         ({"embeddings": "z.npy"}, {}, "z.npy: no such file"),
         ({"embeddings": "{[1, 2]: [1.0, 2.0]}"}, {}, "p.yaml:1: a key must be a plain value (a number or a name)"),
         ({"labels": "l.csv"}, {"l.csv": "id,label\n"}, "l.csv: the CSV file has no data rows"),

@@ -204,6 +204,7 @@ def test_csv_cells_are_stripped_whenever_a_cell_has_something_to_strip(text):
     """read_csv_rows skips stripping where the file has no whitespace or quote at all;
     the cells must be those a strip of every cell gives."""
     import csv
+    import io
 
     from nodeclf_cli.errors import NodeclfError
     from nodeclf_cli.sources import _DECIMAL_COMMA, _delimiter, read_csv_rows
@@ -215,7 +216,7 @@ def test_csv_cells_are_stripped_whenever_a_cell_has_something_to_strip(text):
             rows = read_csv_rows(path, numeric=False)
         except NodeclfError:
             return
-    lines = text.splitlines()
+    lines = io.StringIO(text, newline="").readlines()  # line ends as the csv module reads a file: \n, \r\n, \r
     delimiter = _delimiter(lines[:50])
     expected = []
     for cells in csv.reader(lines, delimiter=delimiter):
