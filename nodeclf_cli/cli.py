@@ -25,6 +25,19 @@ try:  # Typer 0.26+ carries its own click, whose errors derive from the public T
 except ImportError:  # pragma: no cover - older Typer on click
     from click import ClickException
 
+from .blas import choose_kernels
+from .errors import (
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_MISTAKES,
+    EXIT_TERMINATED,
+    NodeclfError,
+    Terminated,
+    counted,
+    printable,
+)
+
 
 def _is_usage_error(exc: BaseException) -> bool:
     """click's UsageError (not public in Typer): a click error that exits with status 2."""
@@ -35,11 +48,6 @@ def _is_help(exc: BaseException) -> bool:
     """``nodeclf`` alone: click shows the help by raising a usage error of its own."""
     return type(exc).__name__ == "NoArgsIsHelpError"
 
-from .blas import choose_kernels
-from .errors import (
-    EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MISTAKES, EXIT_TERMINATED, NodeclfError, Terminated,
-    counted, printable,
-)
 
 LONGEST_MESSAGE = 2000  # characters of a line on stderr; a longer one is cut in the middle
 
@@ -375,7 +383,7 @@ def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding,
         return Requirement(replace(required.values, rounding=rounding.value),
                            replace(required.losses, rounding=rounding.value))
     precision = _precision(decimals, sig_figs, rounding)
-    return Requirement(precision, precision.finer(2))
+    return Requirement.from_values(precision)
 
 
 def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any:

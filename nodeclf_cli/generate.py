@@ -15,7 +15,7 @@ import numpy as np
 from .core import StepResult, gradient_step
 from .problem import problem_from_data
 from .quantities import QUANTITIES
-from .rounding import Requirement, round_value
+from .rounding import LOSS_EXTRA_DIGITS, Requirement, round_value
 from .sources import parse_yaml
 
 LEARNING_RATES = (0.1, 0.2, 0.5)
@@ -45,7 +45,7 @@ def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2) -
         "W": [_nice(row, decimals) for row in weights],
         "b": _nice(biases, decimals),
         "learning_rate": LEARNING_RATES[int(rng.integers(len(LEARNING_RATES)))],
-        "precision": {"decimals": decimals, "loss_decimals": decimals + 2},
+        "precision": {"decimals": decimals, "loss_decimals": decimals + LOSS_EXTRA_DIGITS},
     }
 
 

@@ -19,18 +19,30 @@ that follows through.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from . import quantities
 from .core import exact, gradient_step
-from .mistakes import CAUSES, Context, mistakes_for
+from .mistakes import Context, Mistake, cause_label, mistakes_for
 from .problem import Problem
 from .quantities import BY_NAME, QUANTITIES, as_2d, from_2d, upstream
-from .rounding import Precision, Requirement, coarser_than, round_array, round_value, snap, written_digits
+from .rounding import (
+    Precision,
+    Requirement,
+    at_least,
+    coarser_than,
+    digits_words,
+    full,
+    neighbours,
+    round_array,
+    round_value,
+    snap,
+    written_digits,
+)
 
 ROUNDINGS = ("half-up", "half-even")
 
@@ -155,38 +167,43 @@ def judge(
     ``exact_value``: right when within half a unit of it; otherwise the first of
     ``candidates`` (taken lazily, in order) it lies within half a unit of; otherwise a
     slip (``slip`` is its message). ``required`` is the precision the problem
-    requires, for the note on a number written coarser."""
+    requires: a right number written coarser says so."""
+    coarse = required is not None and coarser_than(written.text, decimals, required)
+    if coarse:
+        as_written, asked = _written_words(written, decimals, required), _required_words(required)
     if within(written, exact_value, decimals):
-        rounded = round_value(float(exact_value), Precision(decimals=decimals))
-        coarse = required is not None and coarser_than(written.text, decimals, required)
         if coarse:
-            digits = f"{decimals} decimal{'s' if decimals != 1 else ''}"
             return Candidate(exact_value, "correct", None,
-                             f"right at the {digits} written (exact: {full_digits(exact_value)}); "
-                             f"{_required_words(required)} required", noted=True)
+                             f"right at the {as_written} written (exact: {full(exact_value)}); {asked} required",
+                             noted=True)
+        rounded = round_value(float(exact_value), Precision(decimals=decimals))
         if rounded.value != written.value:  # within half a unit, yet not the rounding: a tie
-            other = round_value(float(exact_value), Precision(decimals=decimals, rounding="half-even")).text
-            pair = sorted({rounded.text, other, written.text})
+            low, high = neighbours(exact_value, decimals)
             return Candidate(exact_value, "correct", None,
                              f"right: the exact {format(rounded.snapped, 'f')} lies half-way, "
-                             f"so {' and '.join(pair)} are both right", noted=True)
+                             f"so {low} and {high} are both right", noted=True)
         return Candidate(exact_value, "correct", None, "right")
     for candidate in candidates:
         if within(written, candidate.value, decimals):
+            if coarse and candidate.verdict == "correct":
+                return replace(candidate, message=f"{candidate.message}; {as_written} written, {asked} required",
+                               noted=True)
             return candidate
     slip = slip or f"an arithmetic slip; should be {shown(exact_value, decimals)}"
     return Candidate(exact_value, "wrong", "slip", slip)
 
 
-def full_digits(value: float) -> str:
-    """A value to 6 significant digits, as worked out (0.330151)."""
-    return format(Decimal(format(float(value), ".6g")), "f")
+def _written_words(written: Written, decimals: int, required: Precision | None) -> str:
+    """``1 decimal`` or ``2 significant figures``: how precisely a number was written."""
+    if required is not None and required.decimals is None:
+        return digits_words(Precision(decimals=None, sig_figs=written_digits(written.text, decimals)[1]))
+    return digits_words(Precision(decimals=decimals))
 
 
 def _required_words(required: Precision) -> str:
-    if required.decimals is not None:
-        return f"{required.decimals} decimal{'s are' if required.decimals != 1 else ' is'}"
-    return f"{required.sig_figs} significant figure{'s are' if required.sig_figs != 1 else ' is'}"
+    """``2 decimals are``, ``1 significant figure is``."""
+    words = digits_words(required)
+    return words + (" is" if words.startswith("1 ") else " are")
 
 
 # --- worlds: the step worked from rounded values and from the student's own -------------
@@ -270,7 +287,7 @@ class Grader:
         loss_precision = None if precision is None else precision.finer(self.requirement.loss_gap)
         carry = Substitute(self._arrays if substitute else {}, precision, loss_precision)
         result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact)
-        values = {q.name: as_2d(q.name, quantities.value(result, q.name)) for q in QUANTITIES}
+        values = {q.name: as_2d(q.name, getattr(result, q.name)) for q in QUANTITIES}
         return World(values, carry.before if carry.before else values)
 
     def world(self, precision: Precision, own: bool) -> World:
@@ -283,18 +300,20 @@ class Grader:
 
     def precisions(self, name: str, decimals: int) -> tuple[list[Precision], list[Precision]]:
         """The working precisions a number of ``name`` written to ``decimals`` places may
-        have been carried at: the required one and the one it was written at (acceptable
-        when at least the required), each rounded half-up and half-even."""
+        have been carried at, each rounded half-up and half-even: (acceptable: the one it
+        was written at when that is at least the required, then the required and one or
+        two digits finer; too coarse: the one it was written at, when coarser)."""
         required = self.requirement.values
-        candidates = [required]
+        candidates = [required, required.finer(1), required.finer(2)]
         if required.decimals is not None and decimals >= self._gap(name):
-            candidates.append(Precision(decimals=decimals - self._gap(name)))
-        good, coarse = [], []
+            candidates.insert(0, Precision(decimals=decimals - self._gap(name)))
+        acceptable, too_coarse = [], []
         for precision in dict.fromkeys(candidates):
-            acceptable = precision == required or (precision.decimals or 0) >= (required.decimals or 0)
             for rounding in ROUNDINGS:
-                (good if acceptable else coarse).append(replace(precision, rounding=rounding))
-        return good, coarse
+                (acceptable if at_least(precision, required) else too_coarse).append(
+                    replace(precision, rounding=rounding)
+                )
+        return acceptable, too_coarse
 
     def _gap(self, name: str) -> int:
         """How many more digits ``name`` is written at than the values it is worked from."""
@@ -308,15 +327,19 @@ class Grader:
             shape = self.exact.values[q.name].shape
             wrong, coarse = self._upstream(q.name, shape[0])
             self.wrong_taint[q.name], self.coarse_taint[q.name] = wrong.copy(), coarse.copy()
+            judged: list[Entry] = []
             for row in (r for r in self.given if r.quantity == q.name):
                 entries = [self._judge(row, k, bool(wrong[row.row]), bool(coarse[row.row]))
                            for k in range(len(row.columns))]
+                self._one_cause(entries, {row.row: bool(wrong[row.row])})
                 self._explain_slips(row, entries)
-                grade.entries += entries
+                judged += entries
                 self.wrong_taint[q.name][row.row] = any(e.verdict != "correct" for e in entries)
                 self.coarse_taint[q.name][row.row] = any(
                     e.coarse and not self._right_at_required(e) for e in entries
                 )
+            self._one_cause(judged, dict(enumerate(wrong.tolist())))  # then across its rows
+            grade.entries += judged
         return grade
 
     def _upstream(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -354,10 +377,19 @@ class Grader:
         return within(entry.written, entry.expected, Written.parse(required).decimals)
 
     def _decimals(self, row: GivenRow, k: int) -> int:
-        """The places entry k is read to: its row's (0.4 among 0.47 is 0.40) where
-        decimals are required; its own where significant figures are (-0.113 among
-        -0.0675 has three)."""
-        return row.decimals if self.requirement.values.decimals is not None else row.written[k].decimals
+        """The places entry k is read to. Where decimals are required, its own, filled
+        with the zeros its row shows up to the required places (0.4 among 0.47 is 0.40,
+        but 0.15 among 0.005 stays 0.15); where significant figures are, its own
+        (-0.113 among -0.0675 has three)."""
+        own = row.written[k].decimals
+        required = self._required(row.quantity).decimals
+        return own if required is None else max(own, min(row.decimals, required))
+
+    def places(self, name: str, decimals: int) -> int:
+        """The places a value the student should have written is shown to: as they wrote,
+        or the required places where they wrote fewer."""
+        required = self._required(name).decimals
+        return decimals if required is None else max(decimals, required)
 
     def _judge(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Entry:
         name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
@@ -376,7 +408,8 @@ class Grader:
 
     def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:
         """``should be X``: the exact value, or, where an earlier value was wrong, what
-        follows from the student's own values."""
+        follows from the student's own values (at the places of :meth:`_places`)."""
+        d = self.places(name, d)
         exact_value = self.exact.values[name][r, c]
         if upstream_wrong:
             follows = self.own.follows[name][r, c]
@@ -399,19 +432,24 @@ class Grader:
         name, r, c, d = row.quantity, row.row, row.columns[k], self._decimals(row, k)
         exact_value = self.exact.values[name][r, c]
         target = self._target(name, r, c, d, upstream_wrong)
-        exact_shown = shown(exact_value, d)
-        good, coarse = self.precisions(name, d)
+        exact_shown = shown(exact_value, self.places(name, d))
+        acceptable, too_coarse = self.precisions(name, d)
         fed_by = self._fed_by(name)
         rested_on = self._nearest_written(name) is not None
         # worked another acceptable way: carrying values rounded as by hand
-        for p in good:
-            value = self.world(p, own=False).follows[name][r, c]
-            yield Candidate(value, "correct", None,
-                            f"right for values carried at {_precision_words(p)} as by hand "
-                            f"(exact: {exact_shown})", noted=True)
+        required = self._required(name).decimals
+        # a number written to the required places (not coarser), resting on nothing too
+        # coarse, may have been kept to more places and then rounded again as it was written
+        finer_kept = required is not None and d >= required and not upstream_coarse
+        for p in acceptable:
+            world = self.world(p, own=False)
+            carried = f"right for values carried at {digits_words(p)} as by hand (exact: {exact_shown})"
+            yield Candidate(world.follows[name][r, c], "correct", None, carried, noted=True)
+            if finer_kept and (p.decimals or 0) + self._gap(name) > d:  # kept to more places, written to fewer
+                yield Candidate(world.values[name][r, c], "correct", None, carried, noted=True)
         # from the student's own earlier values (exact, or carried as by hand)
         if rested_on:
-            follows = [self.own.follows[name][r, c]] + [self.world(p, own=True).follows[name][r, c] for p in good]
+            follows = [self.own.follows[name][r, c]] + [self.world(p, own=True).follows[name][r, c] for p in acceptable]
             for value in follows:
                 if upstream_wrong:
                     yield Candidate(value, "follows_through", None,
@@ -425,27 +463,28 @@ class Grader:
                     yield Candidate(value, "correct", None,
                                     f"right for your own rounded {fed_by} (exact: {exact_shown})", noted=True)
         # carried at a precision coarser than required
-        for p in coarse:
+        for p in too_coarse:
             for own in (False, True) if rested_on else (False,):
                 value = self.world(p, own).follows[name][r, c]
                 yield Candidate(value, "wrong", "rounding_drift",
-                                f"carried at {_precision_words(p)}, coarser than required ({target})")
+                                f"carried at {digits_words(p)}, coarser than required ({target})")
         # a known mistake, recomputed from the student's own values, carried, or exact
-        for basis, world in self._bases(name, [p for p in good + coarse if p.rounding == "half-up"]):
+        students = [p for p in acceptable + too_coarse if p.rounding == "half-up"][:2]  # as written; required
+        for basis, world in self._bases(name, students):
             for mistake in mistakes_for(name, self.context):
                 values = mistake.compute(self.context, world.basis(name))
-                where = f" (reproduced from {self._basis_words(mistake.source, basis)})" if mistake.source else ""
-                yield Candidate(values[r, c], "wrong", mistake.cause, f"{mistake.what}{where}; {target}")
+                yield Candidate(values[r, c], "wrong", mistake.cause,
+                                self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))
         swapped = self._swapped(row, k)
         if swapped:
             yield Candidate(float(row.written[k]), "wrong", "swapped",
                             f"this is {swapped}: rows or columns swapped; {target}")
-        if name != "logits":
-            for finer in (d + 1, d + 2):  # carried at more digits, then rounded again
+        if name != "logits" and required is not None and d < required:
+            for finer in (d + 1, d + 2):  # a coarse number: carried at more digits, then rounded again
                 for rounding in ROUNDINGS:
                     value = self.world(self._value_precision(name, finer, rounding), own=False).values[name][r, c]
                     yield Candidate(value, "wrong", "rounding_drift", f"rounding drift (rounded twice); {target}")
-        else:  # worked from the inputs: drift where each product was rounded before adding
+        elif name == "logits":  # worked from the inputs: drift where each product was rounded before adding
             for value in self._logit_from_rounded_terms(r, c, d):
                 yield Candidate(value, "wrong", "rounding_drift",
                                 f"each product rounded before adding (rounding drift); {target}")
@@ -530,13 +569,43 @@ class Grader:
             return f"{q.symbol}[{column}] of class {self.problem.classes[r]}"
         return f"{q.symbol}[{column}]"
 
+    def _mistake_message(
+        self, mistake: Mistake, basis: str, name: str, r: int, c: int, d: int, upstream_wrong: bool
+    ) -> str:
+        """What a mistake's verdict says: what was done, what it was reproduced from, and
+        what the value should be on that basis."""
+        where = f" (reproduced from {self._basis_words(mistake.source, basis)})" if mistake.source else ""
+        aim = self._target(name, r, c, d, upstream_wrong and basis != "exact")
+        return f"{mistake.message(self.context)}{where}; {aim}"
+
+    def _one_cause(self, entries: list[Entry], upstream_wrong: dict[int, bool]) -> None:
+        """Wrong numbers of one quantity that got different causes (or slips) one by one,
+        where one mistake reproduces them all: that one cause for every one of them, as a
+        marker writes it (a learning rate of 0.1 for 0.5 reproduces every updated weight,
+        where one by one some look merely not updated). ``upstream_wrong``: by row."""
+        wrong = [e for e in entries if e.verdict == "wrong" and e.cause != "swapped"]
+        if len(wrong) < 2 or len({e.cause for e in wrong}) < 2:
+            return
+        name = wrong[0].quantity
+        for basis, world in self._bases(name, [self.requirement.values]):
+            for mistake in mistakes_for(name, self.context):
+                values = mistake.compute(self.context, world.basis(name))
+                if all(within(e.written, values[e.row, e.column], e.decimals) for e in wrong):
+                    for e in wrong:
+                        e.cause = mistake.cause
+                        e.message = self._mistake_message(
+                            mistake, basis, name, e.row, e.column, e.decimals, upstream_wrong[e.row]
+                        )
+                    return
+
     def _explain_slips(self, row: GivenRow, entries: list[Entry]) -> None:
-        """A slip beside entries explained by a cause: say what that cause gives here
-        (the article's dL/dw_0: two entries Σ(p−1)x, two slips even under it)."""
-        causes = {e.cause for e in entries if e.cause not in (None, "slip", "swapped", "rounding_drift")}
+        """A slip beside entries explained by a cause: say what that cause (the one most of
+        them share) gives here (the article's dL/dw_0: two entries Σ(p−1)x, two slips even
+        under it)."""
+        causes = Counter(e.cause for e in entries if e.cause not in (None, "slip", "swapped", "rounding_drift"))
         if not causes:
             return
-        cause = sorted(causes)[0]
+        cause = causes.most_common(1)[0][0]
         explained = [(j, x) for j, x in enumerate(entries) if x.cause == cause]
         for k, e in enumerate(entries):
             if e.cause != "slip":
@@ -548,14 +617,9 @@ class Grader:
                     values = mistake.compute(self.context, world.basis(e.quantity))
                     if any(within(row.written[j], values[row.row, row.columns[j]], x.decimals) for j, x in explained):
                         value = shown(values[row.row, row.columns[k]], e.decimals)
-                        e.message += f"; a slip even under the same mistake ({CAUSES[cause]}), which gives {value}"
+                        label = cause_label(cause, self.reduction)
+                        e.message += f"; a slip even under the same mistake ({label}), which gives {value}"
                         break
                 else:
                     continue
                 break
-
-
-def _precision_words(p: Precision) -> str:
-    if p.decimals is not None:
-        return f"{p.decimals} decimal{'s' if p.decimals != 1 else ''}"
-    return f"{p.sig_figs} significant figure{'s' if p.sig_figs != 1 else ''}"

@@ -9,7 +9,6 @@ one class's formulas with the numbers substituted, in plain text or LaTeX.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ from .core import Carry, StepResult, gradient_step
 from .errors import NodeclfError
 from .problem import Problem, find_position
 from .quantities import BY_NAME
-from .rounding import Precision, Requirement, round_array, round_value, snap
+from .rounding import Precision, Requirement, full, round_array, round_value, snap
 
 
 def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
@@ -105,15 +104,6 @@ class Explanation:
 
     title: str
     groups: list[tuple[str, list[str]]]
-
-
-def full(x: float) -> str:
-    """A value as worked out, to 6 significant digits (0.685, 0.330151, -0.0675447);
-    in powers of ten where that would take more than 16 digits (1e+150, 2.5e-20)."""
-    digits = format(float(x), ".6g")
-    if x != 0 and not 1e-6 <= abs(x) < 1e16:
-        return digits
-    return format(Decimal(digits), "f")
 
 
 def _result(x: float, precision: Precision, n: Notation) -> str:

@@ -27,10 +27,11 @@ CAUSES = {
     "wrong_axis": "over nodes",
     "log_base": "log base 10 or 2",
     "predicted_class": "predicted class",
-    "missing_mean": "sum, not mean",
+    "missing_mean": "sum, not mean",  # "mean, not sum" where the sum is asked (see cause_label)
     "p_minus_one": "p − 1, not p − y",
     "added_gradient": "gradient added",
     "forgot_lr": "α forgotten",
+    "wrong_lr": "another α",
     "not_updated": "not updated",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
@@ -38,6 +39,13 @@ CAUSES = {
 }
 
 World = dict  # quantity name -> its values as a 2-d array (see quantities.as_2d)
+
+
+def cause_label(cause: str, reduction: str) -> str:
+    """A cause as a table's "why" column names it, for the problem's reduction."""
+    if cause == "missing_mean" and reduction == "sum":
+        return "mean, not sum"
+    return CAUSES[cause]
 
 
 @dataclass(frozen=True)
@@ -79,10 +87,20 @@ class Mistake:
 
     cause: str
     quantity: str
-    what: str
+    what: str | Callable[[Context], str]  # the message, or a function of the context giving it
     source: str | None
     compute: Callable[[Context, World], np.ndarray]
     applies: Callable[[Context], bool] = lambda context: True
+
+    def message(self, context: Context) -> str:
+        return self.what(context) if callable(self.what) else self.what
+
+
+def _mean_words(context: Context) -> str:
+    """A sum where the mean is asked, or the reverse."""
+    if context.reduction == "mean":
+        return "a sum instead of the mean (the 1/N is missing)"
+    return "the mean instead of the sum"
 
 
 def _logs(base: float) -> Callable[[Context, World], np.ndarray]:
@@ -118,7 +136,6 @@ def _over_nodes(context: Context, world: World) -> np.ndarray:
 def _gradient_mistakes(name: str) -> list[Mistake]:
     """The gradient's mistakes, the same at the logits, for W and for b."""
     flipped_from = "probabilities" if name == "grad_logits" else "grad_logits"
-    mean_word = "a sum instead of the mean (the 1/N is missing)"
     minus_one = {
         "grad_logits": ("p − 1 for every class instead of p − y (1 only at the true class)",
                         "p − 1 for every class instead of (p − y)/N: no 1/N either"),
@@ -130,17 +147,17 @@ def _gradient_mistakes(name: str) -> list[Mistake]:
     return [
         Mistake("sign", name, "the sign flipped (Y − P instead of P − Y)", flipped_from,
                 lambda c, w: -c.gradient(name, w["grad_logits"])),
-        Mistake("missing_mean", name, mean_word, "probabilities",
-                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot)),
-                lambda c: c.reduction == "mean"),
-        Mistake("missing_mean", name, "the mean instead of the sum", "probabilities",
-                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot)),
-                lambda c: c.reduction == "sum"),
+        Mistake("missing_mean", name, _mean_words, "probabilities",
+                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot))),
         Mistake("p_minus_one", name, minus_one[0], "probabilities",
                 lambda c, w: c.gradient(name, c.scale * (w["probabilities"] - 1.0))),
         Mistake("p_minus_one", name, minus_one[1], "probabilities",
                 lambda c, w: c.gradient(name, w["probabilities"] - 1.0), lambda c: c.reduction == "mean"),
     ]
+
+
+# learning rates a student may have used instead of the problem's (a textbook's usual ones)
+OTHER_LEARNING_RATES = (0.01, 0.05, 0.1, 0.2, 0.25, 0.3, 0.5, 1.0)
 
 
 def _update_mistakes(name: str) -> list[Mistake]:
@@ -149,12 +166,19 @@ def _update_mistakes(name: str) -> list[Mistake]:
     def old(c: Context) -> np.ndarray:
         return c.problem.W if name == "W_new" else c.problem.b[None, :]
 
+    def with_rate(rate: float) -> Mistake:
+        return Mistake(
+            "wrong_lr", name, f"the learning rate {rate:g} used instead of the problem's", grad,
+            lambda c, w: old(c) - rate * w[grad], lambda c: not np.isclose(c.problem.learning_rate, rate),
+        )
+
     return [
         Mistake("added_gradient", name, "the gradient added instead of subtracted", grad,
                 lambda c, w: old(c) + c.problem.learning_rate * w[grad]),
         Mistake("forgot_lr", name, f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}", grad,
                 lambda c, w: old(c) - w[grad]),
         Mistake("not_updated", name, f"the {what} before the update, not after it", None, lambda c, w: old(c)),
+        *(with_rate(rate) for rate in OTHER_LEARNING_RATES),
     ]
 
 
@@ -178,10 +202,8 @@ MISTAKES: tuple[Mistake, ...] = (
             lambda c, w: -w["loss"]),
     Mistake("log_base", "loss", "log base 10 instead of the natural log", "probabilities", _mean_of(_logs(10))),
     Mistake("log_base", "loss", "log base 2 instead of the natural log", "probabilities", _mean_of(_logs(2))),
-    Mistake("missing_mean", "loss", "a sum instead of the mean (the 1/N is missing)", "loss_per_node",
-            lambda c, w: w["loss_per_node"].sum(keepdims=True) * c.other_scale, lambda c: c.reduction == "mean"),
-    Mistake("missing_mean", "loss", "the mean instead of the sum", "loss_per_node",
-            lambda c, w: w["loss_per_node"].sum(keepdims=True) * c.other_scale, lambda c: c.reduction == "sum"),
+    Mistake("missing_mean", "loss", _mean_words, "loss_per_node",
+            lambda c, w: w["loss_per_node"].sum(keepdims=True) * c.other_scale),
     Mistake("predicted_class", "loss", "−ln of each node's largest probability, not of its true class's",
             "probabilities", _mean_of(_predicted_class_losses)),
     *_gradient_mistakes("grad_logits"),

@@ -24,10 +24,10 @@ from .rounding import Precision, Requirement
 from .sources import (
     LARGEST,
     Mapping,
-    _excerpt,
-    check_fits_in_memory,
     NumberTable,
     Sequence,
+    _excerpt,
+    check_fits_in_memory,
     load_yaml,
     load_yaml_or_name,
     parse_id,
@@ -860,13 +860,12 @@ def load_requirement(value: Any, source: str, line: int | None) -> Requirement:
     if decimal_keys and figure_keys:
         raise NodeclfError("give decimals or significant figures, not both", source, line, "precision")
     if figure_keys:
-        figures = numbers.get("sig_figs", 3)
-        return Requirement(
-            Precision(decimals=None, sig_figs=figures),
-            Precision(decimals=None, sig_figs=numbers.get("loss_sig_figs", min(figures + 2, 15))),
-        )
-    places = numbers.get("decimals", 2)
-    return Requirement(Precision(decimals=places), Precision(decimals=numbers.get("loss_decimals", places + 2)))
+        values = Precision(decimals=None, sig_figs=numbers.get("sig_figs", 3))
+        losses = numbers.get("loss_sig_figs")
+        return Requirement.from_values(values, None if losses is None else Precision(decimals=None, sig_figs=losses))
+    values = Precision(decimals=numbers.get("decimals", 2))
+    losses = numbers.get("loss_decimals")
+    return Requirement.from_values(values, None if losses is None else Precision(decimals=losses))
 
 
 def _labels_by_id(labels: _Labels, classes: list | None, W: np.ndarray | None, ids: Any):

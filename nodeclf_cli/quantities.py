@@ -37,6 +37,8 @@ class Quantity:
     parents: tuple[str, ...]  # the quantities it is computed from; () the inputs alone
     row_by_row: bool = False  # each row rests on the same row of its parent only
     loss_precision: bool = False  # written at the loss's precision (finer), not the values'
+    sum_formula: str | None = None  # the formula where the loss is the sum, not the mean (else the same)
+    sum_latex: str | None = None
 
     @property
     def rows(self) -> str | None:
@@ -51,10 +53,16 @@ class Quantity:
             return self.axes[1]
         return "class" if self.axes == ("class",) else None
 
-    @property
-    def heading(self) -> str:
+    def formula_for(self, reduction: str) -> str:
+        """The formula as text, for a mean ("mean") or summed ("sum") loss."""
+        return self.sum_formula if reduction == "sum" and self.sum_formula else self.formula
+
+    def latex_for(self, reduction: str) -> str:
+        return self.sum_latex if reduction == "sum" and self.sum_latex else self.latex
+
+    def heading(self, reduction: str = "mean") -> str:
         """``Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])``."""
-        return f"{self.title}  {self.formula}"
+        return f"{self.title}  {self.formula_for(reduction)}"
 
 
 QUANTITIES: tuple[Quantity, ...] = (
@@ -73,10 +81,12 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
         "loss", "L", "loss", "Loss", "L = (1/N) Σ_i ℓ_i",
         r"L = \frac{1}{N} \sum_i \ell_i", (), ("loss_per_node",), loss_precision=True,
+        sum_formula="L = Σ_i ℓ_i", sum_latex=r"L = \sum_i \ell_i",
     ),
     Quantity(
         "grad_logits", "∂L/∂h", "gradients at the logits", "Gradient at the logits", "∂L/∂H = (P − Y)/N",
         r"\partial L/\partial H = (P - Y)/N", ("node", "class"), ("probabilities",), row_by_row=True,
+        sum_formula="∂L/∂H = P − Y", sum_latex=r"\partial L/\partial H = P - Y",
     ),
     Quantity(
         "grad_W", "∂L/∂w", "gradients of W", "Gradient of W", "∂L/∂W = (∂L/∂H)ᵀ Z",
@@ -99,10 +109,6 @@ BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 
-def quantity(name: str) -> Quantity:
-    return BY_NAME[name]
-
-
 def upstream(name: str) -> tuple[str, ...]:
     """Every quantity ``name`` is computed from, directly or not, nearest last."""
     found: list[str] = []
@@ -111,20 +117,6 @@ def upstream(name: str) -> tuple[str, ...]:
             if q not in found:
                 found.append(q)
     return tuple(found)
-
-
-def loss_formula(reduction: str) -> str:
-    """The loss's formula for a reduction: the mean (the registry's) or the sum."""
-    return BY_NAME["loss"].formula if reduction == "mean" else "L = Σ_i ℓ_i"
-
-
-def grad_logits_formula(reduction: str) -> str:
-    return BY_NAME["grad_logits"].formula if reduction == "mean" else "∂L/∂H = P − Y"
-
-
-def value(result: Any, name: str) -> Any:
-    """The quantity ``name`` of a :class:`core.StepResult`."""
-    return getattr(result, name)
 
 
 def as_2d(name: str, values: Any) -> np.ndarray:

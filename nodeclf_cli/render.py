@@ -13,7 +13,7 @@ from rich.text import Text
 from .core import StepResult
 from .errors import counted
 from .problem import Problem
-from .quantities import BY_NAME, QUANTITIES, grad_logits_formula, loss_formula
+from .quantities import BY_NAME, QUANTITIES
 from .rounding import Precision, round_value
 
 TIE_MARK = "*"
@@ -198,8 +198,8 @@ def _heading(*names: str, title: str | None = None, reduction: str = "mean") -> 
     """A table's title from the registry: its quantities' formulas side by side, as
     text and as LaTeX ("Gradients  ∂L/∂W = ...,  ∂L/∂b = ...")."""
     found = [BY_NAME[name] for name in names]
-    text = [grad_logits_formula(reduction) if q.name == "grad_logits" else q.formula for q in found]
-    latex = [q.latex.replace("/N", "") if q.name == "grad_logits" and reduction == "sum" else q.latex for q in found]
+    text = [q.formula_for(reduction) for q in found]
+    latex = [q.latex_for(reduction) for q in found]
     title = title or found[0].title
     return f"{title}  " + ",  ".join(text), rf"{latex_words(title)} \quad $" + r",\quad ".join(latex) + "$"
 
@@ -245,7 +245,7 @@ def step_sections(
     true_probs = result.probabilities[np.arange(shown), problem.y[:shown]]
     for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
         loss.add_row(name_cell(node_id), name_cell(classes[true]), cells(p), loss_cells(ell))
-    loss.add_notes(left_out, f"{loss_formula(reduction)} = {loss_cells(result.loss)}  (N = {n})")
+    loss.add_notes(left_out, f"{BY_NAME['loss'].formula_for(reduction)} = {loss_cells(result.loss)}  (N = {n})")
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
 
     text, latex = _heading("grad_logits", reduction=reduction)

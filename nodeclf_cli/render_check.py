@@ -12,26 +12,31 @@ from rich.text import Text
 
 from .errors import counted
 from .grading import Entry, Grade, Grader, shown
-from .mistakes import CAUSES
-from .quantities import BY_NAME, loss_formula
+from .mistakes import cause_label
+from .quantities import BY_NAME
 from .render import Section
 
 MARKS = {"correct": "✓", "follows_through": "→", "wrong": "✗"}
 
 
 def _title(name: str, reduction: str) -> str:
-    q = BY_NAME[name]
-    return f"{q.title}  {loss_formula(reduction)}" if name == "loss" else q.heading
+    return BY_NAME[name].heading(reduction)
 
 
 def _expected(grader: Grader, entry: Entry) -> str:
-    """The exact value as the student should have written it: at the precision they
-    wrote, or the required one where they wrote coarser."""
-    required = grader.requirement.of(BY_NAME[entry.quantity].loss_precision)
-    decimals = entry.decimals
-    if entry.coarse and required.decimals is not None:
-        decimals = max(decimals, required.decimals)
-    return shown(entry.expected, decimals)
+    """The exact value as the student should have written it: at the places they wrote,
+    or the required places where they wrote fewer."""
+    return shown(entry.expected, grader.places(entry.quantity, entry.decimals))
+
+
+def _rows(grader: Grader, entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
+    """The table's rows: one per written row (a node's or a class's numbers side by
+    side), but for a per-class vector (∂L/∂b, b) one per class, named."""
+    q = BY_NAME[entries[0].quantity]
+    if q.axes == ("class",):
+        return [(str(grader.problem.classes[e.column]), [e]) for e in entries]
+    by_row = groupby(entries, key=lambda e: (e.key, e.row))
+    return [("" if key is None else str(key), list(row)) for (key, _), row in by_row]
 
 
 def check_sections(grader: Grader, grade: Grade) -> list[Section]:
@@ -41,13 +46,13 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
     sections = []
     for name, entries in groupby(grade.entries, key=lambda e: e.quantity):
         entries = list(entries)
-        headers = [BY_NAME[name].rows or "", "given", "expected", "verdict", "why"]
+        q = BY_NAME[name]
+        headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
         section = Section(_title(name, grader.reduction), headers)
-        for key, row in groupby(entries, key=lambda e: (e.key, e.row)):
-            row = list(row)
-            causes = list(dict.fromkeys(CAUSES[e.cause] for e in row if e.cause))
+        for key, row in _rows(grader, entries):
+            causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))
             section.add_row(
-                "" if key[0] is None else str(key[0]),
+                key,
                 ", ".join(e.given for e in row),
                 ", ".join(_expected(grader, e) for e in row),
                 " ".join(MARKS[e.verdict] for e in row),

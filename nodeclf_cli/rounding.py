@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 
 import numpy as np
 
@@ -46,11 +46,7 @@ class Precision:
 
     def describe(self) -> str:
         """For captions: "2 decimals, half-up"."""
-        if self.decimals is not None:
-            amount = f"{self.decimals} decimal{'s' if self.decimals != 1 else ''}"
-        else:
-            amount = f"{self.sig_figs} significant figure{'s' if self.sig_figs != 1 else ''}"
-        return f"{amount}, {self.rounding}"
+        return f"{digits_words(self)}, {self.rounding}"
 
 
 @dataclass(frozen=True)
@@ -115,6 +111,23 @@ def round_value(x: float, precision: Precision) -> Rounded:
     return Rounded(rounded, format(rounded, "f"), tie, snapped)
 
 
+def full(x: float) -> str:
+    """A value as worked out, to 6 significant digits (0.685, 0.330151, -0.0675447);
+    in powers of ten where that would take more than 16 digits (1e+150, 2.5e-20)."""
+    digits = format(float(x), ".6g")
+    if x != 0 and not 1e-6 <= abs(x) < 1e16:
+        return digits
+    return format(Decimal(digits), "f")
+
+
+def neighbours(x: float, decimals: int) -> tuple[str, str]:
+    """The two numbers of ``decimals`` places around ``x`` (snapped): for a tie such as
+    0.685, ("0.68", "0.69")."""
+    quantum = Decimal(1).scaleb(-decimals)
+    low = snap(x).quantize(quantum, rounding=ROUND_FLOOR, context=_CONTEXT)
+    return format(low, "f"), format(_CONTEXT.add(low, quantum), "f")
+
+
 def round_array(values: np.ndarray, precision: Precision) -> np.ndarray:
     """Each entry rounded as :func:`round_value`, back as float64 (for carrying).
 
@@ -165,6 +178,9 @@ def _round_decimals(x: np.ndarray, decimals: int, half_up: bool, result: np.ndar
     return ~(keep | zero)
 
 
+LOSS_EXTRA_DIGITS = 2  # a loss near 1 is written with 2 more digits than a probability
+
+
 @dataclass(frozen=True)
 class Requirement:
     """The working precision a problem requires: ``values`` for every quantity, ``losses``
@@ -172,7 +188,12 @@ class Requirement:
     The default is what ``step`` shows by default: 2 decimals, the losses 4."""
 
     values: Precision = Precision(decimals=2)
-    losses: Precision = Precision(decimals=4)
+    losses: Precision = Precision(decimals=2 + LOSS_EXTRA_DIGITS)
+
+    @classmethod
+    def from_values(cls, values: Precision, losses: Precision | None = None) -> Requirement:
+        """Values at ``values``; the losses at ``losses``, else LOSS_EXTRA_DIGITS more."""
+        return cls(values, losses or values.finer(LOSS_EXTRA_DIGITS))
 
     def of(self, loss: bool) -> Precision:
         return self.losses if loss else self.values
@@ -199,6 +220,20 @@ def written_digits(text: str, decimals: int) -> tuple[int, int]:
     value = Decimal(text.strip()).quantize(Decimal(1).scaleb(-decimals), context=_CONTEXT)
     digits = len(value.as_tuple().digits) if not value.is_zero() else 1
     return decimals, digits
+
+
+def at_least(precision: Precision, required: Precision) -> bool:
+    """Whether working at ``precision`` keeps at least the digits ``required`` asks for."""
+    if required.decimals is not None:
+        return precision.decimals is not None and precision.decimals >= required.decimals
+    return precision.sig_figs is not None and precision.sig_figs >= required.sig_figs
+
+
+def digits_words(precision: Precision) -> str:
+    """"2 decimals", "1 decimal", "3 significant figures"."""
+    if precision.decimals is not None:
+        return f"{precision.decimals} decimal{'s' if precision.decimals != 1 else ''}"
+    return f"{precision.sig_figs} significant figure{'s' if precision.sig_figs != 1 else ''}"
 
 
 def coarser_than(text: str, decimals: int, required: Precision) -> bool:

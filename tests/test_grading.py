@@ -130,8 +130,9 @@ def test_every_mistake_names_a_known_quantity_cause_and_source():
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.quantity}-{m.cause}-{MISTAKES.index(m)}")
 def test_every_mistake_gives_values_shaped_as_its_quantity_and_differs_from_the_exact(mistake):
     square = dataclasses.replace(ARTICLE, Z=A.Z[:, :3], W=A.W[:, :3])  # for transposed_W
-    context = next(Context(problem, reduction) for problem in (ARTICLE, square) for reduction in ("mean", "sum")
-                   if mistake.applies(Context(problem, reduction)))
+    other_rate = dataclasses.replace(ARTICLE, learning_rate=0.3)  # for wrong_lr's 0.2
+    context = next(Context(problem, reduction) for problem in (ARTICLE, square, other_rate)
+                   for reduction in ("mean", "sum") if mistake.applies(Context(problem, reduction)))
     exact = Grader(context.problem, [], context.reduction).exact
     values = mistake.compute(context, exact.basis(mistake.quantity))
     assert values.shape == exact.values[mistake.quantity].shape
@@ -146,7 +147,8 @@ def test_transposed_W_applies_only_to_a_square_W():
 
 def test_the_articles_gradient_is_p_minus_one_without_the_mean():
     grader = Grader(ARTICLE, [])
-    [m] = [m for m in mistakes_for("grad_W", grader.context) if m.cause == "p_minus_one" and "no 1/N" in m.what]
+    [m] = [m for m in mistakes_for("grad_W", grader.context)
+           if m.cause == "p_minus_one" and "no 1/N" in m.message(grader.context)]
     values = m.compute(grader.context, grader.exact.basis("grad_W"))
     np.testing.assert_allclose(values[0], (A.probabilities[:, 0] - 1) @ A.Z, atol=1e-5)
 
