@@ -13,7 +13,7 @@ Conventions (N nodes, d features, C classes)::
     W       (C, d)  one row of weights per class
     b       (C,)    one bias per class
     logits  (N, C)  H = Z W^T + b
-    probs   (N, C)  P = softmax(H) along the classes
+    probabilities (N, C)  P = softmax(H) along the classes
     loss    scalar  L = scale * sum_i -ln P[i, y_i],  scale = 1/N (mean) or 1 (sum)
     grad_logits (N, C)  dL/dH = scale * (P - Y)
     grad_W  (C, d)  dL/dW = (dL/dH)^T Z
@@ -89,7 +89,7 @@ def reduce_loss(loss_per_node: np.ndarray, reduction: str) -> float:
     return float(loss_scale(len(loss_per_node), reduction) * loss_per_node.sum())
 
 
-def grad_logits(probs: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
+def grad_logits(probabilities: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     """Gradient of the loss with respect to the logits.
 
     Notes
@@ -97,10 +97,10 @@ def grad_logits(probs: np.ndarray, y: np.ndarray, scale: float) -> np.ndarray:
     dL/dH[i, c] = scale * (P[i, c] - Y[i, c]), Y the one-hot matrix of y: the
     derivative of -ln softmax(h)[y] is softmax(h) - onehot(y).
 
-    probs (N, C), y (N,) -> dL/dH (N, C).
+    probabilities (N, C), y (N,) -> dL/dH (N, C).
     """
-    Y = np.eye(probs.shape[1])[y]
-    return scale * (probs - Y)
+    Y = np.eye(probabilities.shape[1])[y]
+    return scale * (probabilities - Y)
 
 
 def grad_params(grad_H: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

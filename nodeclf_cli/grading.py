@@ -210,7 +210,7 @@ def _required_words(required: Precision) -> str:
 
 
 class Substitute:
-    """A carry for :func:`core.gradient_step`: keeps in ``before[name]`` what follows for
+    """A carry for :func:`core.gradient_step`: keeps in ``follows[name]`` what follows for
     ``name`` from the values before it (2-d), then rounds it at ``precision`` (the
     losses at ``loss_precision``), as by hand, when given one, and puts in what the
     student wrote, for the steps after it to use."""
@@ -220,10 +220,10 @@ class Substitute:
         precision: Precision | None = None, loss_precision: Precision | None = None,
     ) -> None:
         self.given, self.precision, self.loss_precision = given, precision, loss_precision
-        self.before: dict[str, np.ndarray] = {}
+        self.follows: dict[str, np.ndarray] = {}
 
     def __call__(self, name: str, values: np.ndarray) -> np.ndarray:
-        values2d = self.before[name] = as_2d(name, values)
+        values2d = self.follows[name] = as_2d(name, values)
         if self.precision is not None:
             values2d = round_array(values2d, self.loss_precision if BY_NAME[name].loss_precision else self.precision)
         if name in self.given:
@@ -288,7 +288,7 @@ class Grader:
         carry = Substitute(self._arrays if substitute else {}, precision, loss_precision)
         result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact)
         values = {q.name: as_2d(q.name, getattr(result, q.name)) for q in QUANTITIES}
-        return World(values, carry.before if carry.before else values)
+        return World(values, carry.follows if carry.follows else values)
 
     def world(self, precision: Precision, own: bool) -> World:
         """The step carried at ``precision`` (cached), with the student's values put in

@@ -89,6 +89,7 @@ class Section:
     rows: list[list[str | Cell]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     latex: str | None = None  # the formula as LaTeX, where it is known (else made from the text)
+    total: tuple[str, Cell] | None = None  # a formula's value shown in a note (the loss), for carrying's marks
 
     def add_row(self, *cells: str | Cell) -> None:
         self.rows.append(list(cells))
@@ -204,6 +205,11 @@ def _heading(*names: str, title: str | None = None, reduction: str = "mean") -> 
     return f"{title}  " + ",  ".join(text), rf"{latex_words(title)} \quad $" + r",\quad ".join(latex) + "$"
 
 
+def _class_symbols(weights: str, biases: str) -> tuple[str, str]:
+    """Column symbols of a per-class table: ``∂L/∂w_c`` and ``∂L/∂b_c``."""
+    return f"{BY_NAME[weights].symbol}_c", f"{BY_NAME[biases].symbol}_c"
+
+
 def latex_words(text: str) -> str:
     special = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
     return "".join(special.get(ch, ch) for ch in text)
@@ -226,11 +232,13 @@ def step_sections(
     left_out = nodes_left_out(shown, n)
     sections = input_sections(problem, shown)
     text, latex = _heading("logits")
-    sections.append(per_node_section(text, problem, result.logits, "h", Cells(precision), shown, latex))
+    symbol = BY_NAME["logits"].symbol
+    sections.append(per_node_section(text, problem, result.logits, symbol, Cells(precision), shown, latex))
 
     cells = Cells(precision)
     text, latex = _heading("probabilities")
-    softmax = Section(text, ["node", *(f"p[{c}]" for c in classes), "predicted", "true"], latex=latex)
+    p = BY_NAME["probabilities"].symbol
+    softmax = Section(text, ["node", *(f"{p}[{c}]" for c in classes), "predicted", "true"], latex=latex)
     for node_id, row, pred, true in zip(ids, result.probabilities, result.predicted, problem.y):
         predicted = Cell(str(classes[pred]), number=False, mispredicted=pred != true)
         softmax.add_row(name_cell(node_id), *cells.row(row), predicted, name_cell(classes[true]))
@@ -245,22 +253,25 @@ def step_sections(
     true_probs = result.probabilities[np.arange(shown), problem.y[:shown]]
     for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
         loss.add_row(name_cell(node_id), name_cell(classes[true]), cells(p), loss_cells(ell))
-    loss.add_notes(left_out, f"{BY_NAME['loss'].formula_for(reduction)} = {loss_cells(result.loss)}  (N = {n})")
+    loss.total = (BY_NAME["loss"].formula_for(reduction), loss_cells(result.loss))
+    loss.add_notes(left_out, f"{loss.total[0]} = {loss.total[1]}  (N = {n})")
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
 
     text, latex = _heading("grad_logits", reduction=reduction)
     sections.append(
-        per_node_section(text, problem, result.grad_logits, "∂L/∂h", Cells(precision), shown, latex)
+        per_node_section(text, problem, result.grad_logits, BY_NAME["grad_logits"].symbol, Cells(precision), shown,
+                         latex)
         .add_notes("Y: one-hot rows of the true classes")
     )
     text, latex = _heading("grad_W", "grad_b", title="Gradients")
     sections.append(
-        per_class_section(text, problem, result.grad_W, result.grad_b, ("∂L/∂w_c", "∂L/∂b_c"), Cells(precision), latex)
+        per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
+                          Cells(precision), latex)
     )
     text, latex = _heading("W_new", "b_new")
     alpha = plain(problem.learning_rate)
     sections.append(
-        per_class_section(f"{text}  (α = {alpha})", problem, result.W_new, result.b_new, ("w_c", "b_c"),
+        per_class_section(f"{text}  (α = {alpha})", problem, result.W_new, result.b_new, _class_symbols("W_new", "b_new"),
                           Cells(precision), latex + rf" \quad ($\alpha = {alpha}$)")
     )
     return sections
@@ -277,9 +288,8 @@ def mark_carry_changes(carried: list[Section], exact: list[Section]) -> None:
                 if isinstance(mine, Cell) and mine.number and isinstance(other, Cell) and mine.text != other.text:
                     row[j] = replace(mine, changed=True)
                     changes.append(f"{ours.headers[0]} {row[0]} {ours.headers[j]}: {mine.text} (exact: {other.text})")
-        loss_notes = [(a, b) for a, b in zip(ours.notes, theirs.notes) if a.startswith("L =") and a != b]
-        for _, exact_note in loss_notes:
-            changes.append(f"with exact carrying {exact_note}")
+        if ours.total and theirs.total and ours.total[1].text != theirs.total[1].text:
+            changes.append(f"with exact carrying {theirs.total[0]} = {theirs.total[1].text}")
         if changes:
             ours.add_notes(f"{CARRY_MARK} changed by carrying rounded values: " + "; ".join(changes))
 

@@ -90,7 +90,7 @@ def test_substitute_puts_the_students_values_in_and_keeps_what_followed():
     written[4] = [0.47, 0.55, 0.40]  # the article's node 5
     carry = Substitute({"logits": (written, mask)})
     result = core.gradient_step(A.Z, A.y, A.W, A.b, A.lr, carry=carry)
-    np.testing.assert_allclose(carry.before["logits"], A.logits, atol=1e-12)  # what followed: exact
+    np.testing.assert_allclose(carry.follows["logits"], A.logits, atol=1e-12)  # what followed: exact
     np.testing.assert_allclose(result.logits[4], [0.47, 0.55, 0.40])
     np.testing.assert_allclose(result.probabilities[4], core.softmax(np.array([[0.47, 0.55, 0.40]]))[0])
     np.testing.assert_allclose(result.probabilities[:4], A.probabilities[:4], atol=5e-7)
