@@ -557,6 +557,21 @@ def test_the_answer_key_names_the_problem_where_it_went(tmp_path, monkeypatch):
 # --- signals -------------------------------------------------------------------------------------------
 
 
+def wait_for_cpu_time(process: subprocess.Popen, seconds: float) -> None:
+    """Wait until ``process`` has used ``seconds`` of CPU (read from /proc: a loaded
+    machine slows it down, not the test's verdict), or for 3 s where /proc is missing."""
+    stat_file = Path(f"/proc/{process.pid}/stat")
+    if not stat_file.exists():
+        time.sleep(3)
+        return
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:  # utime + stime
+            return
+        time.sleep(0.1)
+
+
 def test_sigterm_during_training_saves_and_exits_143(tmp_path):
     save, history = tmp_path / "w.yaml", tmp_path / "h.json"
     process = subprocess.Popen(
@@ -564,7 +579,7 @@ def test_sigterm_during_training_saves_and_exits_143(tmp_path):
          "--history", str(history), "--quiet", "--no-plot", "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)
+    wait_for_cpu_time(process, 1.5)  # into training: starting takes well under a second of CPU
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
     assert process.returncode == errors.EXIT_TERMINATED == 143, err
