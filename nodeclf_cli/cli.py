@@ -61,8 +61,9 @@ def _say(line: str) -> None:
 
 
 def _exit_status(exc: BaseException) -> int | None:
-    """Say what went wrong in one line and return the exit status; None for what is
-    not ours to word (click's own exits and usage errors)."""
+    """Say what went wrong in one line and return the exit status; None where the
+    exception is to go on (click's own exits; SystemExit; with NODECLF_DEBUG=1, anything
+    unexpected, to show its traceback)."""
     if isinstance(exc, BrokenPipeError):
         # Whoever read stdout has gone (`nodeclf check a.yaml | head`): stop quietly
         # with the status of a process SIGPIPE ends, not 1 (mistakes found). Later

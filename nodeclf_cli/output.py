@@ -180,7 +180,19 @@ def _kind(mode: int) -> str:
 def publish(target: Target, content: Content) -> Written:
     """Write ``content`` to ``target`` as the module docstring says, and return where it
     went. Raises NodeclfError when it could be written nowhere."""
-    if target.kind != "file":
+    if target.kind == "stdout":  # text through its encoding (and ASCII_SYMBOLS where it needs them)
+        text = content(target.path) if callable(content) else content
+
+        def write() -> None:
+            if isinstance(text, str):
+                sys.stdout.write(text)
+            else:  # bytes (an image): after the text before it
+                sys.stdout.flush()
+                sys.stdout.buffer.write(text)
+
+        write_stdout(write)
+        return Written(target.path)
+    if target.kind == "stream":
         _write_stream(target, _bytes(content, target.path))
         return Written(target.path)
     try:
@@ -275,10 +287,7 @@ def _fallback_directories(failed: Path) -> list[Path]:
 
 
 def _write_stream(target: Target, data: bytes) -> None:
-    """Write to a character device, a FIFO or our stdout, in place."""
-    if target.kind == "stdout":
-        write_stdout(lambda: (sys.stdout.flush(), sys.stdout.buffer.write(data)))
-        return
+    """Write to a character device or a FIFO, in place."""
     try:
         descriptor = os.open(target.file, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # never O_CREAT
         with os.fdopen(descriptor, "wb") as handle:

@@ -119,6 +119,15 @@ def test_an_unexpected_exception_is_one_line_naming_the_version(monkeypatch):
     assert len(lines[0]) < 400
 
 
+def test_an_error_line_is_cut_at_2000_characters(monkeypatch):
+    from nodeclf_cli import core
+
+    monkeypatch.setattr(core, "gradient_step", failing(errors.NodeclfError("a" * 100_000 + " the end", "p.yaml")))
+    line = one_line_error(run("step", code=2))
+    assert len(line) <= 2000 and line.startswith("nodeclf: error: p.yaml: aaa") and line.endswith("a the end")
+    assert " … " in line
+
+
 def test_nodeclf_debug_shows_the_traceback(monkeypatch):
     from typer.testing import CliRunner
 
@@ -300,6 +309,13 @@ def test_a_socket_and_a_block_device_are_refused_even_with_force(tmp_path, monke
     monkeypatch.setattr(os, "stat", block_device)
     one_line_error(run("step", "-o", str(disk), "--force", code=2), "is not a regular file (a block device)")
     assert disk.read_text() == "mine"
+
+
+@pytest.mark.skipif(not Path("/dev/stdout").exists(), reason="needs /dev/stdout")
+def test_output_to_dev_stdout_uses_its_encoding():
+    done = nodeclf("step", "-o", "/dev/stdout", env={"PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 0, done.stderr
+    assert "L = (1/N) sum_i l_i = 1.1465" in done.stdout.decode("ascii")
 
 
 def test_a_file_name_that_is_not_utf8_is_refused_before_work(tmp_path):
@@ -541,6 +557,21 @@ def test_the_answer_key_names_the_problem_where_it_went(tmp_path, monkeypatch):
 # --- signals -------------------------------------------------------------------------------------------
 
 
+def wait_for_cpu_time(process: subprocess.Popen, seconds: float) -> None:
+    """Wait until ``process`` has used ``seconds`` of CPU (read from /proc: a loaded
+    machine slows it down, not the test's verdict), or for 3 s where /proc is missing."""
+    stat_file = Path(f"/proc/{process.pid}/stat")
+    if not stat_file.exists():
+        time.sleep(3)
+        return
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        if (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") >= seconds:  # utime + stime
+            return
+        time.sleep(0.1)
+
+
 def test_sigterm_during_training_saves_and_exits_143(tmp_path):
     save, history = tmp_path / "w.yaml", tmp_path / "h.json"
     process = subprocess.Popen(
@@ -548,7 +579,7 @@ def test_sigterm_during_training_saves_and_exits_143(tmp_path):
          "--history", str(history), "--quiet", "--no-plot", "--format", "json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)
+    wait_for_cpu_time(process, 1.5)  # into training: starting takes well under a second of CPU
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=120)
     assert process.returncode == errors.EXIT_TERMINATED == 143, err
