@@ -280,7 +280,7 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
 
 _SAFE = yaml.constructor.SafeConstructor
 # what PyYAML's constructors raise for text their tag cannot read
-_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 
 def _unreadable(loader: _LocatingLoader, node: yaml.ScalarNode, kind: str, exc: Exception) -> NodeclfError:

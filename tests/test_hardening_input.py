@@ -96,6 +96,8 @@ def test_nesting_within_the_bound_is_read():
         ("9" * 5000, "a whole number of 5000 digits is too long (at most 4300)"),
         ("0x" + "f" * 5000, "a whole number of about 6021 digits is too long (at most 4300)"),
         (hex(10**4300), "a whole number of about 4301 digits is too long (at most 4300)"),
+        ('!!int ""', "'' cannot be read as a whole number (!!int)"),
+        ("!!float", "'' cannot be read as a number (!!float)"),
         ("!!seq {a: 1}", "must be a list"),
         ("!!map [1]", "must be a mapping"),
     ],
