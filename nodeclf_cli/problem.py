@@ -23,10 +23,10 @@ from .errors import MissingFile, NodeclfError, counted, plural
 from .sources import (
     LARGEST,
     Mapping,
-    _excerpt,
-    check_fits_in_memory,
     NumberTable,
     Sequence,
+    _excerpt,
+    check_fits_in_memory,
     load_yaml,
     load_yaml_or_name,
     parse_id,

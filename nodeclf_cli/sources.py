@@ -92,9 +92,14 @@ def check_fits_in_memory(
 
 def line_of(text: str | bytes, index: int) -> int:
     """The 1-based line of position ``index``, counting ``\\n``, ``\\r\\n`` and ``\\r`` as
-    line ends, as the csv module and YAML do (not U+2028 or form feeds)."""
+    line ends, as the csv module and editors do (not U+2028 or form feeds)."""
     newline, cr, crlf = ("\n", "\r", "\r\n") if isinstance(text, str) else (b"\n", b"\r", b"\r\n")
     return 1 + text.count(newline, 0, index) + text.count(cr, 0, index) - text.count(crlf, 0, index)
+
+
+def _column_of(text: str, index: int) -> int:
+    """The 1-based column of position ``index`` in its line (see :func:`line_of`)."""
+    return index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -147,9 +152,7 @@ def read_text(path: Path) -> str:
                             "inside the file, not at its start (files joined together?); remove it")):
         index = text.find(character)
         if index >= 0:
-            line = line_of(text, index)
-            column = index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
-            raise NodeclfError(f"column {column}: {what}", path, line)
+            raise NodeclfError(f"column {_column_of(text, index)}: {what}", path, line_of(text, index))
     return text
 
 
@@ -430,11 +433,10 @@ def parse_yaml(
             f"YAML error at column {mark.column + 1}: {what}", path, mark.line + 1
         ) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its line
-        index = exc.position
-        column = index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        index, code = exc.position, exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise NodeclfError(
-            f"YAML error at column {column}: the character U+{code:04X} is not allowed in YAML ({exc.reason})",
+            f"YAML error at column {_column_of(text, index)}: the character U+{code:04X} is not allowed in YAML "
+            f"({exc.reason})",
             path,
             line_of(text, index),
         ) from None
