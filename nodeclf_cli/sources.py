@@ -134,6 +134,13 @@ def _read_bytes(path: Path) -> bytes:
         raise NodeclfError(f"cannot read the file: {exc.strerror or exc}", path) from None
 
 
+# characters refused anywhere in a text file, and why
+_REFUSED_CHARACTERS = {
+    "\x00": "a NUL byte (not a text file?)",
+    "\ufeff": "a byte-order mark (U+FEFF) inside the file, not at its start (files joined together?); remove it",
+}
+
+
 def read_text(path: Path) -> str:
     """The file's text, decoded as UTF-8 (a byte-order mark is accepted and dropped).
 
@@ -148,8 +155,7 @@ def read_text(path: Path) -> str:
         raise NodeclfError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", path, line_of(data, exc.start)
         ) from None
-    for character, what in (("\x00", "a NUL byte (not a text file?)"), ("\ufeff", "a byte-order mark (U+FEFF) "
-                            "inside the file, not at its start (files joined together?); remove it")):
+    for character, what in _REFUSED_CHARACTERS.items():
         index = text.find(character)
         if index >= 0:
             raise NodeclfError(f"column {_column_of(text, index)}: {what}", path, line_of(text, index))
