@@ -92,9 +92,14 @@ def check_fits_in_memory(
 
 def line_of(text: str | bytes, index: int) -> int:
     """The 1-based line of position ``index``, counting ``\\n``, ``\\r\\n`` and ``\\r`` as
-    line ends, as the csv module and YAML do (not U+2028 or form feeds)."""
+    line ends, as the csv module and editors do (not U+2028 or form feeds)."""
     newline, cr, crlf = ("\n", "\r", "\r\n") if isinstance(text, str) else (b"\n", b"\r", b"\r\n")
     return 1 + text.count(newline, 0, index) + text.count(cr, 0, index) - text.count(crlf, 0, index)
+
+
+def _column_of(text: str, index: int) -> int:
+    """The 1-based column of position ``index`` in its line (see :func:`line_of`)."""
+    return index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -129,6 +134,13 @@ def _read_bytes(path: Path) -> bytes:
         raise NodeclfError(f"cannot read the file: {exc.strerror or exc}", path) from None
 
 
+# characters refused anywhere in a text file, and why
+_REFUSED_CHARACTERS = {
+    "\x00": "a NUL byte (not a text file?)",
+    "\ufeff": "a byte-order mark (U+FEFF) inside the file, not at its start (files joined together?); remove it",
+}
+
+
 def read_text(path: Path) -> str:
     """The file's text, decoded as UTF-8 (a byte-order mark is accepted and dropped).
 
@@ -143,13 +155,10 @@ def read_text(path: Path) -> str:
         raise NodeclfError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8", path, line_of(data, exc.start)
         ) from None
-    for character, what in (("\x00", "a NUL byte (not a text file?)"), ("\ufeff", "a byte-order mark (U+FEFF) "
-                            "inside the file, not at its start (files joined together?); remove it")):
+    for character, what in _REFUSED_CHARACTERS.items():
         index = text.find(character)
         if index >= 0:
-            line = line_of(text, index)
-            column = index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
-            raise NodeclfError(f"column {column}: {what}", path, line)
+            raise NodeclfError(f"column {_column_of(text, index)}: {what}", path, line_of(text, index))
     return text
 
 
@@ -280,7 +289,7 @@ class _LocatingLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: i
 
 _SAFE = yaml.constructor.SafeConstructor
 # what PyYAML's constructors raise for text their tag cannot read
-_UNREADABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError)
+_UNREADABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError)
 
 
 def _unreadable(loader: _LocatingLoader, node: yaml.ScalarNode, kind: str, exc: Exception) -> NodeclfError:
@@ -430,11 +439,10 @@ def parse_yaml(
             f"YAML error at column {mark.column + 1}: {what}", path, mark.line + 1
         ) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at its line
-        index = exc.position
-        column = index - max(text.rfind("\n", 0, index), text.rfind("\r", 0, index))
-        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        index, code = exc.position, exc.character if isinstance(exc.character, int) else ord(exc.character)
         raise NodeclfError(
-            f"YAML error at column {column}: the character U+{code:04X} is not allowed in YAML ({exc.reason})",
+            f"YAML error at column {_column_of(text, index)}: the character U+{code:04X} is not allowed in YAML "
+            f"({exc.reason})",
             path,
             line_of(text, index),
         ) from None
