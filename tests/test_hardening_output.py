@@ -120,9 +120,9 @@ def test_an_unexpected_exception_is_one_line_naming_the_version(monkeypatch):
 
 
 def test_an_error_line_is_cut_at_2000_characters(monkeypatch):
-    from nodeclf_cli import core
+    from nodeclf_cli import handwork
 
-    monkeypatch.setattr(core, "gradient_step", failing(errors.NodeclfError("a" * 100_000 + " the end", "p.yaml")))
+    monkeypatch.setattr(handwork, "gradient_step", failing(errors.NodeclfError("a" * 100_000 + " the end", "p.yaml")))
     line = one_line_error(run("step", code=2))
     assert len(line) <= 2000 and line.startswith("nodeclf: error: p.yaml: aaa") and line.endswith("a the end")
     assert " … " in line
