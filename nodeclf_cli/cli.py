@@ -263,7 +263,7 @@ def _emit(content: Any, output: Any = None) -> Path | None:
             write_stdout(lambda: sys.stdout.write(content))
         else:
             console = _stdout_console()
-            write_stdout(lambda: [console.print(renderable) for renderable in content])
+            write_stdout(lambda: [console.print(renderable, crop=False) for renderable in content])
         return None
     if not isinstance(content, str):
         import io

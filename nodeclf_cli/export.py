@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from .errors import printable
 from .handwork import Explanation, latex_escape
 from .render import Cell, Section
 
@@ -16,8 +17,8 @@ from .render import Cell, Section
 
 def _md_cell(text: str) -> str:
     """Text as Markdown shows it as written: no table column break, emphasis or HTML tag
-    (a node named ``a|b``, a class named ``<cat>``)."""
-    return text.replace("|", r"\|").replace("*", r"\*").replace("<", "&lt;")
+    (a node named ``a|b``, a class named ``<cat>``), control characters escaped."""
+    return printable(text).replace("|", r"\|").replace("*", r"\*").replace("<", "&lt;")
 
 
 def markdown_section(section: Section) -> str:
@@ -33,7 +34,7 @@ def markdown_section(section: Section) -> str:
 def markdown_explanation(explanation: Explanation) -> str:
     lines = [f"### {_md_cell(explanation.title)}", ""]
     for heading, formulas in explanation.groups:
-        lines += [f"**{_md_cell(heading)}**", "", "```text", *formulas, "```", ""]
+        lines += [f"**{_md_cell(heading)}**", "", "```text", *map(printable, formulas), "```", ""]
     return "\n".join(lines)
 
 
@@ -101,7 +102,7 @@ def tex(text: str) -> str:
     """Mixed text and formulas (a heading, a note, a header) as LaTeX: plain words stay
     text, everything else (symbols, numbers, subscripts) goes into math mode."""
     parts: list[tuple[bool, str]] = []  # (in math mode, LaTeX)
-    for token in text.split():
+    for token in printable(text).split():
         option = _OPTION.fullmatch(token)
         if option:
             before, name, after = option.groups()

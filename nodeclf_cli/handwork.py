@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .core import Carry, StepResult, gradient_step
-from .errors import NodeclfError
+from .errors import NodeclfError, printable
 from .problem import Problem, find_position
 from .quantities import BY_NAME
 from .rounding import Precision, Requirement, full, round_array, round_value, snap
@@ -88,7 +88,8 @@ LATEX = Notation(
 
 
 def latex_escape(text: str) -> str:
-    """Text safe inside LaTeX (outside math)."""
+    """Text safe inside LaTeX (outside math); control characters written as escapes."""
+    text = printable(text)
     special = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                "^": r"\textasciicircum{}"}

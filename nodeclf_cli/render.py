@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .core import StepResult
-from .errors import counted
+from .errors import counted, printable
 from .problem import Problem
 from .quantities import BY_NAME, QUANTITIES
 from .rounding import Precision, round_value
@@ -105,21 +105,26 @@ class Section:
             # (cells of several words may wrap between them)
             widest = max((_longest_word(row[i]) for row in self.rows), default=0)
             table.add_column(
-                Text(self.headers[i], overflow="fold"),
+                Text(printable(self.headers[i]), overflow="fold"),
                 justify="right",
                 style="bold" if i == 0 else None,
                 min_width=widest,
                 overflow="fold",
             )
         for row in self.rows:
-            table.add_row(*(Text(str(row[i])) for i in columns))
+            table.add_row(*(Text(printable(str(row[i]))) for i in columns))
         return table
+
+    def _width(self, columns: list[int]) -> int:
+        """The least width the table of ``columns`` takes with no number cut."""
+        return 1 + sum(self._need(i) for i in columns)
+
+    def _need(self, i: int) -> int:  # the widest word of column i plus padding and a border
+        return max([len(self.headers[i])] + [_longest_word(row[i]) for row in self.rows]) + 3
 
     def column_groups(self, width: int) -> list[list[int]]:
         """Columns split into groups that fit ``width``, each led by the first column."""
-        def need(i: int) -> int:  # widest word plus padding and a border
-            return max([len(self.headers[i])] + [_longest_word(row[i]) for row in self.rows]) + 3
-
+        need = self._need
         groups, current, used = [], [0], 1 + need(0)
         for i in range(1, len(self.headers)):
             if used + need(i) > width and len(current) > 1:
@@ -132,12 +137,20 @@ class Section:
     def __rich_console__(self, console: Any, options: Any):
         """The formula on its own line (never squeezed to the table's width), the table
         with a bold first column and right-aligned numbers, then the notes. A table too
-        wide for the terminal is split into several, as numpy wraps a wide array."""
-        yield Text(self.formula, style="bold")
+        wide for the terminal is split into several, as numpy wraps a wide array; on a
+        terminal too narrow for even one column beside the first, the table keeps the
+        width its numbers need (the terminal wraps it) rather than cut them. Characters a
+        terminal would act on (escape codes in a node's name) are shown escaped."""
+        yield Text(printable(self.formula), style="bold")
         for columns in self.column_groups(options.max_width):
-            yield self._table(columns)
+            table = self._table(columns)
+            width = self._width(columns)
+            if width > options.max_width:
+                yield from console.render(table, options.update(width=width, max_width=width))
+            else:
+                yield table
         for note in self.notes:
-            yield Text(note, style="dim")
+            yield Text(printable(note), style="dim")
         yield Text("")
 
 
@@ -271,8 +284,8 @@ def step_sections(
     text, latex = _heading("W_new", "b_new")
     alpha = plain(problem.learning_rate)
     sections.append(
-        per_class_section(f"{text}  (α = {alpha})", problem, result.W_new, result.b_new, _class_symbols("W_new", "b_new"),
-                          Cells(precision), latex + rf" \quad ($\alpha = {alpha}$)")
+        per_class_section(f"{text}  (α = {alpha})", problem, result.W_new, result.b_new,
+                          _class_symbols("W_new", "b_new"), Cells(precision), latex + rf" \quad ($\alpha = {alpha}$)")
     )
     return sections
 
@@ -319,13 +332,13 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
 
 
 def heading(title: str) -> Text:
-    return Text(title + "\n", style="bold underline")
+    return Text(printable(title) + "\n", style="bold underline")
 
 
 def explanation(explained: Any) -> Group:
     """A :class:`handwork.Explanation` for the terminal."""
-    lines: list = [Text(explained.title, style="bold underline")]
+    lines: list = [Text(printable(explained.title), style="bold underline")]
     for group, formulas in explained.groups:
-        lines.append(Text(group, style="bold"))
-        lines += [Text("  " + formula) for formula in formulas]
+        lines.append(Text(printable(group), style="bold"))
+        lines += [Text("  " + printable(formula)) for formula in formulas]
     return Group(*lines, Text(""))

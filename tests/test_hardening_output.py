@@ -689,3 +689,27 @@ def test_threads_beyond_the_usable_cores_are_clamped_with_a_note(monkeypatch):
     chosen.clear()
     assert run("train", "--threads", "2", "--epochs", "2", "--quiet", "--no-plot").stderr == ""
     assert chosen == [(2, 2)]
+
+
+def test_names_with_escape_codes_are_shown_escaped_in_every_format(tmp_path):
+    """A node or class name holding an ANSI escape (or another control character)
+    reaches no terminal or document raw: tables, Markdown and LaTeX show it escaped."""
+    path = tmp_path / "p.yaml"
+    path.write_text('embeddings: {"a\\e[31mred": [0.5, 0.6], b: [0.3, 0.8]}\n'
+                    'labels: {"a\\e[31mred": "x\\u202ey", b: z}\nclasses: ["x\\u202ey", z]\n'
+                    'weights: {W: [[0.1, 0.2], [0.3, 0.4]], b: [0.0, 0.0]}\nlearning_rate: 0.1\n')
+    for form in ("table", "markdown", "latex"):
+        out = run("step", str(path), "--format", form, "--explain").stdout
+        assert "\x1b" not in out and "\u202e" not in out, form
+        assert "\\x1b[31mred" in out.replace("\\textbackslash{}", "\\"), form
+
+
+def test_a_narrow_terminal_splits_tables_but_never_cuts_a_number():
+    from typer.testing import CliRunner
+
+    from nodeclf_cli.cli import app
+
+    out = CliRunner().invoke(app, ["step"], env={"COLUMNS": "10"}).stdout
+    # each table split a column at a time, each number whole (not "0." as a cropped table shows)
+    assert "│    1 │ 0.5 │" in out and "│    1 │ 0.33 │" in out and "│    1 │ 0.69* │" in out
+    assert "│    1 │ 0. │" not in out
