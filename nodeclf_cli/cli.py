@@ -254,18 +254,22 @@ def _stdout_console() -> Any:
 
 
 def _emit(content: Any, output: Any = None) -> Path | None:
-    """Print ``content`` (text or Rich renderables) on stdout, or publish it to
-    ``output`` (an :class:`output.Target`) and return where the file went."""
+    """Print ``content`` (text, a :class:`jsonout.Document` written a piece at a time,
+    or Rich renderables) on stdout, or publish it to ``output`` (an
+    :class:`output.Target`) and return where the file went."""
+    from .jsonout import Document
     from .output import publish, write_stdout
 
     if output is None:
         if isinstance(content, str):
             write_stdout(lambda: sys.stdout.write(content))
+        elif isinstance(content, Document):
+            write_stdout(lambda: [sys.stdout.write(piece) for piece in content()])
         else:
             console = _stdout_console()
             write_stdout(lambda: [console.print(renderable, crop=False) for renderable in content])
         return None
-    if not isinstance(content, str):
+    if not isinstance(content, (str, Document)):
         import io
 
         from rich.console import Console
@@ -397,7 +401,9 @@ def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any
         data["carry"] = "rounded" if worked.carried else "exact"
         if worked.explanation is not None:
             data["explanation"] = {"title": worked.explanation.title, "groups": dict(worked.explanation.groups)}
-        return _json_text(data)
+        from .jsonout import Document
+
+        return Document(data)
     precision, loss_precision = worked.requirement.values, worked.requirement.losses
     most = show_nodes or None  # 0: all nodes
     sections = render.step_sections(worked.problem, worked.result, precision, loss_precision, worked.reduction, most)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
@@ -68,3 +70,14 @@ def dumps(data: dict[str, Any] | list) -> str:
     if isinstance(data, list):
         return json.dumps(_plain(data), indent=2, allow_nan=False) + "\n"
     return "".join(chunks(data))
+
+
+@dataclass(frozen=True)
+class Document:
+    """A JSON document to be written in pieces: calling it (with the place it goes,
+    unused) gives them, afresh each time, so a file that must go elsewhere is made again."""
+
+    data: dict[str, Any]
+
+    def __call__(self, place: Path | None = None) -> Iterator[str]:
+        return chunks(self.data)

@@ -28,11 +28,12 @@ import codecs
 import errno
 import os
 import re
+import shutil
 import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Union
+from typing import Any, Callable, Iterable, Union
 
 from .errors import NodeclfError, excerpt
 
@@ -45,7 +46,10 @@ ASIDE_TRIES = 100  # NAME.1.yaml ... NAME.100.yaml
 
 # What a file holds: text (written as UTF-8), bytes, or a function of the place it is
 # written to (a problem file refers to its data relative to itself).
-Content = Union[str, bytes, Callable[[Path], Union[str, bytes]]]
+# What is written: text, bytes, text in pieces (a big JSON document, written as it is
+# made), or a function of the place it goes that gives one of those (called again for
+# each place tried, so pieces can be made again)
+Content = Union[str, bytes, Iterable[str], Callable[[Path], Union[str, bytes, Iterable[str]]]]
 
 
 @dataclass(frozen=True)
@@ -186,14 +190,17 @@ def publish(target: Target, content: Content) -> Written:
         def write() -> None:
             if isinstance(text, str):
                 sys.stdout.write(text)
-            else:  # bytes (an image): after the text before it
+            elif isinstance(text, bytes):  # an image: after the text before it
                 sys.stdout.flush()
                 sys.stdout.buffer.write(text)
+            else:
+                for piece in text:
+                    sys.stdout.write(piece)
 
         write_stdout(write)
         return Written(target.path)
     if target.kind == "stream":
-        _write_stream(target, _bytes(content, target.path))
+        _write_stream(target, content)
         return Written(target.path)
     try:
         written = _publish_file(target.file, content, target.force)
@@ -213,11 +220,10 @@ def _publish_file(file: Path, content: Content, force: bool) -> Written:
     """Write a regular file through a temporary one beside it: renamed over ``file``
     with ``force``, else linked to the first free name of ``file``, ``NAME.1.ext``, ..."""
     _remove_stale_temporaries(file.parent)
-    data = _bytes(content, file)
     descriptor, temporary = _temporary_file(file.parent, file.name)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            _write_content(handle, content, file)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, _mode_for(file) if force else _new_file_mode())
@@ -226,7 +232,7 @@ def _publish_file(file: Path, content: Content, force: bool) -> Written:
             _sync_directory(file.parent)
             return Written(file)
         for name in _names_beside(file):  # beside it: a problem file's references to its data still hold
-            if _claim(temporary, name, data):
+            if _claim(temporary, name):
                 _sync_directory(file.parent)
                 return Written(name, None if name == file else f"{file} appeared meanwhile and was left alone")
         raise FileExistsError(errno.EEXIST, "no free name beside it", str(file))
@@ -237,10 +243,10 @@ def _publish_file(file: Path, content: Content, force: bool) -> Written:
             pass
 
 
-def _claim(temporary: str, name: Path, data: bytes) -> bool:
+def _claim(temporary: str, name: Path) -> bool:
     """Give the finished temporary file the name ``name`` unless it is taken (then
     False): a hard link, which fails if the name exists; where links are not supported,
-    a new file created exclusively (O_EXCL) and written."""
+    a new file created exclusively (O_EXCL) and the temporary file copied into it."""
     try:
         os.link(temporary, name)
         return True
@@ -254,8 +260,8 @@ def _claim(temporary: str, name: Path, data: bytes) -> bool:
     except FileExistsError:
         return False
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(descriptor, "wb") as handle, open(temporary, "rb") as finished:
+            shutil.copyfileobj(finished, handle)
             handle.flush()
             os.fsync(handle.fileno())
     except BaseException:
@@ -286,20 +292,26 @@ def _fallback_directories(failed: Path) -> list[Path]:
     return places
 
 
-def _write_stream(target: Target, data: bytes) -> None:
+def _write_stream(target: Target, content: Content) -> None:
     """Write to a character device or a FIFO, in place."""
     try:
         descriptor = os.open(target.file, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))  # never O_CREAT
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+            _write_content(handle, content, target.path)
     except OSError as exc:
         raise NodeclfError(f"cannot write the file: {exc.strerror or exc}", target.path) from None
 
 
-def _bytes(content: Content, place: Path) -> bytes:
+def _write_content(handle: Any, content: Content, place: Path) -> None:
+    """Write ``content`` (made for ``place`` where it is a function) to a binary file,
+    text as UTF-8, a piece at a time where it comes in pieces."""
     if callable(content):
         content = content(place)
-    return content.encode("utf-8") if isinstance(content, str) else content
+    if isinstance(content, (str, bytes)):
+        handle.write(content.encode("utf-8") if isinstance(content, str) else content)
+        return
+    for piece in content:
+        handle.write(piece.encode("utf-8"))
 
 
 def _temporary_file(directory: Path, name: str) -> tuple[int, str]:
