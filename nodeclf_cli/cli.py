@@ -491,7 +491,10 @@ def generate(
     dim: int = typer.Option(4, "--dim", min=1, max=1000, help="Embedding size."),
     classes: int = typer.Option(3, "--classes", min=2, max=1000, help="Number of classes."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same seed, the same problem."),
-    decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
+    decimals: int = typer.Option(
+        2, "--decimals", min=1, max=3,
+        help="Decimals of the weights, and the precision answers must be worked at (the losses 2 more).",
+    ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", parser=_file_name, help="Write the problem here [default: stdout]."
     ),
