@@ -390,13 +390,27 @@ def generate(
         None, "--answers", readable=False, help="Also write the answer key here, in the check format."
     ),
     force: bool = typer.Option(False, "--force", help="Allow overwriting existing files."),
+    students: Optional[Path] = typer.Option(
+        None, "--students", help="Roster (CSV): a problem and key per student, seeded from --seed and their id."
+    ),
+    id_column: Optional[str] = typer.Option(
+        None, "--id-column", help="The roster's column that identifies students [default: detected]."
+    ),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out-dir", help="With --students: the folder for problems/, keys/ and manifest.csv."
+    ),
 ) -> None:
-    """Make a practice problem with nice numbers, and optionally its answer key.
+    """Make a practice problem with nice numbers, and optionally its answer key; or,
+    with --students, one per student of a roster and a manifest.
 
     Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml
     """
     from . import generate as gen
     from .output import check_writable, write_atomic
+
+    if students is not None or out_dir is not None or id_column is not None:
+        _generate_class(students, id_column, out_dir, output, answers, force, (nodes, dim, classes, seed, decimals))
+        return
 
     for option, path in (("--output", output), ("--answers", answers)):
         if path is not None:
@@ -405,15 +419,33 @@ def generate(
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     if output is not None and answers is not None and output.resolve() == answers.resolve():
         raise typer.BadParameter("--output and --answers must be different files")
-    command = (
-        f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
-        f"--decimals {decimals}"
-    )
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals), command)
+    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals),
+                            gen.command_line(nodes, dim, classes, seed, decimals))
     if answers is not None:
         write_atomic(answers, gen.answer_key(text, output, answers), force)
         print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
     _emit(text, output, force)
+
+
+def _generate_class(
+    students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
+    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int],
+) -> None:
+    """generate --students: every student's problem and key, and the manifest
+    (``settings``: nodes, dim, classes, course seed, decimals)."""
+    from .files import write_files
+    from .generate import class_set
+    from .roster import read_roster
+
+    if students is None or out_dir is None:
+        raise typer.BadParameter("--students ROSTER.csv and --out-dir DIR go together")
+    if output is not None or answers is not None:
+        raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
+    roster = read_roster(students, id_column)
+    nodes, dim, classes, course_seed, decimals = settings
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals), force)
+    print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
+          f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 
 
 class Init(str, enum.Enum):
