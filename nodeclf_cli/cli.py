@@ -348,23 +348,44 @@ class TableOrJson(str, enum.Enum):
 
 @app.command(short_help="Grade hand-worked answers, giving credit carried forward.")
 def check(
-    answers: Path = typer.Argument(
-        ..., help="Answers file (YAML): problem: and answers:; or article: the answers the article printed."
+    answers: list[Path] = typer.Argument(
+        ..., help="Answers file (YAML): problem: and answers:; or article: the answers the article printed. "
+        "Several files, or folders of them, mark a class.", show_default=False,
     ),
     reduction: Reduction = ReductionOpt,
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
+    manifest: Optional[Path] = typer.Option(
+        None, "--manifest", help="The class's manifest (from generate --students): each sheet must answer its "
+        "student's own problem."
+    ),
+    marks: Optional[Path] = typer.Option(
+        None, "--marks", help="Marking scheme (YAML) [default: 1 point a number, full credit for following through]."
+    ),
+    gradebook: Optional[Path] = typer.Option(
+        None, "--gradebook", readable=False, help="Write the class's scores as a CSV for Moodle's or Canvas's import."
+    ),
+    force: bool = typer.Option(False, "--force", help="Allow --gradebook to overwrite its file."),
 ) -> None:
-    """Grade hand-worked answers: right, follows through, or wrong and why.
+    """Grade hand-worked answers: right, follows through, or wrong and why. Given
+    several sheets (or a folder), mark them as a class: a row per student, the most
+    frequent mistakes, scores and a gradebook.
 
-    Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input.
+    Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input (for a
+    class: when any sheet was bad input, the rest still marked).
 
     Example: nodeclf check article   (the article's own answers, mistakes and all)
     """
+    class_options = (manifest, marks, gradebook)
+    if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
+        status = _check_class(answers, reduction.value, output_format, *class_options, force)
+        if status:
+            raise typer.Exit(status)
+        return
     from . import render_check
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers)
+    sheet = load_answers(answers[0])
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
@@ -374,6 +395,36 @@ def check(
         _emit([*sections, render_check.summary(grader, grade)], None, False)
     if grade.first_wrong is not None:
         raise typer.Exit(EXIT_MISTAKES)
+
+
+def _check_class(
+    sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
+    gradebook: Path | None, force: bool,
+) -> int:
+    """check SHEETS...: mark the class, write the gradebook, show the
+    tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
+    from . import render_class
+    from .classmark import mark_class
+    from .marks import Scheme, load_scheme
+    from .roster import read_manifest
+
+    if gradebook is not None:
+        from .output import check_writable
+
+        check_writable(gradebook, force)
+    scheme = load_scheme(marks) if marks is not None else Scheme()
+    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
+    if gradebook is not None:
+        from .gradebook import gradebook_csv
+        from .output import write_atomic
+
+        write_atomic(gradebook, gradebook_csv(marked), force)
+        print(f"nodeclf: wrote the gradebook to {gradebook}", file=sys.stderr)
+    if output_format is TableOrJson.json:
+        _emit(_json_text(render_class.class_json(marked)), None, False)
+    else:
+        _emit(render_class.class_report(marked), None, False)
+    return marked.exit_status
 
 
 @app.command(short_help="Make a practice problem, and optionally its answer key.")
