@@ -364,18 +364,21 @@ def check(
     gradebook: Optional[Path] = typer.Option(
         None, "--gradebook", readable=False, help="Write the class's scores as a CSV for Moodle's or Canvas's import."
     ),
-    force: bool = typer.Option(False, "--force", help="Allow --gradebook to overwrite its file."),
+    feedback: Optional[Path] = typer.Option(
+        None, "--feedback", help="Write a page per student (Markdown and HTML) into this folder."
+    ),
+    force: bool = typer.Option(False, "--force", help="Allow --gradebook and --feedback to overwrite files."),
 ) -> None:
     """Grade hand-worked answers: right, follows through, or wrong and why. Given
     several sheets (or a folder), mark them as a class: a row per student, the most
-    frequent mistakes, scores and a gradebook.
+    frequent mistakes, scores, a gradebook and feedback pages.
 
     Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input (for a
     class: when any sheet was bad input, the rest still marked).
 
     Example: nodeclf check article   (the article's own answers, mistakes and all)
     """
-    class_options = (manifest, marks, gradebook)
+    class_options = (manifest, marks, gradebook, feedback)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
         status = _check_class(answers, reduction.value, output_format, *class_options, force)
         if status:
@@ -399,9 +402,9 @@ def check(
 
 def _check_class(
     sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
-    gradebook: Path | None, force: bool,
+    gradebook: Path | None, feedback: Path | None, force: bool,
 ) -> int:
-    """check SHEETS...: mark the class, write the gradebook, show the
+    """check SHEETS...: mark the class, write the gradebook and pages, show the
     tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
     from . import render_class
     from .classmark import mark_class
@@ -420,6 +423,12 @@ def _check_class(
 
         write_atomic(gradebook, gradebook_csv(marked), force)
         print(f"nodeclf: wrote the gradebook to {gradebook}", file=sys.stderr)
+    if feedback is not None:
+        from .feedback import feedback_files
+        from .files import write_files
+
+        write_files(feedback_files(marked, feedback), force)
+        print(f"nodeclf: wrote a feedback page per student into {feedback}", file=sys.stderr)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)), None, False)
     else:
