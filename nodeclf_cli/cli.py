@@ -459,6 +459,12 @@ def generate(
     out_dir: Optional[Path] = typer.Option(
         None, "--out-dir", help="With --students: the folder for problems/, keys/ and manifest.csv."
     ),
+    moodle: Optional[Path] = typer.Option(
+        None, "--moodle", readable=False, help="Also write the problem as a Moodle XML quiz (a cloze per quantity)."
+    ),
+    gift: Optional[Path] = typer.Option(
+        None, "--gift", readable=False, help="Also write the problem as a GIFT quiz (a question per number)."
+    ),
 ) -> None:
     """Make a practice problem with nice numbers, and optionally its answer key; or,
     with --students, one per student of a roster and a manifest.
@@ -469,6 +475,8 @@ def generate(
     from .output import check_writable, write_atomic
 
     if students is not None or out_dir is not None or id_column is not None:
+        if moodle is not None or gift is not None:
+            raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force, (nodes, dim, classes, seed, decimals))
         return
 
@@ -479,12 +487,32 @@ def generate(
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     if output is not None and answers is not None and output.resolve() == answers.resolve():
         raise typer.BadParameter("--output and --answers must be different files")
+    _check_quiz_paths(moodle, gift, force)
     text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals),
                             gen.command_line(nodes, dim, classes, seed, decimals))
     if answers is not None:
         write_atomic(answers, gen.answer_key(text, output, answers), force)
         print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
+    if moodle is not None or gift is not None:
+        from .lms import quiz_files
+
+        for path, quiz in quiz_files(text, moodle, gift):
+            write_atomic(path, quiz, force)
+            print(f"nodeclf: wrote the quiz to {path}", file=sys.stderr)
     _emit(text, output, force)
+
+
+def _check_quiz_paths(moodle: Path | None, gift: Path | None, force: bool) -> None:
+    """--moodle writes .xml, --gift .txt or .gift; both refused early like every output."""
+    from .output import check_writable
+
+    for option, path, suffixes in (("--moodle", moodle, (".xml",)), ("--gift", gift, (".txt", ".gift"))):
+        if path is not None:
+            check_writable(path, force)
+            if path.suffix.lower() not in suffixes:
+                raise NodeclfError(f"{option} writes {' or '.join(suffixes)}: name the file so", path)
+    if moodle is not None and gift is not None and moodle.resolve() == gift.resolve():
+        raise typer.BadParameter("--moodle and --gift must be different files")
 
 
 def _generate_class(
