@@ -102,6 +102,7 @@ def mark_class(
             marked.score = score_sheet(scheme, marked.grader, marked.grade)
         except NodeclfError as exc:
             marked.error = str(exc)
+            seen.setdefault(marked.student, path)  # handed in, if unreadable
     absent = [] if manifest is None else [s for s in manifest.assignments if s not in seen]
     return ClassMarks(sheets, absent, manifest.id_column if manifest is not None else "student")
 

@@ -134,8 +134,10 @@ def inputs_html(problem: Problem) -> str:
 
 def inputs_text(problem: Problem) -> str:
     """The problem's inputs on one line, for GIFT."""
-    nodes = "; ".join(f"node {n}: z = ({', '.join(plain(x) for x in problem.Z[i])}), y = {problem.classes[problem.y[i]]}"
-                      for i, n in enumerate(problem.node_ids))
+    nodes = "; ".join(
+        f"node {n}: z = ({', '.join(plain(x) for x in problem.Z[i])}), y = {problem.classes[problem.y[i]]}"
+        for i, n in enumerate(problem.node_ids)
+    )
     classes = "; ".join(f"class {name}: w = ({', '.join(plain(x) for x in problem.W[c])}), b = {plain(problem.b[c])}"
                         for c, name in enumerate(problem.classes))
     return f"{nodes}. {classes}. Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes."

@@ -31,11 +31,13 @@ def first_wrong_words(sheet: MarkedSheet) -> str:
 
 def student_section(marks: ClassMarks) -> Section:
     """A row per sheet: student, score, how many numbers right / follow through /
-    wrong, and the first wrong step; a refused sheet's row says why instead."""
-    section = Section("The class", [marks.id_column, "score", "✓", "→", "✗", "first wrong, or why not marked"])
+    wrong, and the first wrong step; a refused sheet's row says so, and a note under
+    the table why."""
+    section = Section("The class", [marks.id_column, "score", "✓", "→", "✗", "first wrong"])
     for sheet in marks.sheets:
         if sheet.error is not None:
-            section.add_row(sheet.student, "—", "", "", "", f"not marked: {sheet.error}")
+            section.add_row(sheet.student, "—", "", "", "", "not marked")
+            section.add_notes(f"{sheet.student}: not marked: {sheet.error}")
             continue
         grade, score = sheet.grade, sheet.score
         section.add_row(
@@ -44,7 +46,7 @@ def student_section(marks: ClassMarks) -> Section:
         )
     for student in marks.absent:
         section.add_row(student, "—", "", "", "", "no sheet")
-    section.add_notes("✓ right, → follows through from the student's own earlier values, ✗ wrong (numbers).")
+    section.notes.insert(0, "✓ right, → follows through from the student's own earlier values, ✗ wrong (numbers).")
     return section
 
 

@@ -79,7 +79,8 @@ def test_the_class_table_has_a_row_per_student_and_the_most_frequent_mistakes(fo
     assert f"{ARTICLE_NUMBERS} / {ARTICLE_NUMBERS}" in ana and "none" in ana
     bo = next(line for line in lines if " bo " in line)
     assert f"31 / {ARTICLE_NUMBERS}" in bo and "logits: h[0] of node 5" in bo
-    assert any(" cy " in line and "not marked:" in line for line in lines)
+    assert any(" cy " in line and "not marked" in line for line in lines)
+    assert f"cy: not marked: {folder / 'cy.yaml'}:4: YAML error" in out.replace("\n", "")
     # the mistakes, counted from the sheets' own entries: bo and di made the same ones
     entries = json.loads(run("check", str(ARTICLE_ANSWERS), "--format", "json", code=1).stdout)["entries"]
     wrong = Counter((e["quantity"], e["cause"]) for e in entries if e["verdict"] == "wrong")
@@ -185,3 +186,18 @@ def test_a_number_written_coarser_than_required_loses_the_deduction(tmp_path):
 def test_a_bad_scheme_is_one_line_and_exit_2(tmp_path, text, message):
     result = run("check", str(ARTICLE_ANSWERS), "--marks", scheme(tmp_path, text), code=2)
     assert result.stderr == f"nodeclf: error: {tmp_path / message}\n"
+
+
+def test_every_key_of_the_class_json_is_in_the_readme(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    data = class_json("data/class/sheets", "--manifest", "data/class/hw/manifest.csv", code=2)
+    marked = next(s for s in data["sheets"] if s["error"] is None)
+    for key in [*data, *marked, *data["mistakes"][0]]:
+        assert f'"{key}"' in readme, key
+
+
+def test_a_sheet_that_cannot_be_read_still_counts_as_handed_in(generated_class):
+    (generated_class / "sheets" / "cy@uni.edu.yaml").write_text("answers: [\n")
+    data = class_json("sheets", "--manifest", "hw/manifest.csv", code=2)
+    assert data["absent"] == [] and data["sheets"][-1]["student"] == "cy@uni.edu"

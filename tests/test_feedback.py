@@ -83,7 +83,8 @@ def test_the_html_page_is_self_contained(pages):
         assert "script" not in tags and "link" not in tags and "img" not in tags and "iframe" not in tags
         assert not any(name in attrs for _, attrs in page.tags for name in ("src", "href"))
         assert "url(" not in text and "@import" not in text
-        policy = [a["content"] for t, a in page.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"]
+        policy = [attrs["content"] for tag, attrs in page.tags
+                  if tag == "meta" and attrs.get("http-equiv") == "Content-Security-Policy"]
         assert policy == ["default-src 'none'; style-src 'unsafe-inline'"]
 
 

@@ -28,7 +28,8 @@ def test_a_moodle_gradebook_keys_rows_by_the_rosters_column(tmp_path, monkeypatc
     table = rows(tmp_path / "grades.csv")
     numbers = 3 * 9 + 3 + 1 + 2 * (12 + 3)  # H, P, ∂L/∂H; ℓ; L; W and b twice
     assert table == [["ID number", "nodeclf score", "feedback"],
-                     ["A1", str(numbers), f"{numbers} of {numbers} points: {numbers} right, 0 follow through, 0 wrong."],
+                     ["A1", str(numbers),
+                      f"{numbers} of {numbers} points: {numbers} right, 0 follow through, 0 wrong."],
                      ["B2", "", "No sheet was handed in."]]
 
 
@@ -51,8 +52,8 @@ def test_a_canvas_gradebook_has_canvas_columns_and_the_sis_user_id(tmp_path, mon
     (tmp_path / "S001.yaml").write_text(
         (tmp_path / "hw" / "keys" / "S001.yaml").read_text().replace("../problems", "hw/problems"))
     run("check", "S001.yaml", "--manifest", "hw/manifest.csv", "--gradebook", "grades.csv")
-    assert rows(tmp_path / "grades.csv") == [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "nodeclf score"],
-                                             ["", "", "S001", "", "", "81"]]
+    assert rows(tmp_path / "grades.csv") == [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "nodeclf score"], ["", "", "S001", "", "", "81"]]
 
 
 def test_the_gradebook_is_not_overwritten_without_force(tmp_path):

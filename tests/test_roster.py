@@ -12,6 +12,7 @@ import yaml
 from nodeclf_cli.problem import load_problem
 from nodeclf_cli.roster import file_stem, read_manifest, read_roster, student_seed
 
+from .conftest import ROOT
 from .test_cli_step import run
 
 MOODLE = "First name,Surname,ID number,Institution,Department,Email address\n" \
@@ -147,3 +148,10 @@ def test_generate_students_usage(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "r.csv", MOODLE)
     assert message in run("generate", *args, code=2).stderr
+
+
+def test_the_readmes_class_is_what_generate_writes(tmp_path):
+    """data/class/hw is `generate --students data/class/roster.csv --seed 2026`'s output."""
+    shipped = ROOT / "data" / "class"
+    run("generate", "--students", str(shipped / "roster.csv"), "--seed", "2026", "--out-dir", str(tmp_path / "hw"))
+    assert files_of(tmp_path / "hw") == files_of(shipped / "hw")
