@@ -78,10 +78,12 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
 
 
 def mark_class(
-    paths: list[Path], reduction: str = "mean", manifest: Manifest | None = None, scheme: Scheme = Scheme()
+    paths: list[Path], reduction: str = "mean", manifest: Manifest | None = None, scheme: Scheme | None = None
 ) -> ClassMarks:
-    """Grade every sheet in ``paths`` (files or folders), score it under ``scheme``,
-    and check it against ``manifest`` when given."""
+    """Grade every sheet in ``paths`` (files or folders), score it under ``scheme``
+    (None: a point a number, full credit for following through), and check it
+    against ``manifest`` when given."""
+    scheme = scheme if scheme is not None else Scheme()
     problems: dict[Path, Problem] = {}  # each problem file loaded once
     sheets: list[MarkedSheet] = []
     seen: dict[str, Path] = {}

@@ -417,23 +417,32 @@ def _check_class(
         check_writable(gradebook, force)
     scheme = load_scheme(marks) if marks is not None else Scheme()
     marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
-    if gradebook is not None:
-        from .gradebook import gradebook_csv
-        from .output import write_atomic
-
-        write_atomic(gradebook, gradebook_csv(marked), force)
-        print(f"nodeclf: wrote the gradebook to {gradebook}", file=sys.stderr)
-    if feedback is not None:
-        from .feedback import feedback_files
-        from .files import write_files
-
-        write_files(feedback_files(marked, feedback), force)
-        print(f"nodeclf: wrote a feedback page per student into {feedback}", file=sys.stderr)
+    _write_class_files(marked, gradebook, feedback, force)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)), None, False)
     else:
         _emit(render_class.class_report(marked), None, False)
     return marked.exit_status
+
+
+def _write_class_files(marked: Any, gradebook: Path | None, feedback: Path | None, force: bool) -> None:
+    """--gradebook and --feedback's pages, all refused before any is written."""
+    from .files import write_files
+
+    files: list = []
+    if gradebook is not None:
+        from .gradebook import gradebook_csv
+
+        files.append((gradebook, gradebook_csv(marked)))
+    if feedback is not None:
+        from .feedback import feedback_files
+
+        files += feedback_files(marked, feedback)
+    write_files(files, force)
+    if gradebook is not None:
+        print(f"nodeclf: wrote the gradebook to {gradebook}", file=sys.stderr)
+    if feedback is not None:
+        print(f"nodeclf: wrote a feedback page per student into {feedback}", file=sys.stderr)
 
 
 @app.command(short_help="Make a practice problem, and optionally its answer key.")

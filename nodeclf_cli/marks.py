@@ -77,9 +77,9 @@ def score_sheet(scheme: Scheme, grader: Grader, grade: Grade) -> Score:
     maximum = sum(points_per_number(scheme, grader, q) * count_of(grader, q) for q in scheme.points)
     score = sum(points_per_number(scheme, grader, e.quantity) * credit(scheme, e.verdict, e.coarse)
                 for e in grade.entries)
-    answered = {(e.quantity, e.row, e.column) for e in grade.entries}
-    missing = sum(count_of(grader, q) for q in scheme.points if scheme.points[q]) - sum(
-        1 for q, _, _ in answered if scheme.points.get(q))
+    asked = sum(count_of(grader, q) for q, points in scheme.points.items() if points)
+    answered = {(e.quantity, e.row, e.column) for e in grade.entries if scheme.points.get(e.quantity)}
+    missing = asked - len(answered)
     return Score(float(np.round(score, 6)), float(np.round(maximum, 6)), missing)
 
 

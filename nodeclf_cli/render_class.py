@@ -11,6 +11,7 @@ from rich.text import Text
 from .classmark import ClassMarks, MarkedSheet, frequent_mistakes
 from .errors import counted
 from .mistakes import CAUSES
+from .problem import shown_source
 from .quantities import BY_NAME
 from .render import Section
 from .render_check import check_json
@@ -94,7 +95,7 @@ def class_json(marks: ClassMarks) -> dict[str, Any]:
         if sheet.error is None:
             graded = check_json(sheet.grader, sheet.grade)
             item.update({
-                "problem": sheet.grader.problem.source,
+                "problem": shown_source(sheet.grader.problem.source),
                 "score": sheet.score.score, "maximum": sheet.score.maximum, "missing": sheet.score.missing,
                 **graded["summary"], "precision": graded["precision"], "entries": graded["entries"],
             })
