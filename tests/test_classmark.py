@@ -201,3 +201,15 @@ def test_a_sheet_that_cannot_be_read_still_counts_as_handed_in(generated_class):
     (generated_class / "sheets" / "cy@uni.edu.yaml").write_text("answers: [\n")
     data = class_json("sheets", "--manifest", "hw/manifest.csv", code=2)
     assert data["absent"] == [] and data["sheets"][-1]["student"] == "cy@uni.edu"
+
+
+def test_points_per_number(tmp_path):
+    """per: number (the default): each number of a quantity is worth its points."""
+    path = scheme(tmp_path, "points: {logits: 0.5, loss: 4, W_new: 1}\nfollow_through: 0.25\n")
+    data = class_json(ARTICLE_ANSWERS, "--marks", path, code=1)["sheets"][0]
+    counts = Counter((e["quantity"], e["verdict"]) for e in data["entries"])
+    expected = 0.5 * counts["logits", "correct"] + 4 * counts["loss", "correct"] + counts["W_new", "correct"] \
+        + 0.25 * (0.5 * counts["logits", "follows_through"] + 4 * counts["loss", "follows_through"]
+                  + counts["W_new", "follows_through"])
+    assert counts["W_new", "follows_through"] > 0  # the article's W rests on its wrong gradients
+    assert data["score"] == pytest.approx(expected) and data["maximum"] == 0.5 * 15 + 4 + 12

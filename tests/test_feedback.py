@@ -175,3 +175,12 @@ def test_the_browser_check_sees_a_page_that_does_request_something(tmp_path):
     shot, requested = open_in_chromium(page, tmp_path)
     assert {"http://example.invalid/a.png", "https://example.invalid/s.css"} <= requested
     assert WRONG_COLOUR not in colours(shot) and RIGHT_COLOUR not in colours(shot)
+
+
+def test_a_page_in_the_way_keeps_the_gradebook_from_being_written_too(pages, tmp_path):
+    folder, grades = tmp_path / "new", tmp_path / "grades.csv"
+    folder.mkdir()
+    (folder / "bo.html").write_text("mine")
+    result = run("check", str(tmp_path / "bo.yaml"), "--feedback", str(folder), "--gradebook", str(grades), code=2)
+    assert "bo.html: already exists" in result.stderr and not grades.exists()
+    assert [p.name for p in folder.iterdir()] == ["bo.html"] and (folder / "bo.html").read_text() == "mine"
