@@ -412,9 +412,9 @@ def _check_class(
     from .roster import read_manifest
 
     if gradebook is not None:
-        from .output import check_writable
+        from .files import check_new
 
-        check_writable(gradebook, force)
+        check_new(gradebook, force)
     scheme = load_scheme(marks) if marks is not None else Scheme()
     marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
     _write_class_files(marked, gradebook, feedback, force)
@@ -503,21 +503,23 @@ def generate(
         write_atomic(answers, gen.answer_key(text, output, answers), force)
         print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
     if moodle is not None or gift is not None:
+        from .files import write_files
         from .lms import quiz_files
 
-        for path, quiz in quiz_files(text, moodle, gift):
-            write_atomic(path, quiz, force)
+        quizzes = quiz_files(text, moodle, gift)
+        write_files(quizzes, force)
+        for path, _ in quizzes:
             print(f"nodeclf: wrote the quiz to {path}", file=sys.stderr)
     _emit(text, output, force)
 
 
 def _check_quiz_paths(moodle: Path | None, gift: Path | None, force: bool) -> None:
     """--moodle writes .xml, --gift .txt or .gift; both refused early like every output."""
-    from .output import check_writable
+    from .files import check_new
 
     for option, path, suffixes in (("--moodle", moodle, (".xml",)), ("--gift", gift, (".txt", ".gift"))):
         if path is not None:
-            check_writable(path, force)
+            check_new(path, force)
             if path.suffix.lower() not in suffixes:
                 raise NodeclfError(f"{option} writes {' or '.join(suffixes)}: name the file so", path)
     if moodle is not None and gift is not None and moodle.resolve() == gift.resolve():

@@ -17,9 +17,8 @@ from .classmark import ClassMarks, MarkedSheet
 from .export import markdown_section
 from .gradebook import feedback_line
 from .mistakes import CAUSES
-from .quantities import BY_NAME, loss_formula
 from .render import Section
-from .render_check import MARKS, expected_text
+from .render_check import MARKS, _expected, _title  # the check tables' own expected values and titles
 from .roster import file_stem
 
 VERDICT_WORDS = {"correct": "right", "follows_through": "follows through", "wrong": "wrong"}
@@ -46,17 +45,16 @@ def entry_sections(sheet: MarkedSheet) -> list[Section]:
     """A section per quantity answered, a row per number (see :data:`HEADERS`)."""
     grader, sections = sheet.grader, []
     for name, entries in groupby(sheet.grade.entries, key=lambda e: e.quantity):
-        formula = loss_formula(grader.reduction) if name == "loss" else BY_NAME[name].formula
-        section = Section(f"{BY_NAME[name].title}  {formula}", HEADERS)
+        section = Section(_title(name, grader.reduction), HEADERS)
         for e in entries:
-            section.add_row(grader.label(e.quantity, e.row, e.column), e.given, expected_text(grader, e),
+            section.add_row(grader.label(e.quantity, e.row, e.column), e.given, _expected(grader, e),
                             f"{MARKS[e.verdict]} {VERDICT_WORDS[e.verdict]}", CAUSES[e.cause] if e.cause else "",
                             e.message)
         sections.append(section)
     return sections
 
 
-def _title(sheet: MarkedSheet, id_column: str) -> str:
+def _page_title(sheet: MarkedSheet, id_column: str) -> str:
     return f"Feedback for {id_column} {sheet.student}"
 
 
@@ -69,7 +67,7 @@ def _about(sheet: MarkedSheet) -> str:
 
 def markdown_page(sheet: MarkedSheet, id_column: str) -> str:
     """The student's page as Markdown."""
-    parts = [f"# {_title(sheet, id_column)}\n", f"{_about(sheet)}\n", f"**{feedback_line(sheet)}**\n"]
+    parts = [f"# {_page_title(sheet, id_column)}\n", f"{_about(sheet)}\n", f"**{feedback_line(sheet)}**\n"]
     if sheet.grade is not None:
         parts.append("✓ right, → follows through (wrong, but right from your own earlier values), ✗ wrong.\n")
         parts += [markdown_section(section) for section in entry_sections(sheet)]
@@ -79,7 +77,7 @@ def markdown_page(sheet: MarkedSheet, id_column: str) -> str:
 def html_page(sheet: MarkedSheet, id_column: str) -> str:
     """The student's page as one self-contained HTML document."""
     e = html.escape
-    body = [f"<h1>{e(_title(sheet, id_column))}</h1>", f"<p>{e(_about(sheet))}</p>",
+    body = [f"<h1>{e(_page_title(sheet, id_column))}</h1>", f"<p>{e(_about(sheet))}</p>",
             f'<p class="summary">{e(feedback_line(sheet))}</p>']
     if sheet.grade is not None:
         body.append("<p>✓ right, → follows through (wrong, but right from your own earlier values), ✗ wrong.</p>")
@@ -98,7 +96,7 @@ def html_page(sheet: MarkedSheet, id_column: str) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{POLICY}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        f"<title>{e(_title(sheet, id_column))}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<title>{e(_page_title(sheet, id_column))}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(body) + "\n</body>\n</html>\n"
     )
 

@@ -1,6 +1,7 @@
-"""Writing a set of files at once (a class's problems, keys, pages): every file is
-checked before any is written, so a refusal leaves nothing half done; each is then
-written atomically by :func:`output.write_atomic`."""
+"""Writing the files of a class and of a quiz (problems, keys, manifest, gradebook,
+pages, quizzes): every file is checked before any is written, so a refusal leaves
+nothing half done; each is then written atomically by :func:`output.write_atomic`.
+The one place these commands write files."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from pathlib import Path
 
 from .errors import NodeclfError
 from .output import check_writable, write_atomic
+
+
+def check_new(path: Path, force: bool) -> None:
+    """Refuse early (before any work) an output file that may not be written."""
+    check_writable(path, force)
 
 
 def write_files(files: list[tuple[Path, str | bytes]], force: bool) -> None:

@@ -24,7 +24,7 @@ def _title(name: str, reduction: str) -> str:
     return f"{q.title}  {loss_formula(reduction)}" if name == "loss" else q.heading
 
 
-def expected_text(grader: Grader, entry: Entry) -> str:
+def _expected(grader: Grader, entry: Entry) -> str:
     """The exact value as the student should have written it: at the precision they
     wrote, or the required one where they wrote coarser."""
     required = grader.requirement.of(BY_NAME[entry.quantity].loss_precision)
@@ -49,7 +49,7 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
             section.add_row(
                 "" if key[0] is None else str(key[0]),
                 ", ".join(e.given for e in row),
-                ", ".join(expected_text(grader, e) for e in row),
+                ", ".join(_expected(grader, e) for e in row),
                 " ".join(MARKS[e.verdict] for e in row),
                 ", ".join(causes),
             )
