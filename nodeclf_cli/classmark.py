@@ -1,7 +1,8 @@
 """Marking a class: many answer sheets at once, each graded by :class:`grading.Grader`.
 
 Owns which files are sheets (files given, and the ``.yaml``/``.yml`` files of folders
-given), whose each sheet is (its ``student:``, else the file name's stem), matching
+given), whose each sheet is (its ``student:``, else the file name's stem, or the
+manifest's student whose files bear that name), matching
 sheets to the manifest (a sheet naming another student's problem is refused), scoring
 (:mod:`marks`), and the class's most frequent mistakes. A sheet that is bad input is
 kept as a row saying why and never stops the rest. Each problem file is loaded once,
@@ -21,7 +22,7 @@ from .grading import Entry, Grade, Grader
 from .marks import Scheme, Score, score_sheet
 from .problem import Problem
 from .quantities import NAMES
-from .roster import Manifest
+from .roster import Manifest, file_stem
 
 SHEET_SUFFIXES = (".yaml", ".yml")
 
@@ -87,12 +88,14 @@ def mark_class(
     problems: dict[Path, Problem] = {}  # each problem file loaded once
     sheets: list[MarkedSheet] = []
     seen: dict[str, Path] = {}
+    # a file named as generate names the student's problem (ids with "/" or "," in them)
+    by_stem = {file_stem(s): s for s in manifest.assignments} if manifest is not None else {}
     for path in sheet_paths(paths):
-        marked = MarkedSheet(path, path.stem)
+        marked = MarkedSheet(path, by_stem.get(path.stem, path.stem))
         sheets.append(marked)
         try:
             sheet = load_answers(path, problems)
-            marked.student = sheet.student or path.stem
+            marked.student = sheet.student or marked.student
             if marked.student in seen:
                 raise NodeclfError(f"a second sheet for student {marked.student} (the first: {seen[marked.student]})",
                                    path)

@@ -376,7 +376,8 @@ def check(
     Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input (for a
     class: when any sheet was bad input, the rest still marked).
 
-    Example: nodeclf check article   (the article's own answers, mistakes and all)
+    Example: nodeclf check article   (the article's own answers, mistakes and all);
+    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
     """
     class_options = (manifest, marks, gradebook, feedback)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
@@ -478,7 +479,8 @@ def generate(
     """Make a practice problem with nice numbers, and optionally its answer key; or,
     with --students, one per student of a roster and a manifest.
 
-    Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml
+    Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml;
+    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
     """
     from . import generate as gen
     from .output import check_writable, write_atomic

@@ -61,6 +61,7 @@ def mistakes_section(marks: ClassMarks) -> Section:
 
 
 def summary_text(marks: ClassMarks) -> str:
+    """The line under the tables: sheets marked and not, with mistakes, the mean score."""
     marked = [s for s in marks.sheets if s.error is None]
     bad = len(marks.sheets) - len(marked)
     wrong = sum(s.first_wrong is not None for s in marked)

@@ -213,3 +213,15 @@ def test_points_per_number(tmp_path):
                   + counts["W_new", "follows_through"])
     assert counts["W_new", "follows_through"] > 0  # the article's W rests on its wrong gradients
     assert data["score"] == pytest.approx(expected) and data["maximum"] == 0.5 * 15 + 4 + 12
+
+
+def test_a_file_named_as_generate_names_the_students_files_is_theirs(tmp_path, monkeypatch):
+    """An identifier a file name cannot hold ("Lima, Ana") is found through the manifest."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "roster.csv").write_text('Name,Student ID\n"Lima, Ana",7\n')
+    run("generate", "--students", "roster.csv", "--id-column", "Name", "--seed", "1", "--out-dir", "hw")
+    assert (tmp_path / "hw" / "problems" / "Lima__Ana.yaml").exists()
+    sheet = (tmp_path / "hw" / "keys" / "Lima__Ana.yaml").read_text().replace("../problems", "hw/problems")
+    (tmp_path / "Lima__Ana.yaml").write_text(sheet)
+    data = class_json("Lima__Ana.yaml", "--manifest", "hw/manifest.csv", code=0)
+    assert data["sheets"][0]["student"] == "Lima, Ana" and data["absent"] == []
