@@ -37,7 +37,7 @@ def feedback_line(sheet: MarkedSheet) -> str:
 
 def gradebook_csv(marks: ClassMarks) -> str:
     """The gradebook: a row per sheet marked or refused, and per student of the
-    manifest who handed in none (score left empty, so an import changes nothing)."""
+    manifest who handed in none (the score left empty: no grade)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     canvas = marks.id_column == "SIS User ID"

@@ -64,3 +64,13 @@ def test_the_gradebook_is_not_overwritten_without_force(tmp_path):
     assert grades.read_text() == "mine"
     run("check", str(RIGHT), "--gradebook", str(grades), "--force")
     assert rows(grades)[1][:2] == ["01_article_carried", "81"]
+
+
+def test_the_readmes_gradebook_is_what_check_writes(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+    grades = tmp_path / "grades.csv"
+    run("check", "data/class/sheets", "--manifest", "data/class/hw/manifest.csv", "--marks",
+        "data/class/scheme.yaml", "--gradebook", str(grades), code=2)
+    assert grades.read_text(encoding="utf-8") == shown
