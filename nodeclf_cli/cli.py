@@ -442,6 +442,9 @@ def _write_class_files(marked: Any, gradebook: Path | None, feedback: Path | Non
     write_files(files, force)
     if gradebook is not None:
         print(f"nodeclf: wrote the gradebook to {gradebook}", file=sys.stderr)
+        if marked.id_column == "student":
+            print("nodeclf: note: without --manifest, the gradebook names each student by the sheet's student: "
+                  "or its file name, which the course's import must know", file=sys.stderr)
     if feedback is not None:
         print(f"nodeclf: wrote a feedback page per student into {feedback}", file=sys.stderr)
 

@@ -55,18 +55,6 @@ def tolerance(value: Decimal, precision: Precision) -> Decimal:
     return Decimal(5).scaleb(last - 1)
 
 
-def _label(problem: Problem, name: str, r: int, c: int) -> str:
-    q = BY_NAME[name]
-    if q.axes == ():
-        return q.symbol
-    if q.axes == ("node",):
-        return f"{q.symbol} of node {problem.node_ids[r]}"
-    column = problem.classes[c] if q.columns == "class" else c
-    if q.rows is not None:
-        return f"{q.symbol}[{column}] of {q.rows} {(problem.node_ids if q.rows == 'node' else problem.classes)[r]}"
-    return f"{q.symbol}[{column}]"
-
-
 def blanks(problem: Problem, requirement: Requirement) -> dict[str, list[Blank]]:
     """Every number of one exact step, by quantity, in the registry's order; each with
     the values :class:`grading.Grader` accepts as right for a number written at the
@@ -89,7 +77,7 @@ def blanks(problem: Problem, requirement: Requirement) -> dict[str, list[Blank]]
                     other = snap(world[r, c])
                     if all(abs(other - v) > tol for v in values):
                         values.append(other)
-                group.append(Blank(_label(problem, q.name, r, c), tuple(values), tol))
+                group.append(Blank(grader.label(q.name, r, c), tuple(values), tol))
         asked[q.name] = group
     return asked
 
