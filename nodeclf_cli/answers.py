@@ -27,7 +27,7 @@ from .quantities import BY_NAME, NAMES
 from .rounding import Requirement
 from .sources import Mapping, Sequence, _LocatingLoader, is_number_text, load_yaml_or_name, to_number
 
-ANSWER_FILE_KEYS = ("problem", "precision", "answers")
+ANSWER_FILE_KEYS = ("problem", "student", "precision", "answers")
 
 # answers shipped inside the package, by the name that picks them on the command line
 ANSWER_EXAMPLES = {"article": "article_answers"}
@@ -144,11 +144,13 @@ class AnswerSheet:
     problem: Problem
     rows: list[GivenRow]
     requirement: Requirement
+    student: str | None = None  # the sheet's student:, when it names one
 
 
-def load_answers(path: Path) -> AnswerSheet:
+def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> AnswerSheet:
     """The problem an answers file refers to, the rows of answers it gives and the
-    precision required; ``path`` may also name bundled answers (see :func:`find_answers`)."""
+    precision required; ``path`` may also name bundled answers (see :func:`find_answers`).
+    ``problems`` caches the problem files loaded, by resolved path, for a class's sheets."""
     path = find_answers(path)
     data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
@@ -166,11 +168,18 @@ def load_answers(path: Path) -> AnswerSheet:
     elif isinstance(spec, Mapping):
         problem = problem_from_data(spec, source, path.parent, require=needs, options=False)
     elif isinstance(spec, str):
-        problem = load_problem(find_problem(Path(spec), path.parent), require=needs, options=False)
+        problem_path = find_problem(Path(spec), path.parent)
+        if problems is None:
+            problem = load_problem(problem_path, require=needs, options=False)
+        else:
+            problem = _cached_problem(problem_path, problems, needs)
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
         )
+    student = data.get("student")
+    if student is not None and (not isinstance(student, (str, int)) or isinstance(student, bool) or not str(student)):
+        raise NodeclfError("expected the student's identifier (text)", path, data.key_lines["student"], "student")
     requirement = problem.requirement or Requirement()
     if data.get("precision") is not None:
         requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
@@ -188,4 +197,12 @@ def load_answers(path: Path) -> AnswerSheet:
             hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(NAMES)
             raise NodeclfError(f"unknown quantity {name!r}; {hint}", path, answers.key_lines[name], "answers")
         rows += _rows(name, value, problem, source, answers.key_lines[name])
-    return AnswerSheet(problem, rows, requirement)
+    return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
+
+
+def _cached_problem(path: Path, problems: dict[Path, Problem], needs: tuple[str, ...]) -> Problem:
+    """The problem file ``path``, loaded once for all the sheets that name it."""
+    key = path.resolve()
+    if key not in problems:
+        problems[key] = load_problem(path, require=needs, options=False)
+    return problems[key]

@@ -457,23 +457,48 @@ class TableOrJson(str, enum.Enum):
 
 @app.command(short_help="Grade hand-worked answers, giving credit carried forward.")
 def check(
-    answers: Path = typer.Argument(
-        ..., help="Answers file (YAML): problem: and answers:; or article: the answers the article printed."
+    answers: list[Path] = typer.Argument(
+        ..., help="Answers file (YAML): problem: and answers:; or article: the answers the article printed. "
+        "Several files, or folders of them, mark a class.", show_default=False,
     ),
     reduction: Reduction = ReductionOpt,
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
+    manifest: Optional[Path] = typer.Option(
+        None, "--manifest", help="The class's manifest (from generate --students): each sheet must answer its "
+        "student's own problem."
+    ),
+    marks: Optional[Path] = typer.Option(
+        None, "--marks", help="Marking scheme (YAML) [default: 1 point a number, full credit for following through]."
+    ),
+    gradebook: Optional[Path] = typer.Option(
+        None, "--gradebook", readable=False, help="Write the class's scores as a CSV for Moodle's or Canvas's import."
+    ),
+    feedback: Optional[Path] = typer.Option(
+        None, "--feedback", help="Write a page per student (Markdown and HTML) into this folder."
+    ),
+    force: bool = typer.Option(False, "--force", help="Allow --gradebook and --feedback to overwrite files."),
 ) -> None:
-    """Grade hand-worked answers: right, follows through, or wrong and why.
+    """Grade hand-worked answers: right, follows through, or wrong and why. Given
+    several sheets (or a folder), mark them as a class: a row per student, the most
+    frequent mistakes, scores, a gradebook and feedback pages.
 
-    Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input.
+    Exit status 0 when nothing is wrong, 1 when something is, 2 for bad input (for a
+    class: when any sheet was bad input, the rest still marked).
 
-    Example: nodeclf check article   (the article's own answers, mistakes and all)
+    Example: nodeclf check article   (the article's own answers, mistakes and all);
+    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
     """
+    class_options = (manifest, marks, gradebook, feedback)
+    if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
+        status = _check_class(answers, reduction.value, output_format, *class_options, force)
+        if status:
+            raise typer.Exit(status)
+        return
     from . import render_check
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers)
+    sheet = load_answers(answers[0])
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
@@ -483,6 +508,54 @@ def check(
         _emit([*sections, render_check.summary(grader, grade)])
     if grade.first_wrong is not None:
         raise typer.Exit(EXIT_MISTAKES)
+
+
+def _check_class(
+    sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
+    gradebook: Path | None, feedback: Path | None, force: bool,
+) -> int:
+    """check SHEETS...: mark the class, write the gradebook and pages, show the
+    tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
+    from . import render_class
+    from .classmark import mark_class
+    from .marks import Scheme, load_scheme
+    from .roster import read_manifest
+
+    if gradebook is not None:
+        from .files import check_new
+
+        check_new(gradebook, force, "--gradebook")
+    scheme = load_scheme(marks) if marks is not None else Scheme()
+    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
+    _write_class_files(marked, gradebook, feedback, force)
+    if output_format is TableOrJson.json:
+        _emit(_json_text(render_class.class_json(marked)))
+    else:
+        _emit(render_class.class_report(marked))
+    return marked.exit_status
+
+
+def _write_class_files(marked: Any, gradebook: Path | None, feedback: Path | None, force: bool) -> None:
+    """--gradebook and --feedback's pages, all refused before any is written."""
+    from .files import write_files
+
+    files: list = []
+    if gradebook is not None:
+        from .gradebook import gradebook_csv
+
+        files.append((gradebook, gradebook_csv(marked)))
+    if feedback is not None:
+        from .feedback import feedback_files
+
+        files += feedback_files(marked, feedback)
+    written = write_files(files, force)
+    if gradebook is not None:
+        print(printable(f"nodeclf: wrote the gradebook to {written[0]}"), file=sys.stderr)
+        if marked.id_column == "student":
+            print("nodeclf: note: without --manifest, the gradebook names each student by the sheet's student: "
+                  "or its file name, which the course's import must know", file=sys.stderr)
+    if feedback is not None:
+        print(f"nodeclf: wrote a feedback page per student into {feedback}", file=sys.stderr)
 
 
 @app.command(short_help="Make a practice problem, and optionally its answer key.")
@@ -502,29 +575,87 @@ def generate(
         None, "--answers", parser=_file_name, help="Also write the answer key here, in the check format."
     ),
     force: bool = typer.Option(False, "--force", help="Allow overwriting existing files."),
+    students: Optional[Path] = typer.Option(
+        None, "--students", help="Roster (CSV): a problem and key per student, seeded from --seed and their id."
+    ),
+    id_column: Optional[str] = typer.Option(
+        None, "--id-column", help="The roster's column that identifies students [default: detected]."
+    ),
+    out_dir: Optional[Path] = typer.Option(
+        None, "--out-dir", help="With --students: the folder for problems/, keys/ and manifest.csv."
+    ),
+    moodle: Optional[Path] = typer.Option(
+        None, "--moodle", readable=False, help="Also write the problem as a Moodle XML quiz (a cloze per quantity)."
+    ),
+    gift: Optional[Path] = typer.Option(
+        None, "--gift", readable=False, help="Also write the problem as a GIFT quiz (a question per number)."
+    ),
 ) -> None:
-    """Make a practice problem with nice numbers, and optionally its answer key.
+    """Make a practice problem with nice numbers, and optionally its answer key; or,
+    with --students, one per student of a roster and a manifest.
 
-    Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml
+    Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml;
+    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
     """
     from . import generate as gen
     from .output import check_outputs, publish
 
-    target, key_target = check_outputs(force, ("--output", output), ("--answers", answers))
+    if students is not None or out_dir is not None or id_column is not None:
+        if moodle is not None or gift is not None:
+            raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
+        _generate_class(students, id_column, out_dir, output, answers, force, (nodes, dim, classes, seed, decimals))
+        return
+
+    _check_quiz_suffixes(moodle, gift)
+    target, key_target, moodle_target, gift_target = check_outputs(
+        force, ("--output", output), ("--answers", answers), ("--moodle", moodle), ("--gift", gift)
+    )
     for option, path in (("--output", output), ("--answers", answers)):
         if path is not None:
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    command = (
-        f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
-        f"--decimals {decimals}"
-    )
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals), command)
+    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals),
+                            gen.command_line(nodes, dim, classes, seed, decimals))
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
             problem_file = None  # a stream: the key holds the problem itself
         _wrote(publish(key_target, lambda key: gen.answer_key(text, problem_file, key)), "wrote the answer key to {}")
+    if moodle is not None or gift is not None:
+        from .lms import quiz_files
+
+        quizzes = dict(quiz_files(text, moodle, gift))
+        for path, quiz_target in ((moodle, moodle_target), (gift, gift_target)):
+            if path is not None:
+                _wrote(publish(quiz_target, quizzes[path]), "wrote the quiz to {}")
+
+
+def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
+    """--moodle writes .xml, --gift .txt or .gift."""
+    for option, path, suffixes in (("--moodle", moodle, (".xml",)), ("--gift", gift, (".txt", ".gift"))):
+        if path is not None and path.suffix.lower() not in suffixes:
+            raise NodeclfError(f"{option} writes {' or '.join(suffixes)}: name the file so", path)
+
+
+def _generate_class(
+    students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
+    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int],
+) -> None:
+    """generate --students: every student's problem and key, and the manifest
+    (``settings``: nodes, dim, classes, course seed, decimals)."""
+    from .files import write_files
+    from .generate import class_set
+    from .roster import read_roster
+
+    if students is None or out_dir is None:
+        raise typer.BadParameter("--students ROSTER.csv and --out-dir DIR go together")
+    if output is not None or answers is not None:
+        raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
+    roster = read_roster(students, id_column)
+    nodes, dim, classes, course_seed, decimals = settings
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals), force)
+    print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
+          f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 
 
 class Init(str, enum.Enum):

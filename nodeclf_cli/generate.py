@@ -15,6 +15,7 @@ import numpy as np
 from .core import StepResult, gradient_step
 from .problem import problem_from_data
 from .quantities import QUANTITIES
+from .roster import Assignment, Roster, file_stems, manifest_csv, student_seed
 from .rounding import LOSS_EXTRA_DIGITS, Requirement, round_value
 from .sources import parse_yaml
 
@@ -117,3 +118,30 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
         body = [line for line in problem_text.splitlines() if not line.startswith("#")]
         ref = "".join(f"\n  {line}" for line in body)
     return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement())
+
+
+def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int) -> str:
+    """The ``nodeclf generate`` command that makes this problem again on its own."""
+    return f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} --decimals {decimals}"
+
+
+def class_set(
+    roster: Roster, course_seed: int, out_dir: Path, nodes: int, dim: int, classes: int, decimals: int
+) -> list[tuple[Path, str]]:
+    """A class's files: for each student of ``roster``, a problem made from their own
+    seed (:func:`roster.student_seed`) at ``out_dir/problems/STUDENT.yaml`` and its key
+    at ``out_dir/keys/STUDENT.yaml``; then ``out_dir/manifest.csv`` listing them."""
+    stems = file_stems(roster)
+    files: list[tuple[Path, str]] = []
+    assignments = []
+    for student in roster.students:
+        seed = student_seed(course_seed, student)
+        problem_path = out_dir / "problems" / f"{stems[student]}.yaml"
+        key_path = out_dir / "keys" / f"{stems[student]}.yaml"
+        text = problem_yaml(generate(nodes, dim, classes, seed, decimals),
+                            command_line(nodes, dim, classes, seed, decimals))
+        text = text.replace("\n", f"\n# For {roster.id_column} {' '.join(student.split())}\n", 1)
+        files += [(problem_path, text), (key_path, answer_key(text, problem_path, key_path))]
+        assignments.append(Assignment(student, seed, problem_path.resolve(), key_path.resolve()))
+    files.append((out_dir / "manifest.csv", manifest_csv(roster.id_column, assignments, out_dir.resolve())))
+    return files

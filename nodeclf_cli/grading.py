@@ -315,6 +315,28 @@ class Grader:
                 )
         return acceptable, too_coarse
 
+    def by_hand(
+        self, name: str, d: int, upstream_coarse: bool = False
+    ) -> tuple[list[tuple[Precision, np.ndarray]], list[tuple[Precision, np.ndarray]]]:
+        """The values of ``name`` (2-d) that working by hand at an acceptable precision
+        gives, for a number written to ``d`` places: (at the places written or the
+        required ones; at more places than written), each with its precision. Each
+        precision gives what follows from the rounded values before it, and, for a
+        number written to the required places resting on nothing too coarse, also that
+        value kept to the precision's places and rounded again as it was written."""
+        acceptable, _ = self.precisions(name, d)
+        required = self._required(name).decimals
+        kept = required is not None and d >= required and not upstream_coarse
+        written_at = (d - self._gap(name)) if required is not None else None
+        groups: tuple[list, list] = ([], [])
+        for p in acceptable:
+            world = self.world(p, own=False)
+            group = groups[0] if written_at is None or (p.decimals or 0) <= written_at else groups[1]
+            group.append((p, world.follows[name]))
+            if kept and (p.decimals or 0) + self._gap(name) > d:
+                group.append((p, world.values[name]))
+        return groups
+
     def _gap(self, name: str) -> int:
         """How many more digits ``name`` is written at than the values it is worked from."""
         return self.requirement.loss_gap if BY_NAME[name].loss_precision else 0
@@ -436,17 +458,15 @@ class Grader:
         acceptable, too_coarse = self.precisions(name, d)
         fed_by = self._fed_by(name)
         rested_on = self._nearest_written(name) is not None
-        # worked another acceptable way: carrying values rounded as by hand
-        required = self._required(name).decimals
-        # a number written to the required places (not coarser), resting on nothing too
-        # coarse, may have been kept to more places and then rounded again as it was written
-        finer_kept = required is not None and d >= required and not upstream_coarse
-        for p in acceptable:
-            world = self.world(p, own=False)
-            carried = f"right for values carried at {digits_words(p)} as by hand (exact: {exact_shown})"
-            yield Candidate(world.follows[name][r, c], "correct", None, carried, noted=True)
-            if finer_kept and (p.decimals or 0) + self._gap(name) > d:  # kept to more places, written to fewer
-                yield Candidate(world.values[name][r, c], "correct", None, carried, noted=True)
+        written_group, finer_group = self.by_hand(name, d, upstream_coarse)
+
+        def carried(group: list[tuple[Precision, np.ndarray]]) -> Iterator[Candidate]:
+            """Worked another acceptable way: carrying values rounded as by hand."""
+            for p, values in group:
+                words = f"right for values carried at {digits_words(p)} as by hand (exact: {exact_shown})"
+                yield Candidate(values[r, c], "correct", None, words, noted=True)
+
+        yield from carried(written_group)  # at the places the student wrote (or the required ones)
         # from the student's own earlier values (exact, or carried as by hand)
         if rested_on:
             follows = [self.own.follows[name][r, c]] + [self.world(p, own=True).follows[name][r, c] for p in acceptable]
@@ -462,6 +482,7 @@ class Grader:
                 else:
                     yield Candidate(value, "correct", None,
                                     f"right for your own rounded {fed_by} (exact: {exact_shown})", noted=True)
+        yield from carried(finer_group)  # kept to more places than written: after what their own values give
         # carried at a precision coarser than required
         for p in too_coarse:
             for own in (False, True) if rested_on else (False,):
@@ -479,6 +500,7 @@ class Grader:
         if swapped:
             yield Candidate(float(row.written[k]), "wrong", "swapped",
                             f"this is {swapped}: rows or columns swapped; {target}")
+        required = self._required(name).decimals
         if name != "logits" and required is not None and d < required:
             for finer in (d + 1, d + 2):  # a coarse number: carried at more digits, then rounded again
                 for rounding in ROUNDINGS:

@@ -31,14 +31,15 @@ def examples() -> list[tuple[str, list[str]]]:
 
 
 def test_the_readme_has_its_examples():
-    assert [command.split()[1] for command, _ in examples()] == ["step", "step", "step", "train", "check"]
+    assert [command.split()[1] for command, _ in examples()] == ["step", "step", "step", "train", "check", "check"]
 
 
 @pytest.mark.parametrize("command, shown", examples(), ids=lambda value: value if isinstance(value, str) else "")
 def test_readme_example_matches_the_real_output(command, shown, monkeypatch):
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, shlex.split(command)[1:], env={"COLUMNS": WIDTH, "NO_COLOR": "1"})
-    assert result.exit_code in (0, 1), result.output
+    # 2: a class with a sheet that is bad input, which the class's tables report
+    assert result.exit_code in (0, 1) or (result.exit_code == 2 and result.stdout), result.output
     printed = [line.rstrip() for line in result.stdout.split("\n")]
     position = 0
     for line in shown:

@@ -1,0 +1,194 @@
+"""A problem as a practice quiz for a learning platform: Moodle XML and GIFT.
+
+Every quantity of the registry is asked, each number with the exact value as its
+answer and a tolerance of half a unit of the precision the problem requires (the
+losses at theirs): Moodle accepts a response r when |r − exact| ≤ tolerance, which is
+how ``check`` judges a number written at the required precision (ties included).
+Where the grader also accepts a value worked from values rounded as by hand (the
+loss from two-decimal probabilities), that value is a second full-marks answer.
+
+- Moodle XML: one cloze question per quantity, a ``{1:NUMERICAL:=value:tolerance}``
+  blank per number (``~=other:tolerance`` for a second answer), under a table of the
+  problem's inputs.
+- GIFT: one numerical question per number, ``{#value:tolerance}`` (``{#=value:tolerance
+  =other:tolerance}`` for two), each stating the problem in plain text.
+"""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from .grading import Grader
+from .problem import Problem, problem_from_data
+from .quantities import BY_NAME, QUANTITIES
+from .render import plain
+from .rounding import Precision, Requirement, snap
+from .sources import parse_yaml
+
+
+@dataclass(frozen=True)
+class Blank:
+    """One number asked: where it is (``h[0] of node 1``), the values accepted (the
+    exact one first, as the decimal the float stands for, then those the grader
+    accepts as worked from values rounded as by hand) and the tolerance."""
+
+    label: str
+    values: tuple[Decimal, ...]
+    tolerance: Decimal
+
+    @property
+    def value(self) -> Decimal:
+        return self.values[0]
+
+
+def tolerance(value: Decimal, precision: Precision) -> Decimal:
+    """Half a unit of the last digit ``precision`` keeps of ``value``: 0.005 for 2
+    decimals; for 3 significant figures of 0.0675, 0.00005."""
+    if precision.decimals is not None:
+        return Decimal(5).scaleb(-precision.decimals - 1)
+    last = (value.adjusted() if value else 0) - precision.sig_figs + 1
+    return Decimal(5).scaleb(last - 1)
+
+
+def blanks(problem: Problem, requirement: Requirement) -> dict[str, list[Blank]]:
+    """Every number of one exact step, by quantity, in the registry's order; each with
+    the values :class:`grading.Grader` accepts as right for a number written at the
+    required precision: the exact value, and what working by hand at an acceptable
+    precision gives (:meth:`grading.Grader.by_hand`), each a full-marks answer."""
+    grader = Grader(problem, [], "mean", requirement)
+    asked = {}
+    for q in QUANTITIES:
+        exact = grader.exact.values[q.name]
+        precision = requirement.of(q.loss_precision)
+        decimals = precision.decimals if precision.decimals is not None else 0
+        carried = [values for group in grader.by_hand(q.name, decimals) for _, values in group]
+        group = []
+        for r in range(exact.shape[0]):
+            for c in range(exact.shape[1]):
+                value = snap(exact[r, c])
+                tol = tolerance(value, precision)
+                values = [value]
+                for world in carried:  # every value check accepts around (intervals may overlap)
+                    other = snap(world[r, c])
+                    if other not in values:
+                        values.append(other)
+                group.append(Blank(grader.label(q.name, r, c), tuple(values), tol))
+        asked[q.name] = group
+    return asked
+
+
+def _number(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def cloze_answers(blank: Blank) -> str:
+    """``=0.69:0.005`` (or ``=0.69:0.005~=0.7:0.005``): each accepted value, full marks."""
+    return "~".join(f"={_number(v)}:{_number(blank.tolerance)}" for v in blank.values)
+
+
+def gift_answers(blank: Blank) -> str:
+    """``0.69:0.005``, or ``=0.69:0.005 =0.7:0.005`` where more than one value is accepted."""
+    if len(blank.values) == 1:
+        return f"{_number(blank.value)}:{_number(blank.tolerance)}"
+    return " ".join(f"={_number(v)}:{_number(blank.tolerance)}" for v in blank.values)
+
+
+def inputs_html(problem: Problem) -> str:
+    """The problem's inputs as HTML tables: embeddings and labels, then W and b."""
+    e = html.escape
+    d = problem.Z.shape[1]
+    nodes = "".join(
+        f"<tr><td>{e(str(node))}</td>" + "".join(f"<td>{plain(x)}</td>" for x in problem.Z[i])
+        + f"<td>{e(str(problem.classes[problem.y[i]]))}</td></tr>"
+        for i, node in enumerate(problem.node_ids)
+    )
+    classes = "".join(
+        f"<tr><td>{e(str(name))}</td>" + "".join(f"<td>{plain(x)}</td>" for x in problem.W[c])
+        + f"<td>{plain(problem.b[c])}</td></tr>"
+        for c, name in enumerate(problem.classes)
+    )
+    head = "".join(f"<th>z[{j}]</th>" for j in range(d))
+    return (
+        f"<table border=\"1\"><tr><th>node</th>{head}<th>label y</th></tr>{nodes}</table>"
+        f"<table border=\"1\"><tr><th>class</th>{''.join(f'<th>w[{j}]</th>' for j in range(d))}<th>b</th></tr>"
+        f"{classes}</table><p>Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.</p>"
+    )
+
+
+def inputs_text(problem: Problem) -> str:
+    """The problem's inputs on one line, for GIFT."""
+    nodes = "; ".join(
+        f"node {n}: z = ({', '.join(plain(x) for x in problem.Z[i])}), y = {problem.classes[problem.y[i]]}"
+        for i, n in enumerate(problem.node_ids)
+    )
+    classes = "; ".join(f"class {name}: w = ({', '.join(plain(x) for x in problem.W[c])}), b = {plain(problem.b[c])}"
+                        for c, name in enumerate(problem.classes))
+    return f"{nodes}. {classes}. Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes."
+
+
+def moodle_xml(problem: Problem, requirement: Requirement, category: str = "nodeclf") -> str:
+    """The quiz as Moodle XML: a category, then a cloze question per quantity."""
+    quiz = ET.Element("quiz")
+    head = ET.SubElement(ET.SubElement(quiz, "question", type="category"), "category")
+    ET.SubElement(head, "text").text = f"$course$/top/{category}"
+    statement = inputs_html(problem)
+    for name, asked in blanks(problem, requirement).items():
+        q = BY_NAME[name]
+        precision = requirement.of(q.loss_precision).describe()
+        cells = "".join(
+            f"<tr><td>{html.escape(b.label)}</td>"
+            f"<td>{{1:NUMERICAL:{cloze_answers(b)}}}</td></tr>" for b in asked
+        )
+        text = (f"<p>One gradient step on this problem.</p>{statement}"
+                f"<p><b>{html.escape(q.title)}</b>: {html.escape(q.formula)}. "
+                f"Give each number to {html.escape(precision)}.</p><table border=\"1\">{cells}</table>")
+        question = ET.SubElement(quiz, "question", type="cloze")
+        ET.SubElement(ET.SubElement(question, "name"), "text").text = q.title
+        ET.SubElement(ET.SubElement(question, "questiontext", format="html"), "text").text = text
+        ET.SubElement(ET.SubElement(question, "generalfeedback", format="html"), "text").text = ""
+        ET.SubElement(question, "penalty").text = "0.3333333"
+        ET.SubElement(question, "hidden").text = "0"
+    ET.indent(quiz)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(quiz, encoding="unicode") + "\n"
+
+
+def gift_escape(text: str) -> str:
+    """Text as GIFT reads it literally: its special characters escaped."""
+    for special in "\\~=#{}:":
+        text = text.replace(special, "\\" + special)
+    return text
+
+
+def gift(problem: Problem, requirement: Requirement, category: str = "nodeclf") -> str:
+    """The quiz as GIFT: a numerical question per number."""
+    lines = [f"$CATEGORY: $course$/top/{category}", ""]
+    statement = gift_escape(inputs_text(problem))
+    for name, asked in blanks(problem, requirement).items():
+        q = BY_NAME[name]
+        precision = requirement.of(q.loss_precision).describe()
+        for b in asked:
+            title = gift_escape(f"{q.title}: {b.label}")
+            lines += [
+                f"::{title}::One gradient step on this problem. {statement} "
+                f"{gift_escape(q.formula)}. What is {gift_escape(b.label)}, to {gift_escape(precision)}? "
+                f"{{#{gift_answers(b)}}}",
+                "",
+            ]
+    return "\n".join(lines)
+
+
+
+def quiz_files(problem_text: str, moodle: Path | None, gift_path: Path | None) -> list[tuple[Path, str]]:
+    """The quizzes asked for, of the problem written as ``problem_text`` (YAML)."""
+    problem = problem_from_data(parse_yaml(problem_text, "generated problem"), "generated problem", Path.cwd())
+    requirement = problem.requirement or Requirement()
+    files = []
+    if moodle is not None:
+        files.append((moodle, moodle_xml(problem, requirement)))
+    if gift_path is not None:
+        files.append((gift_path, gift(problem, requirement)))
+    return files

@@ -1,0 +1,141 @@
+"""`generate --moodle / --gift`: quizzes whose answers and tolerances are the key's."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+
+import numpy as np
+import pytest
+import yaml
+
+from nodeclf_cli import core
+from nodeclf_cli.lms import tolerance
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.quantities import BY_NAME, NAMES, as_2d
+from nodeclf_cli.rounding import Precision
+
+from .test_cli_step import run
+
+BLANK = re.compile(r"\{1:NUMERICAL:(.*?)\}")
+
+
+def cloze_answers(blank: str) -> list[tuple[Decimal, Decimal]]:
+    """``=0.69:0.005~=0.7:0.005`` -> [(0.69, 0.005), (0.7, 0.005)]"""
+    return [tuple(map(Decimal, a.lstrip("=").split(":"))) for a in blank.split("~")]
+
+
+@pytest.fixture(scope="module")
+def quiz(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quiz")
+    run("generate", "--seed", "11", "--nodes", "4", "-o", str(folder / "p.yaml"), "--answers", str(folder / "k.yaml"),
+        "--moodle", str(folder / "q.xml"), "--gift", str(folder / "q.txt"))
+    return folder
+
+
+def key_numbers(folder) -> dict[str, list[Decimal]]:
+    """Each quantity's numbers in the answer key, in order, as written."""
+    text = (folder / "k.yaml").read_text()
+    answers = yaml.load(text, Loader=yaml.BaseLoader)["answers"]  # strings: the digits as written
+
+    def flat(value):
+        if isinstance(value, dict):
+            return [x for v in value.values() for x in flat(v)]
+        if isinstance(value, list):
+            return [x for v in value for x in flat(v)]
+        return [Decimal(value)]
+
+    return {name: flat(answers[name]) for name in NAMES}
+
+
+def exact_numbers(folder) -> dict[str, np.ndarray]:
+    p = load_problem(folder / "p.yaml")
+    result = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
+    return {name: as_2d(name, getattr(result, name)).ravel() for name in NAMES}
+
+
+def check_against_key(asked: dict[str, list[list[tuple[Decimal, Decimal]]]], folder) -> None:
+    """Each number's first answer is the exact value, its tolerance half a unit of the
+    required precision: the key's number is accepted, a unit off is not (unless it
+    is within the tolerance of a second answer, a value worked by hand; their tolerances
+    may overlap, as the values check accepts do)."""
+    key, exact = key_numbers(folder), exact_numbers(folder)
+    assert list(asked) == list(NAMES)
+    for name, blanks in asked.items():
+        half_unit = Decimal("0.00005") if BY_NAME[name].loss_precision else Decimal("0.005")  # 2 decimals, losses 4
+        assert len(blanks) == len(key[name]) == exact[name].size
+        for answers, written, true in zip(blanks, key[name], exact[name]):
+            (value, tol), others = answers[0], answers[1:]
+            assert all(t == half_unit for _, t in answers)
+            assert abs(written - value) <= tol  # the key's number is accepted
+            assert abs(float(value) - true) < 1e-9  # around the exact value
+            unit = 2 * half_unit
+            for off in (written + unit, written - unit):
+                assert abs(off - value) > tol
+            assert all(o != value for o, _ in others)  # a second answer is another number
+
+
+def test_moodle_xml_has_a_cloze_question_per_quantity_with_the_keys_answers(quiz):
+    root = ET.parse(quiz / "q.xml").getroot()
+    assert root.tag == "quiz"
+    category, *questions = root.findall("question")
+    assert category.get("type") == "category" and category.findtext("category/text") == "$course$/top/nodeclf"
+    assert [q.get("type") for q in questions] == ["cloze"] * len(NAMES)
+    assert [q.findtext("name/text") for q in questions] == [BY_NAME[n].title for n in NAMES]
+    asked = {}
+    for name, question in zip(NAMES, questions):
+        text = question.findtext("questiontext/text")
+        assert question.find("questiontext").get("format") == "html" and "<table" in text
+        asked[name] = [cloze_answers(blank) for blank in BLANK.findall(text)]
+    check_against_key(asked, quiz)
+
+
+def test_gift_has_a_numerical_question_per_number_with_the_keys_answers(quiz):
+    text = (quiz / "q.txt").read_text(encoding="utf-8")
+    assert text.startswith("$CATEGORY: $course$/top/nodeclf\n")
+    questions = [line for line in text.splitlines() if line.startswith("::")]
+    asked: dict[str, list] = {}
+    for line in questions:
+        title, answer = re.fullmatch(r"::(.+?)::.*\{#(.+?)\}", line).groups()
+        quantity = next(n for n in NAMES if title.startswith(BY_NAME[n].title.replace(":", "\\:") + "\\:"))
+        answers = [tuple(map(Decimal, a.lstrip("=").split(":"))) for a in answer.split()]
+        assert answer.startswith("=") == (len(answers) > 1)  # {#value:tolerance}, or {#=a:t =b:t}
+        asked.setdefault(quantity, []).append(answers)
+        assert "{" not in line[:-len(answer) - 3]  # no unescaped brace before the answer
+    check_against_key(asked, quiz)
+
+
+@pytest.mark.parametrize("name, written_as", [("loss", "{}"), ("loss_per_node", "{{1: {}}}")])
+def test_moodle_accepts_what_check_accepts_at_the_required_precision(quiz, tmp_path, name, written_as):
+    """The key's number, and the numbers one and two units of the last digit away
+    from it: check finds each right exactly when the quiz accepts it."""
+    key = key_numbers(quiz)[name][0]
+    root = ET.parse(quiz / "q.xml").getroot()
+    question = root.findall("question")[1 + NAMES.index(name)]
+    answers = cloze_answers(BLANK.findall(question.findtext("questiontext/text"))[0])
+    unit = Decimal("0.0001")
+    for written in (key + k * unit for k in (-2, -1, 0, 1, 2)):
+        sheet = tmp_path / "s.yaml"
+        sheet.write_text(f"problem: {quiz / 'p.yaml'}\nanswers:\n  {name}: {written_as.format(written)}\n")
+        moodle_accepts = any(abs(written - value) <= tol for value, tol in answers)
+        checked = run("check", str(sheet), "--format", "json", code=0 if moodle_accepts else 1)
+        assert ('"wrong": 0' in checked.stdout) == moodle_accepts
+
+
+def test_tolerance_is_half_a_unit_of_the_last_digit_required():
+    assert tolerance(Decimal("0.685"), Precision(decimals=2)) == Decimal("0.005")
+    assert tolerance(Decimal("-0.0675"), Precision(decimals=None, sig_figs=3)) == Decimal("0.00005")
+    assert tolerance(Decimal("1.1465"), Precision(decimals=None, sig_figs=5)) == Decimal("0.00005")
+    assert tolerance(Decimal("123.4"), Precision(decimals=None, sig_figs=2)) == Decimal("5")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--moodle", "q.txt"], "--moodle writes .xml: name the file so"),
+    (["--gift", "q.xml"], "--gift writes .txt or .gift: name the file so"),
+    (["--moodle", "q.xml", "--students", "r.csv", "--out-dir", "hw"], "make a quiz of one problem"),
+])
+def test_quiz_usage(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert message in run("generate", *args, code=2).stderr
+    assert list(tmp_path.iterdir()) == []
