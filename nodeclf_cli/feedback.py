@@ -17,8 +17,9 @@ from .classmark import ClassMarks, MarkedSheet
 from .export import markdown_section
 from .gradebook import feedback_line
 from .mistakes import CAUSES
+from .quantities import BY_NAME
 from .render import Section
-from .render_check import MARKS, _expected, _title  # the check tables' own expected values and titles
+from .render_check import MARKS, expected_text  # the check tables' own expected values
 from .roster import file_stem
 
 VERDICT_WORDS = {"correct": "right", "follows_through": "follows through", "wrong": "wrong"}
@@ -45,9 +46,9 @@ def entry_sections(sheet: MarkedSheet) -> list[Section]:
     """A section per quantity answered, a row per number (see :data:`HEADERS`)."""
     grader, sections = sheet.grader, []
     for name, entries in groupby(sheet.grade.entries, key=lambda e: e.quantity):
-        section = Section(_title(name, grader.reduction), HEADERS)
+        section = Section(BY_NAME[name].heading(grader.reduction), HEADERS)
         for e in entries:
-            section.add_row(grader.label(e.quantity, e.row, e.column), e.given, _expected(grader, e),
+            section.add_row(grader.label(e.quantity, e.row, e.column), e.given, expected_text(grader, e),
                             f"{MARKS[e.verdict]} {VERDICT_WORDS[e.verdict]}", CAUSES[e.cause] if e.cause else "",
                             e.message)
         sections.append(section)

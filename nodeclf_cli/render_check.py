@@ -19,11 +19,7 @@ from .render import Section
 MARKS = {"correct": "✓", "follows_through": "→", "wrong": "✗"}
 
 
-def _title(name: str, reduction: str) -> str:
-    return BY_NAME[name].heading(reduction)
-
-
-def _expected(grader: Grader, entry: Entry) -> str:
+def expected_text(grader: Grader, entry: Entry) -> str:
     """The exact value as the student should have written it: at the places they wrote,
     or the required places where they wrote fewer."""
     return shown(entry.expected, grader.places(entry.quantity, entry.decimals))
@@ -48,13 +44,13 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         entries = list(entries)
         q = BY_NAME[name]
         headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
-        section = Section(_title(name, grader.reduction), headers)
+        section = Section(BY_NAME[name].heading(grader.reduction), headers)
         for key, row in _rows(grader, entries):
             causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))
             section.add_row(
                 key,
                 ", ".join(e.given for e in row),
-                ", ".join(_expected(grader, e) for e in row),
+                ", ".join(expected_text(grader, e) for e in row),
                 " ".join(MARKS[e.verdict] for e in row),
                 ", ".join(causes),
             )
