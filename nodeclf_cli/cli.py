@@ -257,19 +257,18 @@ def _emit(content: Any, output: Any = None) -> Path | None:
     """Print ``content`` (text, a :class:`jsonout.Document` written a piece at a time,
     or Rich renderables) on stdout, or publish it to ``output`` (an
     :class:`output.Target`) and return where the file went."""
-    from .jsonout import Document
     from .output import publish, write_stdout
 
     if output is None:
         if isinstance(content, str):
             write_stdout(lambda: sys.stdout.write(content))
-        elif isinstance(content, Document):
+        elif callable(content):  # a jsonout.Document: its pieces
             write_stdout(lambda: [sys.stdout.write(piece) for piece in content()])
         else:
             console = _stdout_console()
             write_stdout(lambda: [console.print(renderable, crop=False) for renderable in content])
         return None
-    if not isinstance(content, (str, Document)):
+    if not isinstance(content, str) and not callable(content):
         import io
 
         from rich.console import Console

@@ -28,7 +28,6 @@ import codecs
 import errno
 import os
 import re
-import shutil
 import stat
 import sys
 from dataclasses import dataclass
@@ -259,6 +258,8 @@ def _claim(temporary: str, name: Path) -> bool:
         descriptor = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _new_file_mode())
     except FileExistsError:
         return False
+    import shutil
+
     try:
         with os.fdopen(descriptor, "wb") as handle, open(temporary, "rb") as finished:
             shutil.copyfileobj(finished, handle)
