@@ -120,6 +120,29 @@ WeightsOpt = typer.Option(
     None, "--weights", help="Weights file (CSV class,b,w_0,...; or YAML), overrides the problem's."
 )
 LrOpt = typer.Option(None, "--lr", help="Learning rate, overrides the problem's.")
+EdgesOpt = typer.Option(
+    None, "--edges", help="Edges file (CSV source,target[,weight] by node id; or .npy (E, 2) of rows), "
+    "overrides the problem's."
+)
+
+
+class Norm(str, enum.Enum):
+    sym = "sym"
+    rw = "rw"
+    none = "none"
+
+
+NormOpt = typer.Option(
+    None, "--norm", help="Â: sym D̃^-1/2 Ã D̃^-1/2 (GCN), rw D̃^-1 Ã (mean), none Ã [default: the problem's, else sym]."
+)
+SelfLoopsOpt = typer.Option(False, "--no-self-loops", help="Ã = A: no self-loops added (as DGL's GraphConv).")
+HopsOpt = typer.Option(None, "--hops", min=0, max=50, help="K in Ẑ = Â^K Z [default: the problem's, else 1].")
+
+
+def _propagation(norm: Norm | None, no_self_loops: bool, hops: int | None) -> dict:
+    """The propagation settings given as options (the problem's propagation: gives the rest)."""
+    return {"norm": None if norm is None else norm.value, "self_loops": False if no_self_loops else None,
+            "hops": hops}
 ReductionOpt = typer.Option(
     Reduction.mean, "--reduction", help="Loss over nodes: mean (1/N Σ) or sum (Σ)."
 )
@@ -204,6 +227,10 @@ def step(
     labels: Optional[Path] = LabelsOpt,
     weights: Optional[Path] = WeightsOpt,
     lr: Optional[float] = LrOpt,
+    edges: Optional[Path] = EdgesOpt,
+    norm: Optional[Norm] = NormOpt,
+    no_self_loops: bool = SelfLoopsOpt,
+    hops: Optional[int] = HopsOpt,
     reduction: Reduction = ReductionOpt,
     decimals: Optional[int] = DecimalsOpt,
     sig_figs: Optional[int] = SigFigsOpt,
@@ -252,7 +279,7 @@ def step(
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
-        require=("weights", "learning_rate"),
+        require=("weights", "learning_rate"), edges=edges, propagation=_propagation(norm, no_self_loops, hops),
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)

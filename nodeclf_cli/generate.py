@@ -14,7 +14,7 @@ import numpy as np
 
 from .core import StepResult, gradient_step
 from .problem import problem_from_data
-from .quantities import QUANTITIES
+from .quantities import present
 from .rounding import Requirement, round_value
 from .sources import parse_yaml
 
@@ -87,9 +87,9 @@ def answers_yaml(
         "answers:",
     ]
     keys = {"node": node_ids, "class": classes}
-    for q in QUANTITIES:
+    for q in present(result.hops is not None):
         precision = requirement.of(q.loss_precision)
-        values = np.asarray(getattr(result, q.name))
+        values = np.asarray(getattr(result, q.name))  # Â as a node x node matrix
 
         def text(x: float) -> str:
             return round_value(float(x), precision).text

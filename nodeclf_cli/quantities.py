@@ -4,13 +4,16 @@ For every quantity a step computes, in the order it is worked by hand: its name 
 key in JSON and in answers files, and the field of :class:`core.StepResult`), its
 symbol, what messages call it, its table title and formula (as text and as LaTeX), its
 shape (what its rows and columns are), the quantities it is computed from, and which
-of the two required precisions it is written at. Tables, JSON, Markdown, LaTeX,
+of the two required precisions it is written at, and whether it exists only with a
+graph (``graph``: the degrees, Â and Ẑ; a problem without edges has none of them, and
+a quantity's parents that a problem does not have are left out). Tables, JSON, Markdown, LaTeX,
 carrying, ``--explain``, ``check`` and ``generate`` read it; a new quantity is one
 entry here plus its mathematics in :mod:`core`.
 
 Shapes are given by axes: ``("node", "class")`` is a row per node and a column per
 class; ``("class", "feature")`` a row per class; ``("node",)`` one number per node;
-``("class",)`` one number per class; ``()`` a single number. Grading works on each
+``("class",)`` one number per class; ``()`` a single number; ``("node", "node")`` a
+node x node matrix (Â); ``("node", "feature")`` a row of features per node (Ẑ). Grading works on each
 quantity as a 2-d array (:func:`as_2d`): a per-node vector is a column, a per-class
 vector and a scalar are one row.
 """
@@ -37,12 +40,15 @@ class Quantity:
     parents: tuple[str, ...]  # the quantities it is computed from; () the inputs alone
     row_by_row: bool = False  # each row rests on the same row of its parent only
     loss_precision: bool = False  # written at the loss's precision (finer), not the values'
+    graph: bool = False  # exists only for a problem with a graph (edges)
+    # the formula (text, LaTeX) where it reads differently with a graph: the layer sees Ẑ, not Z
+    on_graph: tuple[str, str] | None = None
 
     @property
     def rows(self) -> str | None:
         """What a row of an answers mapping is keyed by: node, class, or None (a single
         number, or one list over the classes)."""
-        return self.axes[0] if self.axes in (("node", "class"), ("class", "feature"), ("node",)) else None
+        return self.axes[0] if self.axes[:1] == ("node",) or self.axes == ("class", "feature") else None
 
     @property
     def columns(self) -> str | None:
@@ -56,11 +62,34 @@ class Quantity:
         """``Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])``."""
         return f"{self.title}  {self.formula}"
 
+    def formula_for(self, graph: bool) -> tuple[str, str]:
+        """The formula as text and LaTeX, for a problem with a graph or without."""
+        return self.on_graph if graph and self.on_graph else (self.formula, self.latex)
+
 
 QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
+        "degrees", "d̃", "degrees", "Degrees", "d̃_i = Σ_j Ã_ij   (Ã = A + I)",
+        r"\tilde d_i = \sum_j \tilde A_{ij} \quad (\tilde A = A + I)", ("node",), (), graph=True,
+    ),
+    Quantity(
+        "adjacency", "Â", "normalised adjacency", "Normalised adjacency",
+        "Â = D̃^-1/2 Ã D̃^-1/2   (Â_ij = Ã_ij / √(d̃_i d̃_j))",
+        r"\hat A = \tilde D^{-1/2} \tilde A \tilde D^{-1/2} \quad "
+        r"(\hat A_{ij} = \tilde A_{ij} / \sqrt{\tilde d_i \tilde d_j})",
+        ("node", "node"), ("degrees",), graph=True,
+    ),
+    Quantity(
+        "propagated", "ẑ", "propagated embeddings", "Propagated embeddings", "Ẑ = Â Z   (ẑ_i = Σ_j Â_ij z_j)",
+        r"\hat Z = \hat A Z \quad (\hat z_i = \sum_j \hat A_{ij} z_j)", ("node", "feature"), ("adjacency",),
+        graph=True,
+    ),
+    Quantity(
         "logits", "h", "logits", "Logits", "H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
-        r"H = Z W^{\top} + b \quad (h_i[c] = z_i \cdot w_c + b_c)", ("node", "class"), (),
+        r"H = Z W^{\top} + b \quad (h_i[c] = z_i \cdot w_c + b_c)", ("node", "class"), ("propagated",),
+        row_by_row=True,
+        on_graph=("H = Ẑ Wᵀ + b   (h_i[c] = ẑ_i · w_c + b_c)",
+                  r"H = \hat Z W^{\top} + b \quad (h_i[c] = \hat z_i \cdot w_c + b_c)"),
     ),
     Quantity(
         "probabilities", "p", "probabilities", "Softmax", "p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
@@ -81,6 +110,7 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
         "grad_W", "∂L/∂w", "gradients of W", "Gradient of W", "∂L/∂W = (∂L/∂H)ᵀ Z",
         r"\partial L/\partial W = (\partial L/\partial H)^{\top} Z", ("class", "feature"), ("grad_logits",),
+        on_graph=("∂L/∂W = (∂L/∂H)ᵀ Ẑ", r"\partial L/\partial W = (\partial L/\partial H)^{\top} \hat Z"),
     ),
     Quantity(
         "grad_b", "∂L/∂b", "gradients of b", "Gradient of b", "∂L/∂b = Σ_i ∂L/∂h_i",
@@ -101,6 +131,31 @@ NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 def quantity(name: str) -> Quantity:
     return BY_NAME[name]
+
+
+def present(graph: bool) -> tuple[Quantity, ...]:
+    """The quantities of a step: all of them with a graph, else those that need none."""
+    return tuple(q for q in QUANTITIES if graph or not q.graph)
+
+
+def degrees_formula(self_loops: bool) -> str:
+    return BY_NAME["degrees"].formula if self_loops else "d_i = Σ_j A_ij   (no self-loops: Ã = A)"
+
+
+def adjacency_formula(norm: str) -> str:
+    """Â's formula for a normalisation: sym (the registry's), rw or none."""
+    return {
+        "sym": BY_NAME["adjacency"].formula,
+        "rw": "Â = D̃^-1 Ã   (Â_ij = Ã_ij / d̃_i)",
+        "none": "Â = Ã   (not normalised)",
+    }[norm]
+
+
+def propagated_formula(hops: int) -> str:
+    """Ẑ's formula for K hops (K = 1: the registry's)."""
+    if hops == 1:
+        return BY_NAME["propagated"].formula
+    return f"Ẑ = Â^{hops} Z   (Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾, Ẑ⁽⁰⁾ = Z)"
 
 
 def upstream(name: str) -> tuple[str, ...]:
