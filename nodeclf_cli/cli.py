@@ -410,6 +410,9 @@ def generate(
     classes: int = typer.Option(3, "--classes", min=2, max=1000, help="Number of classes."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same seed, the same problem."),
     decimals: int = typer.Option(2, "--decimals", min=1, max=3, help="Decimals of the weights."),
+    edges: Optional[int] = typer.Option(
+        None, "--edges", min=0, help="Also a connected random graph of this many edges (GCN's Â, one hop)."
+    ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", readable=False, help="Write the problem here [default: stdout]."
     ),
@@ -432,11 +435,16 @@ def generate(
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     if output is not None and answers is not None and output.resolve() == answers.resolve():
         raise typer.BadParameter("--output and --answers must be different files")
+    if edges is not None and not nodes - 1 <= edges <= nodes * (nodes - 1) // 2:
+        raise typer.BadParameter(
+            f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
+            f"not {edges}"
+        )
     command = (
         f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
-        f"--decimals {decimals}"
+        f"--decimals {decimals}" + (f" --edges {edges}" if edges is not None else "")
     )
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals), command)
+    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals, edges), command)
     if answers is not None:
         write_atomic(answers, gen.answer_key(text, output, answers), force)
         print(f"nodeclf: wrote the answer key to {answers}", file=sys.stderr)
@@ -465,6 +473,10 @@ def train(
     lr: Optional[float] = typer.Option(
         None, "--lr", help="Learning rate [default: the problem's, else 0.1]."
     ),
+    edges: Optional[Path] = EdgesOpt,
+    norm: Optional[Norm] = NormOpt,
+    no_self_loops: bool = SelfLoopsOpt,
+    hops: Optional[int] = HopsOpt,
     epochs: int = typer.Option(50, "--epochs", min=1, help="Number of epochs."),
     init: Optional[Init] = typer.Option(
         None, "--init", help="Initial weights: the problem's (file; the default where it has them), "
@@ -525,7 +537,7 @@ def train(
         check_plotting()
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
-        allow_unlabelled=True,
+        allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
     )
     W0, b0 = _initial_weights(loaded, init, seed)
     groups = split_groups(loaded.split, loaded.y)
@@ -536,7 +548,12 @@ def train(
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
         threads=threads,
     )
-    trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
+    features = loaded.Z
+    if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
+        from .graph import propagated_embeddings
+
+        features = propagated_embeddings(loaded.graph, loaded.Z, dtype.value)
+    trainer = Trainer(features, loaded.y, W0, b0, settings, groups)
     records, interrupted = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
     _write_train_files(loaded, trainer, records, save, history, plot)
@@ -707,9 +724,15 @@ def _train_title(problem: Any, trainer: Any) -> str:
     nodes = counted(len(problem.node_ids), "node")
     if trainer.groups is not None:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
+    graph = ""
+    if problem.graph is not None:
+        p = problem.graph.propagation
+        graph = (f", {counted(len(problem.graph.source), 'edge')} (Ẑ = Â^{p.hops} Z, {p.norm}"
+                 + ("" if p.self_loops else ", no self-loops") + ("" if not p.directed else ", directed") + ")")
     return (
         f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, "
-        f"{problem.n_classes} classes; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
+        f"{problem.n_classes} classes{graph}; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}"
+        f"{_optimiser_extras(s)}"
     )
 
 

@@ -22,6 +22,7 @@ The layer then sees Ẑ instead of Z: H = Ẑ Wᵀ + b; Â is fixed, so dL/dW = 
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,13 +102,13 @@ class SparseRows:
 def adjacency_entries(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(rows, cols, weights) of A: A[target, source] = weight; undirected, also A[source, target]
     (a self-loop once)."""
-    rows, cols, weights = graph.target, graph.source, graph.weight
-    if not graph.propagation.directed:
-        other = graph.source != graph.target
-        rows = np.concatenate([rows, graph.source[other]])
-        cols = np.concatenate([cols, graph.target[other]])
-        weights = np.concatenate([weights, weights[other]])
-    return rows, cols, weights
+    index = np.int32 if graph.n_nodes < 2**31 else np.int64  # half the memory of int64 on big graphs
+    targets, sources, weights = graph.target.astype(index), graph.source.astype(index), graph.weight
+    if graph.propagation.directed:
+        return targets, sources, weights
+    other = graph.source != graph.target
+    return (np.concatenate([targets, sources[other]]), np.concatenate([sources, targets[other]]),
+            np.concatenate([weights, weights[other]]))
 
 
 def with_self_loops(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: int):
@@ -115,7 +116,7 @@ def with_self_loops(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, n: 
     (a self-loop already there keeps its weight, as PyG's ``add_remaining_self_loops``)."""
     has_loop = np.zeros(n, bool)
     has_loop[rows[rows == cols]] = True
-    missing = np.flatnonzero(~has_loop)
+    missing = np.flatnonzero(~has_loop).astype(rows.dtype)
     return (np.concatenate([rows, missing]), np.concatenate([cols, missing]),
             np.concatenate([weights, np.ones(len(missing))]))
 
@@ -141,7 +142,11 @@ def normalized_values(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, d
 
 
 def sorted_by_row(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> SparseRows:
-    order = np.lexsort((cols, rows))
+    """The entries as a :class:`SparseRows`, sorted by row then column (one sort of
+    the key row * n + col: about 4x faster than ``np.lexsort`` on millions)."""
+    key = rows.astype(np.int64) * n + cols
+    order = np.argsort(key, kind="stable")
+    del key
     return SparseRows(rows[order], cols[order], values[order], n)
 
 
@@ -154,16 +159,15 @@ def normalized_adjacency(
     p = graph.propagation
     self_loops = p.self_loops if self_loops is None else self_loops
     norm = p.norm if norm is None else norm
+    n = graph.n_nodes
     rows, cols, weights = adjacency_entries(graph)
+    d = degrees(rows, weights, n) if degree_self_loops is False else None  # A's degrees
     if self_loops:
-        a_rows, a_cols, a_weights = with_self_loops(rows, cols, weights, graph.n_nodes)
-    else:
-        a_rows, a_cols, a_weights = rows, cols, weights
-    d = degrees(a_rows, a_weights, graph.n_nodes)
-    if degree_self_loops is False:
-        d = degrees(rows, weights, graph.n_nodes)
-    values = normalized_values(a_rows, a_cols, a_weights, d, norm)
-    return d, sorted_by_row(a_rows, a_cols, values, graph.n_nodes)
+        rows, cols, weights = with_self_loops(rows, cols, weights, n)
+    d = degrees(rows, weights, n) if d is None else d
+    values = normalized_values(rows, cols, weights, d, norm)
+    del weights
+    return d, sorted_by_row(rows, cols, values, n)
 
 
 def propagate(A_hat: Any, Z: np.ndarray, hops: int) -> list[np.ndarray]:
@@ -174,6 +178,33 @@ def propagate(A_hat: Any, Z: np.ndarray, hops: int) -> list[np.ndarray]:
         current = A_hat @ current
         hops_out.append(current)
     return hops_out
+
+
+def propagated_embeddings(graph: Graph, Z: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """Ẑ = Â^K Z in ``dtype`` (float32 halves the memory and time on big graphs), for
+    training: Â is built once and kept by rows alone (CSR: indptr, 32-bit columns,
+    values in ``dtype``), and Z (perhaps memory-mapped) is read once."""
+    if graph.propagation.hops == 0:
+        return np.asarray(Z, dtype=dtype)
+    _, A_hat = normalized_adjacency(graph)
+    indptr = A_hat.indptr
+    cols = A_hat.cols.astype(np.int32) if graph.n_nodes < 2**31 else A_hat.cols
+    values = A_hat.values.astype(dtype)
+    del A_hat  # its rows and float64 values are not needed for the product
+    current = np.asarray(Z, dtype=dtype)
+    for _ in range(graph.propagation.hops):
+        current = sparse_product(indptr, cols, values, current)
+        _release_pages(Z)  # read once: a memory-mapped Z need not stay in memory
+    return current
+
+
+def _release_pages(Z: np.ndarray) -> None:
+    """Let the system drop the pages of a memory-mapped Z that were read (they are read
+    again from the file if used again): the peak memory of propagation is then Â and two
+    hops' Ẑ, not those and Z too. Nothing happens for an array in memory."""
+    mapping = getattr(Z, "_mmap", None) if isinstance(Z, np.memmap) else None
+    if mapping is not None and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 # --- the product at scale ---------------------------------------------------------------

@@ -672,7 +672,7 @@ def problem_from_data(
     if data.get("precision") is not None:
         requirement = load_requirement(data["precision"], source, data.key_lines["precision"])
     node_ids = tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids
-    graph = _load_graph(data, source, base, node_ids, edges, propagation)
+    graph, origins["edges"] = _load_graph(data, source, base, node_ids, edges, propagation)
     return Problem(
         node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
         Z=Z,
@@ -793,24 +793,32 @@ def _load_graph(
     data: Mapping, source: str, base: Path, node_ids: abc.Sequence, edges: Path | None, options: dict | None,
 ) -> Any:
     """The problem's graph (a :class:`graph.Graph`), from ``edges:`` or ``--edges`` and
-    ``propagation:`` with the options ``options`` overriding it; None without edges."""
+    ``propagation:`` with the options ``options`` overriding it, and the file its edges
+    are in (None: written in the problem); (None, None) without edges."""
     from .graph import Graph, Propagation
 
     options = {key: value for key, value in (options or {}).items() if value is not None}
+    origin = None
     if edges is not None:
-        listed = _edges_from_file(Path(edges), node_ids)
+        origin = Path(edges)
+        listed = _edges_from_file(origin, node_ids)
     elif data.get("edges") is not None:
+        if isinstance(data["edges"], str):
+            origin = _resolve(data["edges"], base)
         listed = _edges_from_value(data["edges"], source, data.key_lines["edges"], base, node_ids)
     else:
         if "propagation" in data:
             raise NodeclfError("the problem has no edges: to propagate along (add edges: or pass --edges)",
                                source, data.key_lines["propagation"], "propagation")
         if options:
-            raise NodeclfError(f"{', '.join(options)} need a graph: add edges: to the problem or pass --edges FILE")
-        return None
+            flags = {"hops": "--hops", "norm": "--norm", "self_loops": "--no-self-loops", "directed": "directed"}
+            named = " and ".join(flags[key] for key in options)
+            raise NodeclfError(f"{named} need{'s' if len(options) == 1 else ''} a graph: add edges: to the problem "
+                               "or pass --edges FILE")
+        return None, None
     settings = _load_propagation(data.get("propagation"), source, data.key_lines.get("propagation"))
     settings = Propagation(**{**settings.as_dict(), **options})
-    return _merged(listed, len(node_ids), settings, Graph)
+    return _merged(listed, len(node_ids), settings, Graph), origin
 
 
 def _load_propagation(value: Any, source: str, line: int | None) -> Any:
@@ -912,8 +920,8 @@ def _edges_from_npy(path: Path, n_nodes: int) -> _EdgeList:
         k, end = np.argwhere(bad)[0]
         raise NodeclfError(f"edge {k}: row number {pairs[k, end]} is not a node (the embeddings have rows "
                            f"0..{n_nodes - 1})", path)
-    pairs = pairs.astype(np.int64)
-    return _EdgeList(pairs[:, 0].copy(), pairs[:, 1].copy(), np.ones(len(pairs)), None, str(path))
+    pairs = pairs.astype(np.int64, copy=False)
+    return _EdgeList(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), None, str(path))
 
 
 def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) -> Any:
@@ -922,6 +930,9 @@ def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) ->
     s, t = listed.source, listed.target
     low, high = (s, t) if settings.directed else (np.minimum(s, t), np.maximum(s, t))
     keys = low * n_nodes + high
+    if listed.lines is None:  # .npy: no weights to agree
+        first = np.sort(np.unique(keys, return_index=True)[1])  # in the order listed
+        return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     first = np.sort(first)  # in the order listed
     kept_weight = np.zeros(len(keys))

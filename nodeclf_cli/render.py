@@ -301,7 +301,8 @@ def graph_sections(problem: Problem, result: StepResult, precision: Precision, s
     neighbours = np.split(A_hat.cols, np.searchsorted(A_hat.rows, np.arange(1, n)))
     for node_id, cols, d in zip(ids[:shown], neighbours, result.degrees):
         listed = ", ".join(str(ids[m]) for m in cols[:8]) + (f" … ({len(cols) - 8} more)" if len(cols) > 8 else "")
-        degree.add_row(name_cell(node_id), Cell(listed or "—", number=False), cells(d))
+        shown_degree = Cell(str(int(d))) if float(d).is_integer() else cells(d)  # unweighted: a count
+        degree.add_row(name_cell(node_id), Cell(listed or "—", number=False), shown_degree)
     sections = [degree.add_notes(left_out, edges_note, cells.footnote())]
 
     title = f"{BY_NAME['adjacency'].title}  {adjacency_formula(p.norm)}"

@@ -261,6 +261,25 @@ def weights_csv(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
     return out.getvalue()
 
 
+def _graph_lines(problem: Problem, edges_ref: str | None) -> list[str]:
+    """``edges:`` (the file they came from, or each edge inline) and ``propagation:``,
+    so that the saved problem propagates as it was trained."""
+    graph = problem.graph
+    if graph is None:
+        return []
+    if edges_ref is not None:
+        lines = [f"edges: {edges_ref}"]
+    else:
+        ids = problem.node_ids
+        lines = ["edges:"] + [
+            f"  - [{_scalar(ids[s])}, {_scalar(ids[t])}" + ("]" if w == 1 else f", {float(w)!r}]")
+            for s, t, w in zip(graph.source, graph.target, graph.weight)
+        ]
+    settings = ", ".join(f"{key}: {str(value).lower() if isinstance(value, bool) else value}"
+                         for key, value in graph.propagation.as_dict().items())
+    return lines + [f"propagation: {{{settings}}}"]
+
+
 def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str) -> str:
     """A problem file with the trained weights, readable by ``nodeclf step``: its
     embeddings and labels refer to the files they came from (relative to ``path``),
@@ -290,6 +309,7 @@ def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: flo
             if c >= 0
         ]
     lines.append(f"classes: {_flow(problem.classes)}")
+    lines += _graph_lines(problem, ref("edges"))
     lines.append("weights:")
     lines.append("  W:")
     lines += [f"    - {_flow(row)}" for row in W.astype(float)]

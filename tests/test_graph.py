@@ -230,7 +230,7 @@ def test_bad_propagation_settings_name_the_key(tmp_path):
 
 
 def test_graph_options_without_a_graph_are_refused(tmp_path):
-    assert "hops need a graph: add edges: to the problem or pass --edges FILE" in bad(tmp_path, "", "--hops", "2")
+    assert "--hops needs a graph: add edges: to the problem or pass --edges FILE" in bad(tmp_path, "", "--hops", "2")
 
 
 def test_edges_from_csv_and_npy_files(tmp_path):
@@ -383,3 +383,141 @@ def test_every_graph_mistake_is_shaped_as_its_quantity_and_differs_from_the_exac
     values = mistake.compute(context, exact.basis(mistake.quantity))
     assert values.shape == exact.values[mistake.quantity].shape
     assert not np.allclose(values, exact.values[mistake.quantity])
+
+
+# --- train with a graph ------------------------------------------------------------------------
+
+
+def test_train_propagates_once_then_trains_as_step_does(tmp_path):
+    path, *_ = random_problem(tmp_path, 3, directed=False, weighted=True)
+    problem = load_problem(path, propagation={"hops": 2})
+    first = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.5, graph=problem.graph)
+    second = core.gradient_step(problem.Z, problem.y, first.W_new, first.b_new, 0.5, graph=problem.graph)
+    data = json.loads(run("train", str(path), "--hops", "2", "--epochs", "2", "--format", "json", "--quiet").stdout)
+    assert_allclose([h["loss"] for h in data["history"]], [first.loss, second.loss], rtol=1e-12)
+    assert_allclose(data["W"], second.W_new, rtol=1e-12)
+    no_hops = json.loads(run("train", str(path), "--hops", "0", "--epochs", "1", "--format", "json", "--quiet").stdout)
+    plain = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.5)
+    assert no_hops["history"][0]["loss"] == pytest.approx(plain.loss, rel=1e-12)
+
+
+def test_propagated_embeddings_in_float32_stay_float32_and_close(tmp_path):
+    path, *_ = random_problem(tmp_path, 5, directed=True, weighted=True)
+    problem = load_problem(path, propagation={"hops": 3, "norm": "rw"})
+    exact = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.5, graph=problem.graph).propagated
+    fast = graph.propagated_embeddings(problem.graph, problem.Z, np.float32)
+    assert fast.dtype == np.float32
+    assert_allclose(fast, exact, rtol=1e-5, atol=1e-6)
+
+
+def test_a_saved_problem_keeps_its_graph_and_propagation(tmp_path):
+    path = triangle(tmp_path)
+    saved = tmp_path / "saved.yaml"
+    run("train", str(path), "--hops", "2", "--norm", "rw", "--epochs", "2", "--save", str(saved), "--quiet")
+    again = load_problem(saved)
+    assert again.graph.propagation == graph.Propagation(hops=2, norm="rw")
+    assert again.graph.source.tolist() == [0, 1] and again.graph.target.tolist() == [1, 2]
+
+
+# --- generate --edges -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nodes, edges, seed", [(5, 4, 0), (6, 9, 1), (4, 6, 2), (8, 10, 7)])
+def test_generate_makes_a_connected_graph_and_an_answer_key_that_checks(tmp_path, nodes, edges, seed):
+    problem_path, key = tmp_path / "hw.yaml", tmp_path / "key.yaml"
+    run("generate", "--nodes", str(nodes), "--edges", str(edges), "--seed", str(seed),
+        "-o", str(problem_path), "--answers", str(key))
+    problem = load_problem(problem_path)
+    g = problem.graph
+    assert len(g.source) == edges and g.merged == 0
+    reached, frontier = {0}, [0]  # connected: every node reached from the first
+    while frontier:
+        node = frontier.pop()
+        for s, t in zip(g.source, g.target):
+            for a, b in ((s, t), (t, s)):
+                if a == node and b not in reached:
+                    reached.add(b)
+                    frontier.append(b)
+    assert reached == set(range(nodes))
+    data = json.loads(run("check", str(key), "--format", "json").stdout)
+    quantities = {e["quantity"] for e in data["entries"]}
+    assert {"degrees", "adjacency", "propagated", "logits"} <= quantities
+    assert {e["verdict"] for e in data["entries"]} == {"correct"}
+    assert sum(e["quantity"] == "adjacency" for e in data["entries"]) == nodes * nodes
+
+
+def test_generate_refuses_a_number_of_edges_no_connected_graph_has():
+    assert "a connected graph of 5 nodes has 4 to 10 edges, not 11" in run(
+        "generate", "--nodes", "5", "--edges", "11", code=2).output
+
+
+# --- the README -------------------------------------------------------------------------------
+
+
+def test_every_graph_json_key_is_in_the_readme():
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    data = json.loads(run("step", str(ROOT / "data" / "example-graph.yaml"), "--hops", "2", "--format",
+                          "json").stdout)
+    for key in [*data, *data["propagation"]]:
+        assert f"`{key}`" in readme or f'"{key}"' in readme, key
+
+
+def test_the_karate_graph_files_are_what_their_script_makes(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    from .conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(ROOT / "data"))
+    spec = importlib.util.spec_from_file_location("make_karate_graph", ROOT / "data" / "make_karate_graph.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "HERE", tmp_path)
+    module.main()
+    for name in ("karate-graph.yaml", "karate-graph-labels.csv"):
+        assert (tmp_path / name).read_text() == (ROOT / "data" / name).read_text()
+    sys.modules.pop("make_karate", None)
+    problem = load_problem(ROOT / "data" / "karate-graph.yaml", allow_unlabelled=True)
+    assert len(problem.graph.source) == 78 and np.array_equal(problem.Z, np.eye(34))
+    assert problem.split.tolist().count("train") == 2
+
+
+# --- a contextual stochastic block model: the graph carries the signal ----------------------
+
+
+def contextual_sbm(folder: Path, seed: int = 7, n: int = 600, d: int = 16) -> Path:
+    """A two-class contextual stochastic block model (seeded, no download): an edge joins two
+    nodes of one class with probability 0.05, of two classes with 0.005; each node's
+    features are ±0.3 along one direction plus standard normal noise (weak on their own).
+    40 nodes are the train split, the rest the test split. Returns the problem file."""
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(np.arange(n) % 2)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    Z = np.where(y[:, None] == 1, 0.3, -0.3) * direction + rng.normal(size=(n, d))
+    i, j = np.triu_indices(n, k=1)
+    chance = np.where(y[i] == y[j], 0.05, 0.005)
+    keep = rng.random(len(i)) < chance
+    np.save(folder / "z.npy", Z)
+    np.save(folder / "edges.npy", np.stack([i[keep], j[keep]], axis=1))
+    train = set(np.flatnonzero(y == 0)[:20]) | set(np.flatnonzero(y == 1)[:20])
+    rows = [f"{k},{y[k]},{'train' if k in train else 'test'}" for k in range(n)]
+    (folder / "labels.csv").write_text("id,label,split\n" + "\n".join(rows) + "\n")
+    path = folder / "csbm.yaml"
+    path.write_text("embeddings: z.npy\nlabels: labels.csv\nedges: edges.npy\nlearning_rate: 0.5\n")
+    return path
+
+
+def test_on_a_contextual_sbm_two_hops_beat_none_by_a_wide_margin(tmp_path):
+    path = contextual_sbm(tmp_path)
+
+    def test_accuracy(hops: int) -> float:
+        data = json.loads(run("train", str(path), "--hops", str(hops), "--epochs", "200", "--init", "zeros",
+                              "--format", "json", "--quiet").stdout)
+        return data["history"][-1]["test_accuracy"]
+
+    alone, propagated = test_accuracy(0), test_accuracy(2)
+    assert alone < 0.75
+    assert propagated > 0.9 and propagated - alone > 0.2
