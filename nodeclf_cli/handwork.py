@@ -287,7 +287,11 @@ def _propagation_lines(
     ids = problem.node_ids
     d_symbol = "d̃" if p.self_loops else "d"
     degrees = np.asarray(result.degrees, dtype=np.float64)
-    d_i = operand(degrees[i])
+
+    def degree(x: float) -> str:  # a count (unweighted) as a whole number
+        return str(int(x)) if float(x).is_integer() else operand(x)
+
+    d_i = degree(degrees[i])
     lines = [
         f"{n.sub(d_symbol, ids[i])} = {n.sum}_j Ã[{n.name(ids[i])}, j] = "
         + (n.terms([full(weights[k]) for k in mine], most) if len(mine) else "0")
@@ -309,7 +313,7 @@ def _propagation_lines(
             a = dense_row[m] if dense_row is not None else A_hat.values[(A_hat.rows == i) & (A_hat.cols == m)][0]
             terms.append(f"{operand(a)}{n.times}{x}")
         elif p.norm == "sym":
-            terms.append(f"{weight}{x}/√({d_i}{n.times}{operand(degrees[m])})")
+            terms.append(f"{weight}{x}/√({d_i}{n.times}{degree(degrees[m])})")
         elif p.norm == "rw":
             terms.append(f"{weight}{x}/{d_i}")
         else:

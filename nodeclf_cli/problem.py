@@ -849,8 +849,11 @@ def _edges_from_value(value: Any, source: str, line: int | None, base: Path, nod
     """``edges:`` in a problem: a list of [id, id] or [id, id, weight], or a file's path."""
     if isinstance(value, str):
         return _edges_from_file(_resolve(value, base), node_ids)
-    if not isinstance(value, Sequence) or not value:
+    if not isinstance(value, Sequence):
         raise NodeclfError(f"expected a list of [id, id] pairs or a file's path; found {kind_of(value)}",
+                           source, line, "edges")
+    if not value:
+        raise NodeclfError("the list of edges is empty: give at least one [id, id] pair, or leave edges: out",
                            source, line, "edges")
     positions = Positions(node_ids, "node")
     rows = []
@@ -886,7 +889,11 @@ def _edges_from_file(path: Path, node_ids: abc.Sequence) -> _EdgeList:
     for i, node_id in enumerate(node_ids):
         index.setdefault(_key(node_id), i)
     rows = []
-    for line, cells in read_csv_rows(path, ("source", "src", "from", "node", "id"), numeric=False):
+    table = read_csv_rows(path, numeric=False)
+    first = table[0][1]
+    if len(table) > 1 and not any(_key(cell) in index or _key(parse_id(cell)) in index for cell in first[:2]):
+        table = table[1:]  # a header row (source,target,weight), whatever its words
+    for line, cells in table:
         if len(cells) not in (2, 3):
             raise NodeclfError(f"expected source,target or source,target,weight; found {len(cells)} cells",
                                path, line)

@@ -220,6 +220,18 @@ def test_an_edge_listed_twice_with_two_weights_is_refused(tmp_path):
     assert "p.yaml:12: this edge is listed before with weight 1, here 2" in line
 
 
+def test_an_empty_list_of_edges_is_refused(tmp_path):
+    assert "p.yaml:10: edges: the list of edges is empty" in bad(tmp_path, "edges: []\n")
+
+
+def test_a_csv_header_of_any_words_is_skipped(tmp_path):
+    (tmp_path / "e.csv").write_text("u;v\na;b\nc;b\n")
+    path = tmp_path / "p.yaml"
+    path.write_text(TRIANGLE + "edges: e.csv\n")
+    g = load_problem(path).graph
+    assert g.source.tolist() == [0, 2] and g.target.tolist() == [1, 1]
+
+
 def test_bad_propagation_settings_name_the_key(tmp_path):
     edges = "edges: [[a, b]]\n"
     assert "p.yaml:11: propagation.hops: expected a whole number from 0 to 50, found -1" in bad(
@@ -304,6 +316,21 @@ def test_step_tables_show_the_degrees_the_matrix_and_the_merged_edges(tmp_path):
     assert "Normalised adjacency  Â = D̃^-1 Ã" in output
     assert "2 undirected edges; 1 listing merged" in output
     assert "Logits  H = Ẑ Wᵀ + b" in output
+
+
+def test_a_bigger_graph_summarises_each_row_of_the_adjacency(tmp_path):
+    path = tmp_path / "g.yaml"
+    run("generate", "--nodes", "15", "--edges", "20", "--seed", "1", "-o", str(path))
+    problem = load_problem(path)
+    _, A = graph.normalized_adjacency(problem.graph)
+    dense = A.toarray()
+    output = run("step", str(path), "--show-nodes", "3").stdout
+    from .test_cli_step import table_row
+
+    assert "Â has " + str(len(A.values)) + " non-zeros" in output
+    row = table_row(output.split("Normalised adjacency")[1], "3")
+    assert row[1:] == [str(np.count_nonzero(dense[2])), f"{dense[2, 2]:.2f}", f"{dense[2].sum():.2f}",
+                       f"{dense[2].max():.2f}"]
 
 
 # --- check with a graph -----------------------------------------------------------------------
