@@ -227,7 +227,8 @@ def explain(
 
     d_w = n.partial + "L/" + n.partial + n.sub("w", name) + f"[{j}]"
     d_b = n.partial + "L/" + n.partial + n.sub("b", name)
-    p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in ("p", "y", "z" if graph is None else "ẑ"))
+    z_symbol = "z" if graph is None else (r"\hat z" if n.latex else "ẑ")
+    p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in ("p", "y", z_symbol))
     if carried:  # from the rounded dL/dh, as the table before this one left them
         d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{n.name(name)}]"
         residual = [n.num(operand(result.grad_logits[m, c])) for m in range(N)]
@@ -285,21 +286,26 @@ def _propagation_lines(
     order = np.lexsort((cols, rows))
     mine = order[rows[order] == i]  # row i of Ã, by column
     ids = problem.node_ids
-    d_symbol = "d̃" if p.self_loops else "d"
+    tex = n.latex
+    A_tilde, z_hat = (r"\tilde A", r"\hat z") if tex else ("Ã", "ẑ")
+    d_symbol = (r"\tilde d" if tex else "d̃") if p.self_loops else "d"
     degrees = np.asarray(result.degrees, dtype=np.float64)
 
     def degree(x: float) -> str:  # a count (unweighted) as a whole number
         return str(int(x)) if float(x).is_integer() else operand(x)
 
+    def root(a: str, b: str) -> str:
+        return rf"\sqrt{{{a}{n.times}{b}}}" if tex else f"√({a}{n.times}{b})"
+
     d_i = degree(degrees[i])
     lines = [
-        f"{n.sub(d_symbol, ids[i])} = {n.sum}_j Ã[{n.name(ids[i])}, j] = "
+        f"{n.sub(d_symbol, ids[i])} = {n.sum}_j {A_tilde}[{n.name(ids[i])}, j] = "
         + (n.terms([full(weights[k]) for k in mine], most) if len(mine) else "0")
         + f" = {d_i}"
     ]
     K = p.hops
     if K == 0:
-        return lines + ["K = 0: no propagation, ẑ = z"]
+        return lines + [r"K = 0:\ \text{no propagation},\ \hat z = z" if tex else "K = 0: no propagation, ẑ = z"]
     before = problem.Z if K == 1 else np.asarray(result.hops[-2])
     shown_before = full if K == 1 else operand
     A_hat = result.adjacency
@@ -309,18 +315,17 @@ def _propagation_lines(
         m = cols[k]
         x = n.num(shown_before(before[m, j]))
         weight = "" if weights[k] == 1 else f"{full(weights[k])}{n.times}"
-        if K > 1 or dense_row is not None:
+        if K > 1 or dense_row is not None:  # Â's entries as the step before left them
             a = dense_row[m] if dense_row is not None else A_hat.values[(A_hat.rows == i) & (A_hat.cols == m)][0]
             terms.append(f"{operand(a)}{n.times}{x}")
         elif p.norm == "sym":
-            terms.append(f"{weight}{x}/√({d_i}{n.times}{degree(degrees[m])})")
+            terms.append(f"{weight}{x}/{root(d_i, degree(degrees[m]))}")
         elif p.norm == "rw":
             terms.append(f"{weight}{x}/{d_i}")
         else:
             terms.append(f"{weight}{x}")
-    target = n.sub("ẑ", ids[i]) + f"[{j}]"
-    if K > 1:
-        target = n.sub(f"ẑ⁽{K}⁾", ids[i]) + f"[{j}]"
+    symbol = z_hat if K == 1 else (rf"\hat z^{{({K})}}" if tex else f"ẑ⁽{K}⁾")
+    target = n.sub(symbol, ids[i]) + f"[{j}]"
     value = np.asarray(result.propagated)[i, j]
     return lines + [f"{target} = " + (n.terms(terms, most) if terms else "0") + f" = {_result(value, precision, n)}"]
 

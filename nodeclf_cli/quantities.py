@@ -138,24 +138,35 @@ def present(graph: bool) -> tuple[Quantity, ...]:
     return tuple(q for q in QUANTITIES if graph or not q.graph)
 
 
-def degrees_formula(self_loops: bool) -> str:
-    return BY_NAME["degrees"].formula if self_loops else "d_i = Σ_j A_ij   (no self-loops: Ã = A)"
+def degrees_formula(self_loops: bool) -> tuple[str, str]:
+    """The degrees' formula (text, LaTeX), with self-loops (the registry's) or without."""
+    if self_loops:
+        return BY_NAME["degrees"].formula, BY_NAME["degrees"].latex
+    return "d_i = Σ_j A_ij   (no self-loops: Ã = A)", r"d_i = \sum_j A_{ij} \quad (\text{no self-loops: } \tilde A = A)"
 
 
-def adjacency_formula(norm: str) -> str:
-    """Â's formula for a normalisation: sym (the registry's), rw or none."""
+def adjacency_formula(norm: str) -> tuple[str, str]:
+    """Â's formula (text, LaTeX) for a normalisation: sym (the registry's), rw or none."""
     return {
-        "sym": BY_NAME["adjacency"].formula,
-        "rw": "Â = D̃^-1 Ã   (Â_ij = Ã_ij / d̃_i)",
-        "none": "Â = Ã   (not normalised)",
+        "sym": (BY_NAME["adjacency"].formula, BY_NAME["adjacency"].latex),
+        "rw": ("Â = D̃^-1 Ã   (Â_ij = Ã_ij / d̃_i)",
+               r"\hat A = \tilde D^{-1} \tilde A \quad (\hat A_{ij} = \tilde A_{ij} / \tilde d_i)"),
+        "none": ("Â = Ã   (not normalised)", r"\hat A = \tilde A \quad (\text{not normalised})"),
     }[norm]
 
 
-def propagated_formula(hops: int) -> str:
-    """Ẑ's formula for K hops (K = 1: the registry's)."""
+def propagated_formula(hops: int) -> tuple[str, str]:
+    """Ẑ's formula (text, LaTeX) for K hops (K = 1: the registry's)."""
     if hops == 1:
-        return BY_NAME["propagated"].formula
-    return f"Ẑ = Â^{hops} Z   (Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾, Ẑ⁽⁰⁾ = Z)"
+        return BY_NAME["propagated"].formula, BY_NAME["propagated"].latex
+    return (f"Ẑ = Â^{hops} Z   (Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾, Ẑ⁽⁰⁾ = Z)",
+            rf"\hat Z = \hat A^{{{hops}}} Z \quad (\hat Z^{{(k)}} = \hat A \hat Z^{{(k-1)}},\ \hat Z^{{(0)}} = Z)")
+
+
+def hop_formula(k: int) -> tuple[str, str]:
+    """One hop's formula (text, LaTeX): Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾ (Â Z for the first)."""
+    before, before_tex = ("Z", "Z") if k == 1 else (f"Ẑ⁽{k - 1}⁾", rf"\hat Z^{{({k - 1})}}")
+    return f"Ẑ⁽{k}⁾ = Â {before}", rf"\hat Z^{{({k})}} = \hat A {before_tex}"
 
 
 def upstream(name: str) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from .quantities import (
     adjacency_formula,
     degrees_formula,
     grad_logits_formula,
+    hop_formula,
     loss_formula,
     present,
     propagated_formula,
@@ -295,9 +296,10 @@ def graph_sections(problem: Problem, result: StepResult, precision: Precision, s
     merged = f"; {counted(graph.merged, 'listing')} merged (an edge listed twice, or both ways)" if graph.merged else ""
     edges_note = f"{counted(len(graph.source), f'{kind} edge')}{merged}"
     cells = Cells(precision)
-    degree = Section(f"{BY_NAME['degrees'].title}  {degrees_formula(p.self_loops)}",
+    text, latex = degrees_formula(p.self_loops)
+    degree = Section(f"{BY_NAME['degrees'].title}  {text}",
                      ["node", "neighbours j (Ã_ij ≠ 0)", "d̃_i" if p.self_loops else "d_i"],
-                     latex=BY_NAME["degrees"].latex if p.self_loops else None)
+                     latex=rf"{BY_NAME['degrees'].title} \quad ${latex}$")
     neighbours = np.split(A_hat.cols, np.searchsorted(A_hat.rows, np.arange(1, n)))
     for node_id, cols, d in zip(ids[:shown], neighbours, result.degrees):
         listed = ", ".join(str(ids[m]) for m in cols[:8]) + (f" … ({len(cols) - 8} more)" if len(cols) > 8 else "")
@@ -305,8 +307,8 @@ def graph_sections(problem: Problem, result: StepResult, precision: Precision, s
         degree.add_row(name_cell(node_id), Cell(listed or "—", number=False), shown_degree)
     sections = [degree.add_notes(left_out, edges_note, cells.footnote())]
 
-    title = f"{BY_NAME['adjacency'].title}  {adjacency_formula(p.norm)}"
-    latex = BY_NAME["adjacency"].latex if p.norm == "sym" else None  # else made from the text
+    text, latex = adjacency_formula(p.norm)
+    title, latex = f"{BY_NAME['adjacency'].title}  {text}", rf"{BY_NAME['adjacency'].title} \quad ${latex}$"
     cells = Cells(precision)
     if n <= MATRIX_NODES:
         matrix = np.asarray(A_hat)
@@ -326,12 +328,13 @@ def graph_sections(problem: Problem, result: StepResult, precision: Precision, s
     features = range(problem.Z.shape[1])
     hops = result.hops if 1 < p.hops <= 3 else []
     for k, values in enumerate(hops[:-1], start=1):
-        text = f"Hop {k}  Ẑ⁽{k}⁾ = Â Ẑ⁽{k - 1}⁾" if k > 1 else "Hop 1  Ẑ⁽¹⁾ = Â Z"
-        sections.append(_feature_section(text, ids, values, f"ẑ⁽{k}⁾", Cells(precision), shown, left_out))
-    values = result.propagated
-    title = f"{BY_NAME['propagated'].title}  {propagated_formula(p.hops)}"
-    sections.append(_feature_section(title, ids, values, "ẑ", Cells(precision), shown, left_out,
-                                     BY_NAME["propagated"].latex if p.hops == 1 else None))
+        text, latex = hop_formula(k)
+        sections.append(_feature_section(f"Hop {k}  {text}", ids, values, f"ẑ⁽{k}⁾", Cells(precision), shown,
+                                         left_out, rf"Hop {k} \quad ${latex}$"))
+    text, latex = propagated_formula(p.hops)
+    title = BY_NAME["propagated"].title
+    sections.append(_feature_section(f"{title}  {text}", ids, result.propagated, "ẑ", Cells(precision), shown,
+                                     left_out, rf"{title} \quad ${latex}$"))
     return sections
 
 

@@ -548,3 +548,21 @@ def test_on_a_contextual_sbm_two_hops_beat_none_by_a_wide_margin(tmp_path):
     alone, propagated = test_accuracy(0), test_accuracy(2)
     assert alone < 0.75
     assert propagated > 0.9 and propagated - alone > 0.2
+
+
+@pytest.mark.parametrize("options", [["--hops", "2", "--carry", "rounded"], ["--norm", "rw", "--no-self-loops"]])
+def test_the_graph_in_latex_is_ascii_and_compiles(tmp_path, options):
+    import shutil
+    import subprocess
+
+    from .conftest import ROOT
+
+    tex = tmp_path / "step.tex"
+    run("step", str(ROOT / "data" / "example-graph.yaml"), "--format", "latex", "--explain", "--node", "3",
+        "--output", str(tex), *options)
+    assert tex.read_text(encoding="utf-8").isascii()
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
