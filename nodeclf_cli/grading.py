@@ -377,15 +377,17 @@ class Grader:
         name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
         exact_value = float(self.exact.values[name][r, c])
         required = self.requirement.of(BY_NAME[name].loss_precision)
+        # a count written as the whole number it is (a degree of 3 as 3) is exact, not coarse
+        exact_count = BY_NAME[name].whole and exact_value.is_integer() and written.value == int(exact_value)
         verdict = judge(
             written, d, exact_value,
             self._candidates(row, k, upstream_wrong, upstream_coarse),
-            required,
+            None if exact_count else required,
             slip="an arithmetic slip; " + self._target(name, r, c, d, upstream_wrong),
         )
         return Entry(
             name, row.key, r, c, written, exact_value, verdict.verdict, verdict.cause, verdict.message,
-            d, row.line, coarser_than(written.text, d, required), verdict.noted,
+            d, row.line, not exact_count and coarser_than(written.text, d, required), verdict.noted,
         )
 
     def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:

@@ -41,6 +41,7 @@ class Quantity:
     row_by_row: bool = False  # each row rests on the same row of its parent only
     loss_precision: bool = False  # written at the loss's precision (finer), not the values'
     graph: bool = False  # exists only for a problem with a graph (edges)
+    whole: bool = False  # a count where whole (unweighted degrees): written as a whole number, it is exact
     # the formula (text, LaTeX) where it reads differently with a graph: the layer sees Ẑ, not Z
     on_graph: tuple[str, str] | None = None
 
@@ -70,7 +71,7 @@ class Quantity:
 QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
         "degrees", "d̃", "degrees", "Degrees", "d̃_i = Σ_j Ã_ij   (Ã = A + I)",
-        r"\tilde d_i = \sum_j \tilde A_{ij} \quad (\tilde A = A + I)", ("node",), (), graph=True,
+        r"\tilde d_i = \sum_j \tilde A_{ij} \quad (\tilde A = A + I)", ("node",), (), graph=True, whole=True,
     ),
     Quantity(
         "adjacency", "Â", "normalised adjacency", "Normalised adjacency",

@@ -122,18 +122,20 @@ def test_the_sparse_product_equals_the_dense_one_across_blocks_and_empty_rows(mo
     assert_allclose(out32, M.toarray() @ Z, rtol=1e-4, atol=1e-5)
 
 
-def test_propagation_matches_pytorch_as_pyg_gcn_norm_does_it(tmp_path):
+@pytest.mark.parametrize("directed", [False, True])
+def test_propagation_matches_pytorch_as_pyg_gcn_norm_does_it(tmp_path, directed):
     torch = pytest.importorskip("torch")
-    path, pairs, weights, n = random_problem(tmp_path, 11, directed=False, weighted=True)
+    path, pairs, weights, n = random_problem(tmp_path, 11, directed=directed, weighted=True)
     problem = load_problem(path)
     g = problem.graph
-    # PyG: edge_index holds both directions of an undirected edge; add_remaining_self_loops
-    # adds weight 1 where a node has no loop; deg = scatter_add(w, col); norm = dinv[row] w dinv[col];
-    # messages flow source (row) -> target (col): out[col] += norm * x[row]
+    # PyG: edge_index holds both directions of an undirected edge (a directed one as given);
+    # add_remaining_self_loops adds weight 1 where a node has no loop; deg = scatter_add(w, col);
+    # norm = dinv[row] w dinv[col]; messages flow source (row) -> target (col): out[col] += norm * x[row]
     loops = g.source == g.target
-    row = torch.tensor(np.concatenate([g.source, g.target[~loops]]))
-    col = torch.tensor(np.concatenate([g.target, g.source[~loops]]))
-    w = torch.tensor(np.concatenate([g.weight, g.weight[~loops]]))
+    back = np.zeros_like(loops) if directed else ~loops  # the reverse direction of each undirected edge
+    row = torch.tensor(np.concatenate([g.source, g.target[back]]))
+    col = torch.tensor(np.concatenate([g.target, g.source[back]]))
+    w = torch.tensor(np.concatenate([g.weight, g.weight[back]]))
     missing = torch.tensor(sorted(set(range(n)) - set(g.source[loops].tolist())), dtype=torch.int64)
     row, col = torch.cat([row, missing]), torch.cat([col, missing])
     w = torch.cat([w, torch.ones(len(missing), dtype=torch.float64)])
@@ -375,6 +377,15 @@ def test_check_names_each_way_of_building_the_adjacency_wrongly(tmp_path, cause,
     found = _causes(tmp_path, path, answers)
     assert cause in found["adjacency"]
     assert found["propagated"] <= {None}  # follows from the written Â: no cause
+
+
+def test_a_degree_written_as_a_whole_number_is_exact_not_coarse(tmp_path):
+    path = triangle(tmp_path)
+    sheet = _sheet(tmp_path, path, {"degrees": {"a": "2", "b": "3", "c": "2.5"}})
+    data = json.loads(run("check", str(sheet), "--format", "json", code=1).stdout)
+    verdicts = {e["key"]: (e["verdict"], e["coarse"], e["message"]) for e in data["entries"]}
+    assert verdicts["a"] == ("correct", False, "right") and verdicts["b"] == ("correct", False, "right")
+    assert verdicts["c"][0] == "wrong"
 
 
 def test_check_names_wrong_hops_and_carries_credit_into_the_logits(tmp_path):
