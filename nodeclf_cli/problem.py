@@ -888,27 +888,75 @@ def _edges_from_file(path: Path, node_ids: abc.Sequence) -> _EdgeList:
     index: dict[str, int] = {}
     for i, node_id in enumerate(node_ids):
         index.setdefault(_key(node_id), i)
-    rows = []
     table = read_csv_rows(path, numeric=False)
     first = table[0][1]
     if len(table) > 1 and not any(_key(cell) in index or _key(parse_id(cell)) in index for cell in first[:2]):
         table = table[1:]  # a header row (source,target,weight), whatever its words
+    width = len(table[0][1])
     for line, cells in table:
-        if len(cells) not in (2, 3):
-            raise NodeclfError(f"expected source,target or source,target,weight; found {len(cells)} cells",
-                               path, line)
-        ends = []
-        for cell in cells[:2]:
-            position = index.get(cell)
-            if position is None:
-                position = index.get(_key(parse_id(cell)))
-            if position is None:
+        if len(cells) not in (2, 3) or len(cells) != width:
+            expected = "source,target or source,target,weight" if len(cells) not in (2, 3) else f"{width} cells"
+            raise NodeclfError(f"expected {expected} (as the first row); found {len(cells)} cells", path, line)
+    lines = np.fromiter((line for line, _ in table), dtype=np.int64, count=len(table))
+    ends = []
+    numbered = _by_number(node_ids)
+    for column in (0, 1):  # each id looked up by its text; only a miss is looked at again, for the error
+        found = None if numbered is None else _positions_by_number([cells[column] for _, cells in table], *numbered)
+        if found is not None:
+            ends.append(found)
+            continue
+        positions = [index.get(cells[column], -1) for _, cells in table]
+        for k in (k for k, position in enumerate(positions) if position < 0):
+            cell = table[k][1][column]
+            positions[k] = index.get(_key(parse_id(cell)), -1)
+            if positions[k] < 0:
                 raise NodeclfError(f"no node {cell} in the problem (an edge must join two nodes that have "
-                                   "embeddings)", path, line)
-            ends.append(position)
-        weight = _edge_weight(cells[2], str(path), line, None) if len(cells) == 3 else 1.0
-        rows.append((ends[0], ends[1], weight, line))
-    return _edge_arrays(rows, str(path))
+                                   "embeddings)", path, table[k][0])
+        ends.append(np.array(positions, dtype=np.int64))
+    weights = np.ones(len(table))
+    if width == 3:
+        weights = _edge_weights([cells[2] for _, cells in table], lines, path)
+    return _EdgeList(ends[0], ends[1], weights, lines, str(path))
+
+
+def _by_number(node_ids: abc.Sequence) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where every node id is a whole number (row numbers, CSV ids): the ids sorted, and
+    their positions, for looking many up at once; else None."""
+    if isinstance(node_ids, range):
+        ids = np.arange(len(node_ids))
+    elif all(type(node_id) is int for node_id in node_ids):
+        ids = np.array(node_ids, dtype=np.int64)
+    else:
+        return None
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order
+
+
+def _positions_by_number(cells: list[str], sorted_ids: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """The positions of the nodes ``cells`` name as whole numbers, all at once; None where
+    a cell is not a whole number or names no node (the caller then looks one by one)."""
+    try:
+        numbers = np.array(cells).astype(np.int64)
+    except (ValueError, OverflowError):
+        return None
+    at = np.minimum(np.searchsorted(sorted_ids, numbers), len(sorted_ids) - 1)
+    if not np.array_equal(sorted_ids[at], numbers):
+        return None
+    return order[at]
+
+
+def _edge_weights(cells: list[str], lines: np.ndarray, path: Path) -> np.ndarray:
+    """The weight column: all of it at once, and the first bad cell again, for its error."""
+    try:
+        weights = np.array([float(cell) for cell in cells])
+        good = np.isfinite(weights) & (weights >= 0) & (weights <= LARGEST)
+    except ValueError:
+        good = None
+    if good is not None and good.all():
+        return weights
+    for cell, line in zip(cells, lines):  # the first one refused, with its line
+        _edge_weight(cell, str(path), int(line), None)
+    return weights  # every cell passed one by one (a spelling float() alone refused)
 
 
 def _edges_from_npy(path: Path, n_nodes: int) -> _EdgeList:

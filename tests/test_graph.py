@@ -234,6 +234,19 @@ def test_a_csv_header_of_any_words_is_skipped(tmp_path):
     assert g.source.tolist() == [0, 2] and g.target.tolist() == [1, 1]
 
 
+def test_csv_edges_between_numbered_nodes(tmp_path):
+    np.save(tmp_path / "z.npy", np.eye(4))
+    (tmp_path / "y.csv").write_text("0,0\n1,1\n2,0\n3,1\n")
+    (tmp_path / "e.csv").write_text("from,to\n0,1\n3,2\n02,1\n")
+    problem = load_problem(embeddings=tmp_path / "z.npy", labels=tmp_path / "y.csv", edges=tmp_path / "e.csv")
+    assert problem.graph.source.tolist() == [0, 3, 2] and problem.graph.target.tolist() == [1, 2, 1]
+    (tmp_path / "bad.csv").write_text("0,1\n1,4\n")
+    result = run("train", "--embeddings", str(tmp_path / "z.npy"), "--labels", str(tmp_path / "y.csv"),
+                 "--edges", str(tmp_path / "bad.csv"), code=2)
+    assert result.output.strip() == f"nodeclf: error: {tmp_path / 'bad.csv'}:2: no node 4 in the problem (an edge " \
+        "must join two nodes that have embeddings)"
+
+
 def test_bad_propagation_settings_name_the_key(tmp_path):
     edges = "edges: [[a, b]]\n"
     assert "p.yaml:11: propagation.hops: expected a whole number from 0 to 50, found -1" in bad(
