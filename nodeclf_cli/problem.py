@@ -894,9 +894,11 @@ def _edges_from_file(path: Path, node_ids: abc.Sequence) -> _EdgeList:
         table = table[1:]  # a header row (source,target,weight), whatever its words
     width = len(table[0][1])
     for line, cells in table:
-        if len(cells) not in (2, 3) or len(cells) != width:
-            expected = "source,target or source,target,weight" if len(cells) not in (2, 3) else f"{width} cells"
-            raise NodeclfError(f"expected {expected} (as the first row); found {len(cells)} cells", path, line)
+        if len(cells) not in (2, 3):
+            raise NodeclfError(f"expected source,target or source,target,weight; found {len(cells)} cells",
+                               path, line)
+        if len(cells) != width:
+            raise NodeclfError(f"expected {width} cells, as the first row has; found {len(cells)}", path, line)
     lines = np.fromiter((line for line, _ in table), dtype=np.int64, count=len(table))
     ends = []
     numbered = _by_number(node_ids)
