@@ -257,7 +257,7 @@ def explain(
     ]
     propagation = [] if graph is None else [
         (f"Propagation (node {node_id}, feature {j})",
-         _propagation_lines(problem, result, i, j, operand, precision, n, most))
+         _propagation_lines(problem, result, i, j, operand, precision, n, most, carried))
     ]
     return Explanation(
         f"Worked by hand for node {node_id} and class {name}",
@@ -274,10 +274,12 @@ def explain(
 
 def _propagation_lines(
     problem: Problem, result: StepResult, i: int, j: int, operand: Any, precision: Precision, n: Notation,
-    most: int | None,
+    most: int | None, carried: bool,
 ) -> list[str]:
     """Node i's degree and its feature j aggregated over its neighbours (the last hop),
-    with the numbers substituted: ``ẑ_1[0] = 0.5/√(3·3) + 0.3/√(3·2) = 0.351``."""
+    with the numbers substituted: ``ẑ_1[0] = 0.5/√(3·3) + 0.3/√(3·2) = 0.351``. From the
+    degrees for one hop worked exactly; from Â's entries as shown (Â_ij·z_j) where Â was
+    carried rounded, or for the last of several hops."""
     graph = problem.graph
     p = graph.propagation
     rows, cols, weights = adjacency_entries(graph)
@@ -315,7 +317,7 @@ def _propagation_lines(
         m = cols[k]
         x = n.num(shown_before(before[m, j]))
         weight = "" if weights[k] == 1 else f"{full(weights[k])}{n.times}"
-        if K > 1 or dense_row is not None:  # Â's entries as the step before left them
+        if K > 1 or carried or dense_row is not None:  # Â's entries as the step before left them
             a = dense_row[m] if dense_row is not None else A_hat.values[(A_hat.rows == i) & (A_hat.cols == m)][0]
             terms.append(f"{operand(a)}{n.times}{x}")
         elif p.norm == "sym":

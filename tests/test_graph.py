@@ -326,6 +326,15 @@ def test_explain_writes_the_degree_and_the_aggregation_with_numbers(tmp_path):
     assert f"ẑ_b[0] = 0.5/√(3·2) + 0.3/√(3·3) + 0.2/√(3·2) = {value:.6f}"[:-1] in output
 
 
+def test_explain_with_rounded_carrying_works_from_the_rounded_adjacency():
+    from .conftest import ROOT
+
+    output = run("step", str(ROOT / "data" / "example-graph.yaml"), "--explain", "--node", "3",
+                 "--carry", "rounded").stdout
+    # Â's row 3 as shown: 0.29, 0.29, 0.25, 0.29; 0.29·0.5 + 0.29·0.3 + 0.25·0.7 + 0.29·0.2 = 0.465 -> 0.47
+    assert "ẑ_3[0] = 0.29·0.5 + 0.29·0.3 + 0.25·0.7 + 0.29·0.2 = 0.47" in output
+
+
 def test_step_tables_show_the_degrees_the_matrix_and_the_merged_edges(tmp_path):
     output = run("step", str(triangle(tmp_path)), "--norm", "rw").stdout
     assert "Normalised adjacency  Â = D̃^-1 Ã" in output
