@@ -377,8 +377,9 @@ class Grader:
         name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
         exact_value = float(self.exact.values[name][r, c])
         required = self.requirement.of(BY_NAME[name].loss_precision)
-        # a count written as the whole number it is (a degree of 3 as 3) is exact, not coarse
-        exact_count = BY_NAME[name].whole and exact_value.is_integer() and written.value == int(exact_value)
+        # a count written as a whole number (a degree of 3 as 3, or as 2) is not coarse
+        exact_count = (BY_NAME[name].whole and exact_value.is_integer()
+                       and written.value == written.value.to_integral_value())
         verdict = judge(
             written, d, exact_value,
             self._candidates(row, k, upstream_wrong, upstream_coarse),

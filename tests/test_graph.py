@@ -407,7 +407,13 @@ def test_a_degree_written_as_a_whole_number_is_exact_not_coarse(tmp_path):
     data = json.loads(run("check", str(sheet), "--format", "json", code=1).stdout)
     verdicts = {e["key"]: (e["verdict"], e["coarse"], e["message"]) for e in data["entries"]}
     assert verdicts["a"] == ("correct", False, "right") and verdicts["b"] == ("correct", False, "right")
-    assert verdicts["c"][0] == "wrong"
+    assert verdicts["c"][:2] == ("wrong", True)  # 2.5 for 2: not a whole number, so held to 2 decimals
+
+
+def test_a_degree_written_as_a_wrong_whole_number_is_wrong_not_coarse(tmp_path):
+    sheet = _sheet(tmp_path, triangle(tmp_path), {"degrees": {"a": "1"}})  # A's degree: no self-loop
+    [entry] = json.loads(run("check", str(sheet), "--format", "json", code=1).stdout)["entries"]
+    assert (entry["verdict"], entry["cause"], entry["coarse"]) == ("wrong", "no_self_loops", False)
 
 
 def test_check_names_wrong_hops_and_carries_credit_into_the_logits(tmp_path):
