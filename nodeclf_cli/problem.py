@@ -674,7 +674,7 @@ def problem_from_data(
     node_ids = tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids
     graph, origins["edges"] = _load_graph(data, source, base, node_ids, edges, propagation)
     return Problem(
-        node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
+        node_ids=node_ids,
         Z=Z,
         y=y,
         classes=tuple(classes),
@@ -799,6 +799,8 @@ def _load_graph(
 
     options = {key: value for key, value in (options or {}).items() if value is not None}
     origin = None
+    if "edges" in data and data["edges"] is None and edges is None:
+        raise NodeclfError("has no value", source, data.key_lines["edges"], "edges")
     if edges is not None:
         origin = Path(edges)
         listed = _edges_from_file(origin, node_ids)

@@ -224,6 +224,7 @@ def test_an_edge_listed_twice_with_two_weights_is_refused(tmp_path):
 
 def test_an_empty_list_of_edges_is_refused(tmp_path):
     assert "p.yaml:10: edges: the list of edges is empty" in bad(tmp_path, "edges: []\n")
+    assert "p.yaml:10: edges: has no value" in bad(tmp_path, "edges:\n")
 
 
 def test_a_csv_header_of_any_words_is_skipped(tmp_path):
