@@ -117,7 +117,8 @@ def _rows(name: str, value: Any, problem: Problem, source: str, line: int | None
         if quantity.columns is None:  # one number per node
             rows.append(GivenRow(name, index, key, [0], [_text(entry, source, place, where)], place))
             continue
-        length, what = (C, "one per class") if quantity.columns == "class" else (d, "one per feature")
+        length, what = {"class": (C, "one per class"), "feature": (d, "one per feature"),
+                        "node": (len(problem.node_ids), "one per node")}[quantity.columns]
         values = _vector(entry, length, what, source, place, where)
         rows.append(GivenRow(name, index, key, list(range(length)), values, place))
     return rows

@@ -210,6 +210,29 @@ WeightsOpt = typer.Option(
     None, "--weights", help="Weights file (CSV class,b,w_0,...; or YAML), overrides the problem's."
 )
 LrOpt = typer.Option(None, "--lr", help="Learning rate, overrides the problem's.")
+EdgesOpt = typer.Option(
+    None, "--edges", help="Edges file (CSV source,target[,weight] by node id; or .npy (E, 2) of rows), "
+    "overrides the problem's."
+)
+
+
+class Norm(str, enum.Enum):
+    sym = "sym"
+    rw = "rw"
+    none = "none"
+
+
+NormOpt = typer.Option(
+    None, "--norm", help="Â: sym D̃^-1/2 Ã D̃^-1/2 (GCN), rw D̃^-1 Ã (mean), none Ã [default: the problem's, else sym]."
+)
+SelfLoopsOpt = typer.Option(False, "--no-self-loops", help="Ã = A: no self-loops added (as DGL's GraphConv).")
+HopsOpt = typer.Option(None, "--hops", min=0, max=50, help="K in Ẑ = Â^K Z [default: the problem's, else 1].")
+
+
+def _propagation(norm: Norm | None, no_self_loops: bool, hops: int | None) -> dict:
+    """The propagation settings given as options (the problem's propagation: gives the rest)."""
+    return {"norm": None if norm is None else norm.value, "self_loops": False if no_self_loops else None,
+            "hops": hops}
 ReductionOpt = typer.Option(
     Reduction.mean, "--reduction", help="Loss over nodes: mean (1/N Σ) or sum (Σ)."
 )
@@ -312,6 +335,10 @@ def step(
     labels: Optional[Path] = LabelsOpt,
     weights: Optional[Path] = WeightsOpt,
     lr: Optional[float] = LrOpt,
+    edges: Optional[Path] = EdgesOpt,
+    norm: Optional[Norm] = NormOpt,
+    no_self_loops: bool = SelfLoopsOpt,
+    hops: Optional[int] = HopsOpt,
     reduction: Reduction = ReductionOpt,
     decimals: Optional[int] = DecimalsOpt,
     sig_figs: Optional[int] = SigFigsOpt,
@@ -358,7 +385,7 @@ def step(
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
-        require=("weights", "learning_rate"),
+        require=("weights", "learning_rate"), edges=edges, propagation=_propagation(norm, no_self_loops, hops),
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
@@ -567,6 +594,9 @@ def generate(
         2, "--decimals", min=1, max=3,
         help="Decimals of the weights, and the precision answers must be worked at (the losses 2 more).",
     ),
+    edges: Optional[int] = typer.Option(
+        None, "--edges", min=0, help="Also a connected random graph of this many edges (GCN's Â, one hop)."
+    ),
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", parser=_file_name, help="Write the problem here [default: stdout]."
     ),
@@ -599,10 +629,16 @@ def generate(
     from . import generate as gen
     from .output import check_outputs, publish
 
+    if edges is not None and not nodes - 1 <= edges <= nodes * (nodes - 1) // 2:
+        raise typer.BadParameter(
+            f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
+            f"not {edges}"
+        )
     if students is not None or out_dir is not None or id_column is not None:
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
-        _generate_class(students, id_column, out_dir, output, answers, force, (nodes, dim, classes, seed, decimals))
+        _generate_class(students, id_column, out_dir, output, answers, force,
+                        (nodes, dim, classes, seed, decimals, edges))
         return
 
     _check_quiz_suffixes(moodle, gift)
@@ -613,8 +649,8 @@ def generate(
         if path is not None:
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals),
-                            gen.command_line(nodes, dim, classes, seed, decimals))
+    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals, edges),
+                            gen.command_line(nodes, dim, classes, seed, decimals, edges))
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
@@ -638,10 +674,10 @@ def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
 
 def _generate_class(
     students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
-    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int],
+    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None],
 ) -> None:
     """generate --students: every student's problem and key, and the manifest
-    (``settings``: nodes, dim, classes, course seed, decimals)."""
+    (``settings``: nodes, dim, classes, course seed, decimals, edges)."""
     from .files import write_files
     from .generate import class_set
     from .roster import read_roster
@@ -651,8 +687,8 @@ def _generate_class(
     if output is not None or answers is not None:
         raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
     roster = read_roster(students, id_column)
-    nodes, dim, classes, course_seed, decimals = settings
-    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals), force)
+    nodes, dim, classes, course_seed, decimals, edges = settings
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges), force)
     print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
           f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 
@@ -679,6 +715,10 @@ def train(
     lr: Optional[float] = typer.Option(
         None, "--lr", help="Learning rate [default: the problem's, else 0.1]."
     ),
+    edges: Optional[Path] = EdgesOpt,
+    norm: Optional[Norm] = NormOpt,
+    no_self_loops: bool = SelfLoopsOpt,
+    hops: Optional[int] = HopsOpt,
     epochs: int = typer.Option(50, "--epochs", min=1, help="Number of epochs."),
     init: Optional[Init] = typer.Option(
         None, "--init", help="Initial weights: the problem's (file; the default where it has them), "
@@ -737,7 +777,7 @@ def train(
         check_plotting()
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
-        allow_unlabelled=True,
+        allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
     )
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
@@ -749,7 +789,12 @@ def train(
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
         threads=_usable_threads(threads),
     )
-    trainer = Trainer(loaded.Z, loaded.y, W0, b0, settings, groups)
+    features = loaded.Z
+    if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
+        from .graph import propagated_embeddings
+
+        features = propagated_embeddings(loaded.graph, loaded.Z, dtype.value)
+    trainer = Trainer(features, loaded.y, W0, b0, settings, groups)
     records, stopped_by = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
     _write_train_files(loaded, trainer, records, *targets)
@@ -954,9 +999,15 @@ def _train_title(problem: Any, trainer: Any) -> str:
     nodes = counted(len(problem.node_ids), "node")
     if trainer.groups is not None:
         nodes += f" ({trainer.n_train} train, {trainer.n_val} val, {trainer.n_test} test)"
+    graph = ""
+    if problem.graph is not None:
+        p = problem.graph.propagation
+        graph = (f", {counted(len(problem.graph.source), 'edge')} (Ẑ = Â^{p.hops} Z, {p.norm}"
+                 + ("" if p.self_loops else ", no self-loops") + ("" if not p.directed else ", directed") + ")")
     return (
         f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, "
-        f"{problem.n_classes} classes; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}{_optimiser_extras(s)}"
+        f"{problem.n_classes} classes{graph}; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}"
+        f"{_optimiser_extras(s)}"
     )
 
 

@@ -18,14 +18,22 @@ Conventions (N nodes, d features, C classes)::
     grad_logits (N, C)  dL/dH = scale * (P - Y)
     grad_W  (C, d)  dL/dW = (dL/dH)^T Z
     grad_b  (C,)    dL/db = sum over nodes of dL/dH
+
+With a graph (:mod:`graph`), the layer sees the propagated embeddings instead of Z::
+
+    degrees     (N,)    d̃_i = sum_j Ã[i, j],  Ã = A + I
+    adjacency   (N, N)  Â = D̃^-1/2 Ã D̃^-1/2 (or D̃^-1 Ã, or Ã), kept by its non-zeros
+    propagated  (N, d)  Ẑ = Â^K Z;  then H = Ẑ W^T + b and dL/dW = (dL/dH)^T Ẑ (Â is fixed)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Callable
 
 import numpy as np
+
+from . import graph as graphs
 
 REDUCTIONS = ("mean", "sum")
 
@@ -135,8 +143,15 @@ def exact(name: str, values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class StepResult:
-    """Every intermediate value of one gradient step (shapes as in the module notes)."""
+    """Every intermediate value of one gradient step (shapes as in the module notes).
 
+    Without a graph the graph's quantities are empty arrays: degrees (0,), adjacency
+    and propagated (0, 0)."""
+
+    # with a graph: d̃ (N,), Â (a graph.SparseRows, or dense where a carry made it so), Ẑ (N, d)
+    degrees: np.ndarray
+    adjacency: graphs.SparseRows | np.ndarray
+    propagated: np.ndarray
     logits: np.ndarray
     probabilities: np.ndarray
     predicted: np.ndarray  # (N,) class position of the largest probability
@@ -147,6 +162,36 @@ class StepResult:
     grad_b: np.ndarray
     W_new: np.ndarray
     b_new: np.ndarray
+    # each hop's Ẑ⁽ᵏ⁾ for k = 1..K (the last is Ẑ), kept as the attribute ``hops`` (not a
+    # quantity of its own: the fields are exactly the registry's, and ``predicted``)
+    hops: InitVar[list | None] = None
+
+    def __post_init__(self, hops: list | None) -> None:
+        object.__setattr__(self, "hops", hops)
+
+
+def propagate_step(Z: np.ndarray, graph: graphs.Graph, carry: Carry = exact) -> tuple:
+    """The degrees, Â, each hop and Ẑ, each carried before the next uses it (as by hand).
+
+    Notes
+    -----
+    d̃_i = Σ_j Ã[i, j];  Â[i, j] = Ã[i, j] / sqrt(d̃_i d̃_j) (sym), Ã[i, j] / d̃_i (rw) or
+    Ã[i, j] (none);  Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾ for k = 1..K, Ẑ⁽⁰⁾ = Z.  Â comes from the carried
+    degrees; each hop from the carried Â and the carried hop before it. With K = 0, Ẑ = Z.
+    Returns (degrees, adjacency, hops, Ẑ).
+    """
+    p = graph.propagation
+    rows, cols, weights = graphs.adjacency_entries(graph)
+    if p.self_loops:
+        rows, cols, weights = graphs.with_self_loops(rows, cols, weights, graph.n_nodes)
+    d = carry("degrees", graphs.degrees(rows, weights, graph.n_nodes))
+    values = graphs.normalized_values(rows, cols, weights, np.asarray(d, dtype=np.float64), p.norm)
+    A_hat = carry("adjacency", graphs.sorted_by_row(rows, cols, values, graph.n_nodes))
+    hops, current = [], Z
+    for _ in range(p.hops):
+        current = carry("propagated", A_hat @ current)
+        hops.append(current)
+    return d, A_hat, hops, current
 
 
 def gradient_step(
@@ -157,6 +202,7 @@ def gradient_step(
     learning_rate: float,
     reduction: str = "mean",
     carry: Carry = exact,
+    graph: graphs.Graph | None = None,
 ) -> StepResult:
     """Forward pass, loss, backward pass and update, keeping every intermediate.
 
@@ -172,8 +218,15 @@ def gradient_step(
     substituting what a student wrote gives what follows from their values. With
     :func:`exact` the loss is :func:`cross_entropy` of the logits; with any other
     carry it comes from the carried probabilities, -ln p, as by hand.
+
+    With a ``graph``, :func:`propagate_step` first gives Ẑ (carrying the degrees, the
+    adjacency and each hop as ``propagated``), and the layer works on Ẑ instead of Z.
     """
     scale = loss_scale(len(y), reduction)
+    propagation: tuple = (np.empty(0), np.empty((0, 0)), None)
+    if graph is not None:
+        d, A_hat, hops, Z = propagate_step(Z, graph, carry)
+        propagation = (d, A_hat, hops)
     H = carry("logits", logits(Z, W, b))
     P = carry("probabilities", softmax(H))
     if carry is exact:
@@ -198,4 +251,8 @@ def gradient_step(
         grad_b=grad_b,
         W_new=carry("W_new", W_new),
         b_new=carry("b_new", b_new),
+        degrees=propagation[0],
+        adjacency=propagation[1],
+        propagated=np.empty((0, 0)) if graph is None else Z,
+        hops=propagation[2],
     )

@@ -14,7 +14,7 @@ import numpy as np
 
 from .core import StepResult, gradient_step
 from .problem import problem_from_data
-from .quantities import QUANTITIES
+from .quantities import present
 from .roster import Assignment, Roster, file_stems, manifest_csv, student_seed
 from .rounding import LOSS_EXTRA_DIGITS, Requirement, round_value
 from .sources import parse_yaml
@@ -27,12 +27,25 @@ def _nice(units: np.ndarray, decimals: int) -> list[str]:
     return [format(Decimal(int(u)).scaleb(-decimals).normalize(), "f") for u in units]
 
 
-def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2) -> dict:
+def connected_edges(nodes: int, count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``count`` distinct undirected edges joining all ``nodes`` (numbered from 1): a
+    random spanning tree (each node after the first joined to an earlier one, in a
+    random order), then edges drawn at random among those not yet there."""
+    order = rng.permutation(nodes) + 1
+    edges = {tuple(sorted((int(order[k]), int(order[rng.integers(k)])))) for k in range(1, nodes)}
+    others = [(i, j) for i in range(1, nodes + 1) for j in range(i + 1, nodes + 1) if (i, j) not in edges]
+    extra = rng.choice(len(others), size=count - len(edges), replace=False) if count > len(edges) else []
+    return sorted(edges | {others[k] for k in extra})
+
+
+def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2, edges: int | None = None) -> dict:
     """A random problem whose numbers have few decimals, as a textbook's do.
 
     Embeddings are tenths in [0.1, 0.9]; weights have ``decimals`` decimals in
     (-1, 1), biases in (-0.5, 0.5); every class has a node when there are enough
-    nodes. The same seed gives the same problem.
+    nodes. With ``edges``, a connected random graph of that many edges (see
+    :func:`connected_edges`; at least nodes - 1, at most all pairs). The same seed
+    gives the same problem.
     """
     rng = np.random.default_rng(seed)
     scale = 10**decimals
@@ -40,7 +53,9 @@ def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2) -
     weights = rng.integers(-scale + 1, scale, size=(classes, dim))
     biases = rng.integers(-scale // 2 + 1, scale // 2, size=classes)
     labels = rng.permutation(np.resize(np.arange(classes), nodes))
+    graph = {} if edges is None else {"edges": connected_edges(nodes, edges, rng)}
     return {
+        **graph,
         "embeddings": [_nice(row, 1) for row in embeddings],
         "labels": [int(c) for c in labels],
         "W": [_nice(row, decimals) for row in weights],
@@ -68,6 +83,8 @@ def problem_yaml(problem: dict, command: str) -> str:
         *(f"    - {_flow(row)}  # w_{c}" for c, row in enumerate(problem["W"])),
         f"  b: {_flow(problem['b'])}",
         f"learning_rate: {problem['learning_rate']}",
+        *(["# The graph: Ẑ = D̃^-1/2 (A + I) D̃^-1/2 Z feeds the layer (one hop, GCN's normalisation)",
+           "edges: [" + ", ".join(f"[{i}, {j}]" for i, j in problem["edges"]) + "]"] if "edges" in problem else []),
         "# Answers are marked at this precision (a number written coarser is noted):",
         "precision: {" + ", ".join(f"{k}: {v}" for k, v in problem["precision"].items()) + "}",
     ]
@@ -88,9 +105,9 @@ def answers_yaml(
         "answers:",
     ]
     keys = {"node": node_ids, "class": classes}
-    for q in QUANTITIES:
+    for q in present(result.hops is not None):
         precision = requirement.of(q.loss_precision)
-        values = np.asarray(getattr(result, q.name))
+        values = np.asarray(getattr(result, q.name))  # Â as a node x node matrix
 
         def text(x: float) -> str:
             return round_value(float(x), precision).text
@@ -111,7 +128,7 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
     """The answer key for a generated problem. Its ``problem:`` is the problem file's
     path relative to the key, or the problem itself when it has no file."""
     problem = problem_from_data(parse_yaml(problem_text, "generated problem"), "generated problem", Path.cwd())
-    result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
+    result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, graph=problem.graph)
     if problem_path is not None:
         ref = Path(os.path.relpath(problem_path.resolve(), key_path.resolve().parent)).as_posix()
     else:
@@ -120,13 +137,16 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
     return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement())
 
 
-def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int) -> str:
+def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int, edges: int | None = None) -> str:
     """The ``nodeclf generate`` command that makes this problem again on its own."""
-    return f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} --decimals {decimals}"
+    graph = f" --edges {edges}" if edges is not None else ""
+    return (f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
+            f"--decimals {decimals}{graph}")
 
 
 def class_set(
-    roster: Roster, course_seed: int, out_dir: Path, nodes: int, dim: int, classes: int, decimals: int
+    roster: Roster, course_seed: int, out_dir: Path, nodes: int, dim: int, classes: int, decimals: int,
+    edges: int | None = None,
 ) -> list[tuple[Path, str]]:
     """A class's files: for each student of ``roster``, a problem made from their own
     seed (:func:`roster.student_seed`) at ``out_dir/problems/STUDENT.yaml`` and its key
@@ -138,8 +158,8 @@ def class_set(
         seed = student_seed(course_seed, student)
         problem_path = out_dir / "problems" / f"{stems[student]}.yaml"
         key_path = out_dir / "keys" / f"{stems[student]}.yaml"
-        text = problem_yaml(generate(nodes, dim, classes, seed, decimals),
-                            command_line(nodes, dim, classes, seed, decimals))
+        text = problem_yaml(generate(nodes, dim, classes, seed, decimals, edges),
+                            command_line(nodes, dim, classes, seed, decimals, edges))
         text = text.replace("\n", f"\n# For {roster.id_column} {' '.join(student.split())}\n", 1)
         files += [(problem_path, text), (key_path, answer_key(text, problem_path, key_path))]
         assignments.append(Assignment(student, seed, problem_path.resolve(), key_path.resolve()))

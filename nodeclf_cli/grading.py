@@ -29,7 +29,7 @@ import numpy as np
 from .core import exact, gradient_step
 from .mistakes import Context, Mistake, cause_label, mistakes_for
 from .problem import Problem
-from .quantities import BY_NAME, QUANTITIES, as_2d, from_2d, upstream
+from .quantities import BY_NAME, QUANTITIES, as_2d, from_2d, present, upstream
 from .rounding import (
     Precision,
     Requirement,
@@ -213,19 +213,26 @@ class Substitute:
     """A carry for :func:`core.gradient_step`: keeps in ``follows[name]`` what follows for
     ``name`` from the values before it (2-d), then rounds it at ``precision`` (the
     losses at ``loss_precision``), as by hand, when given one, and puts in what the
-    student wrote, for the steps after it to use."""
+    student wrote, for the steps after it to use. With K hops the propagated embeddings
+    are carried at each hop, and the student's written Ẑ is put in at the last one
+    (``hops``: K)."""
 
     def __init__(
         self, given: dict[str, tuple[np.ndarray, np.ndarray]],
-        precision: Precision | None = None, loss_precision: Precision | None = None,
+        precision: Precision | None = None, loss_precision: Precision | None = None, hops: int = 1,
     ) -> None:
         self.given, self.precision, self.loss_precision = given, precision, loss_precision
         self.follows: dict[str, np.ndarray] = {}
+        self.hops, self._hop = hops, 0
 
     def __call__(self, name: str, values: np.ndarray) -> np.ndarray:
         values2d = self.follows[name] = as_2d(name, values)
         if self.precision is not None:
             values2d = round_array(values2d, self.loss_precision if BY_NAME[name].loss_precision else self.precision)
+        if name == "propagated":
+            self._hop += 1
+            if self._hop < self.hops:  # an earlier hop: rounded, never the written Ẑ
+                return from_2d(name, values2d)
         if name in self.given:
             written, mask = self.given[name]
             values2d = np.where(mask, written, values2d)
@@ -251,7 +258,8 @@ def _written_arrays(shapes: dict[str, tuple], rows: list[GivenRow]) -> dict[str,
 class World:
     """One way of working the step: ``values`` each quantity as used later (2-d:
     rounded, or the student's own where they are put in); ``follows`` what follows
-    for each from the values before it, not yet rounded."""
+    for each from the values before it, not yet rounded. A quantity the problem has
+    not (a graph's, without edges) is an empty array in both."""
 
     values: dict[str, np.ndarray]
     follows: dict[str, np.ndarray]
@@ -272,6 +280,8 @@ class Grader:
         self.written = {row.quantity for row in given}  # the quantities the student wrote any of
         self._rows = {(row.quantity, row.row): row for row in given}
         self.inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
+        self.graph = problem.graph
+        self.quantities = present(problem.graph is not None)  # the step's quantities, in order
         self.exact = self._world(substitute=False)
         self._arrays = _written_arrays({name: v.shape for name, v in self.exact.values.items()}, given)
         self.own = self._world(substitute=True)
@@ -285,10 +295,12 @@ class Grader:
         """The step carried at ``precision`` (None: exactly), with the student's values
         put in when ``substitute``."""
         loss_precision = None if precision is None else precision.finer(self.requirement.loss_gap)
-        carry = Substitute(self._arrays if substitute else {}, precision, loss_precision)
-        result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact)
-        values = {q.name: as_2d(q.name, getattr(result, q.name)) for q in QUANTITIES}
-        return World(values, carry.follows if carry.follows else values)
+        hops = self.graph.propagation.hops if self.graph is not None else 1
+        carry = Substitute(self._arrays if substitute else {}, precision, loss_precision, hops)
+        result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact, graph=self.graph)
+        values = {q.name: np.empty((0, 0)) for q in QUANTITIES}
+        values.update((q.name, as_2d(q.name, getattr(result, q.name))) for q in self.quantities)
+        return World(values, {**values, **carry.follows})
 
     def world(self, precision: Precision, own: bool) -> World:
         """The step carried at ``precision`` (cached), with the student's values put in
@@ -345,7 +357,7 @@ class Grader:
 
     def grade(self) -> Grade:
         grade = Grade()
-        for q in QUANTITIES:
+        for q in self.quantities:
             shape = self.exact.values[q.name].shape
             wrong, coarse = self._upstream(q.name, shape[0])
             self.wrong_taint[q.name], self.coarse_taint[q.name] = wrong.copy(), coarse.copy()
@@ -370,6 +382,8 @@ class Grader:
         for taints in (self.wrong_taint, self.coarse_taint):
             taint = np.zeros(rows, bool)
             for parent in BY_NAME[name].parents:
+                if parent not in taints:  # a graph's quantity, in a problem without one
+                    continue
                 if BY_NAME[name].row_by_row:
                     taint |= taints[parent]
                 else:
@@ -407,32 +421,38 @@ class Grader:
         required = self._required(row.quantity).decimals
         return own if required is None else max(own, min(row.decimals, required))
 
-    def places(self, name: str, decimals: int) -> int:
+    def places(self, name: str, decimals: int, exact: float | None = None) -> int:
         """The places a value the student should have written is shown to: as they wrote,
-        or the required places where they wrote fewer."""
+        or the required places where they wrote fewer; a count that is whole (a degree
+        of an unweighted graph, ``exact``) as a whole number."""
         required = self._required(name).decimals
+        if BY_NAME[name].whole and exact is not None and float(exact).is_integer():
+            return decimals
         return decimals if required is None else max(decimals, required)
 
     def _judge(self, row: GivenRow, k: int, upstream_wrong: bool, upstream_coarse: bool) -> Entry:
         name, r, c, written, d = row.quantity, row.row, row.columns[k], row.written[k], self._decimals(row, k)
         exact_value = float(self.exact.values[name][r, c])
         required = self.requirement.of(BY_NAME[name].loss_precision)
+        # a count written as a whole number (a degree of 3 as 3, or as 2) is not coarse
+        exact_count = (BY_NAME[name].whole and exact_value.is_integer()
+                       and written.value == written.value.to_integral_value())
         verdict = judge(
             written, d, exact_value,
             self._candidates(row, k, upstream_wrong, upstream_coarse),
-            required,
+            None if exact_count else required,
             slip="an arithmetic slip; " + self._target(name, r, c, d, upstream_wrong),
         )
         return Entry(
             name, row.key, r, c, written, exact_value, verdict.verdict, verdict.cause, verdict.message,
-            d, row.line, coarser_than(written.text, d, required), verdict.noted,
+            d, row.line, not exact_count and coarser_than(written.text, d, required), verdict.noted,
         )
 
     def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:
         """``should be X``: the exact value, or, where an earlier value was wrong, what
         follows from the student's own values (at the places of :meth:`_places`)."""
-        d = self.places(name, d)
         exact_value = self.exact.values[name][r, c]
+        d = self.places(name, d, exact_value)
         if upstream_wrong:
             follows = self.own.follows[name][r, c]
             if shown(follows, d) != shown(exact_value, d):
@@ -454,7 +474,7 @@ class Grader:
         name, r, c, d = row.quantity, row.row, row.columns[k], self._decimals(row, k)
         exact_value = self.exact.values[name][r, c]
         target = self._target(name, r, c, d, upstream_wrong)
-        exact_shown = shown(exact_value, self.places(name, d))
+        exact_shown = shown(exact_value, self.places(name, d, exact_value))
         acceptable, too_coarse = self.precisions(name, d)
         fed_by = self._fed_by(name)
         rested_on = self._nearest_written(name) is not None
@@ -538,7 +558,8 @@ class Grader:
     def _logit_from_rounded_terms(self, node: int, cls: int, decimals: int) -> list[float]:
         """h_i[c] with each product z_i[k] w_c[k] and b_c rounded to ``decimals`` before
         they are added, half-up and half-even."""
-        terms = [*(self.problem.Z[node] * self.problem.W[cls]), self.problem.b[cls]]
+        Z = self.problem.Z if self.graph is None else self.exact.values["propagated"]
+        terms = [*(Z[node] * self.problem.W[cls]), self.problem.b[cls]]
         return [
             float(sum(round_value(float(t), Precision(decimals=decimals, rounding=r)).value for t in terms))
             for r in ROUNDINGS
@@ -584,7 +605,7 @@ class Grader:
             return q.symbol
         if q.axes == ("node",):
             return f"{q.symbol} of node {self.problem.node_ids[r]}"
-        column = self.problem.classes[c] if q.columns == "class" else c
+        column = {"class": self.problem.classes, "node": self.problem.node_ids}.get(q.columns, range(c + 1))[c]
         if q.rows == "node":
             return f"{q.symbol}[{column}] of node {self.problem.node_ids[r]}"
         if q.rows == "class":

@@ -15,6 +15,7 @@ import numpy as np
 
 from .core import Carry, StepResult, gradient_step
 from .errors import NodeclfError, printable
+from .graph import SparseRows, adjacency_entries, with_self_loops
 from .problem import Problem, find_position
 from .quantities import BY_NAME
 from .rounding import Precision, Requirement, full, round_array, round_value, snap
@@ -24,7 +25,10 @@ def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
     """A carry that rounds every result as it is shown (losses at ``loss_precision``)."""
 
     def carry(name: str, values: np.ndarray) -> np.ndarray:
-        return round_array(values, loss_precision if BY_NAME[name].loss_precision else precision)
+        chosen = loss_precision if BY_NAME[name].loss_precision else precision
+        if isinstance(values, SparseRows):  # Â: its non-zeros rounded as shown
+            return values.with_values(round_array(values.values, chosen))
+        return round_array(values, chosen)
 
     return carry
 
@@ -176,9 +180,12 @@ def explain(
 
     h = lambda k: n.sub("h", node_id) + f"[{n.name(problem.classes[k])}]"  # noqa: E731
     p = lambda k, m=i: n.sub("p", problem.node_ids[m]) + f"[{n.name(problem.classes[k])}]"  # noqa: E731
-    z, w, b = problem.Z[i], problem.W[c], problem.b[c]
+    graph = problem.graph
+    # the layer's input: Z, or with a graph the propagated Ẑ (a result, shown as carried)
+    Z, z_text = (problem.Z, full) if graph is None else (np.asarray(result.propagated), operand)
+    z, w, b = Z[i], problem.W[c], problem.b[c]
 
-    terms = " + ".join(f"{n.num(full(zj))}{n.times}{n.num(given(wj))}" for zj, wj in zip(z, w))
+    terms = " + ".join(f"{n.num(z_text(zj))}{n.times}{n.num(given(wj))}" for zj, wj in zip(z, w))
     logit = [f"{h(c)} = {terms} + {n.num(given(b))} = {_result(result.logits[i, c], precision, n)}"]
 
     exps = np.exp(result.logits[i])
@@ -211,7 +218,8 @@ def explain(
 
     d_w = n.partial + "L/" + n.partial + n.sub("w", name) + f"[{j}]"
     d_b = n.partial + "L/" + n.partial + n.sub("b", name)
-    p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in "pyz")
+    z_symbol = "z" if graph is None else (r"\hat z" if n.latex else "ẑ")
+    p_n, y_n, z_n = (n.sub(symbol, "n") for symbol in ("p", "y", z_symbol))
     if carried:  # from the rounded dL/dh, as the table before this one left them
         d_h = n.partial + "L/" + n.partial + n.sub("h", "n") + f"[{n.name(name)}]"
         residual = [n.num(operand(result.grad_logits[m, c])) for m in range(N)]
@@ -224,7 +232,7 @@ def explain(
         w_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class}){n.times}{z_n}[{j}]"
         b_sum = f"{mean}{n.sum}_n ({p_n}{in_class} {n.minus} {y_n}{in_class})"
         open_, close = (f"{scale}[", "]") if scale else ("", "")
-    w_terms = n.terms([f"{r}{n.times}{n.num(full(problem.Z[m, j]))}" for m, r in enumerate(residual)], most)
+    w_terms = n.terms([f"{r}{n.times}{n.num(z_text(Z[m, j]))}" for m, r in enumerate(residual)], most)
     gradient = [
         f"{d_w} = {w_sum} = {open_}{w_terms}{close} = {_result(result.grad_W[c, j], precision, n)}",
         f"{d_b} = {b_sum} = {open_}{n.terms(residual, most)}{close} = "
@@ -238,9 +246,14 @@ def explain(
         f"{n.sub('b', name)} {n.assign} {n.num(given(b))} {n.minus} {lr}{n.times}"
         f"{n.num(operand(result.grad_b[c]))} = {_result(result.b_new[c], precision, n)}",
     ]
+    propagation = [] if graph is None else [
+        (f"Propagation (node {node_id}, feature {j})",
+         _propagation_lines(problem, result, i, j, operand, precision, n, most, carried))
+    ]
     return Explanation(
         f"Worked by hand for node {node_id} and class {name}",
         [
+            *propagation,
             ("Logit", logit),
             ("Softmax", softmax),
             (f"Loss (node {node_id}'s true class is {problem.classes[true]})", loss),
@@ -248,6 +261,66 @@ def explain(
             ("Update", update),
         ],
     )
+
+
+def _propagation_lines(
+    problem: Problem, result: StepResult, i: int, j: int, operand: Any, precision: Precision, n: Notation,
+    most: int | None, carried: bool,
+) -> list[str]:
+    """Node i's degree and its feature j aggregated over its neighbours (the last hop),
+    with the numbers substituted: ``ẑ_1[0] = 0.5/√(3·3) + 0.3/√(3·2) = 0.351``. From the
+    degrees for one hop worked exactly; from Â's entries as shown (Â_ij·z_j) where Â was
+    carried rounded, or for the last of several hops."""
+    graph = problem.graph
+    p = graph.propagation
+    rows, cols, weights = adjacency_entries(graph)
+    if p.self_loops:
+        rows, cols, weights = with_self_loops(rows, cols, weights, graph.n_nodes)
+    order = np.lexsort((cols, rows))
+    mine = order[rows[order] == i]  # row i of Ã, by column
+    ids = problem.node_ids
+    tex = n.latex
+    A_tilde, z_hat = (r"\tilde A", r"\hat z") if tex else ("Ã", "ẑ")
+    d_symbol = (r"\tilde d" if tex else "d̃") if p.self_loops else "d"
+    degrees = np.asarray(result.degrees, dtype=np.float64)
+
+    def degree(x: float) -> str:  # a count (unweighted) as a whole number
+        return str(int(x)) if float(x).is_integer() else operand(x)
+
+    def root(a: str, b: str) -> str:
+        return rf"\sqrt{{{a}{n.times}{b}}}" if tex else f"√({a}{n.times}{b})"
+
+    d_i = degree(degrees[i])
+    lines = [
+        f"{n.sub(d_symbol, ids[i])} = {n.sum}_j {A_tilde}[{n.name(ids[i])}, j] = "
+        + (n.terms([full(weights[k]) for k in mine], most) if len(mine) else "0")
+        + f" = {d_i}"
+    ]
+    K = p.hops
+    if K == 0:
+        return lines + [r"K = 0:\ \text{no propagation},\ \hat z = z" if tex else "K = 0: no propagation, ẑ = z"]
+    before = problem.Z if K == 1 else np.asarray(result.hops[-2])
+    shown_before = full if K == 1 else operand
+    A_hat = result.adjacency
+    dense_row = np.asarray(A_hat)[i] if not hasattr(A_hat, "rows") else None
+    terms = []
+    for k in mine:
+        m = cols[k]
+        x = n.num(shown_before(before[m, j]))
+        weight = "" if weights[k] == 1 else f"{full(weights[k])}{n.times}"
+        if K > 1 or carried or dense_row is not None:  # Â's entries as the step before left them
+            a = dense_row[m] if dense_row is not None else A_hat.values[(A_hat.rows == i) & (A_hat.cols == m)][0]
+            terms.append(f"{operand(a)}{n.times}{x}")
+        elif p.norm == "sym":
+            terms.append(f"{weight}{x}/{root(d_i, degree(degrees[m]))}")
+        elif p.norm == "rw":
+            terms.append(f"{weight}{x}/{d_i}")
+        else:
+            terms.append(f"{weight}{x}")
+    symbol = z_hat if K == 1 else (rf"\hat z^{{({K})}}" if tex else f"ẑ⁽{K}⁾")
+    target = n.sub(symbol, ids[i]) + f"[{j}]"
+    value = np.asarray(result.propagated)[i, j]
+    return lines + [f"{target} = " + (n.terms(terms, most) if terms else "0") + f" = {_result(value, precision, n)}"]
 
 
 @dataclass(frozen=True)
@@ -281,10 +354,11 @@ def work_step(
     """The exact step; the step carried at ``requirement`` when ``carried``; and the
     explanation ``explain_at`` asks for, of the step as shown."""
     inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
-    exact = gradient_step(*inputs)
+    exact = gradient_step(*inputs, graph=problem.graph)
     result = exact
     if carried:
-        result = gradient_step(*inputs, carry=rounded_carry(requirement.values, requirement.losses))
+        carry = rounded_carry(requirement.values, requirement.losses)
+        result = gradient_step(*inputs, carry=carry, graph=problem.graph)
     explanation = None
     if explain_at is not None:
         e = explain_at

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .grading import Grader
 from .problem import Problem, problem_from_data
-from .quantities import BY_NAME, QUANTITIES
+from .quantities import BY_NAME
 from .render import plain
 from .rounding import Precision, Requirement, snap
 from .sources import parse_yaml
@@ -61,7 +61,7 @@ def blanks(problem: Problem, requirement: Requirement) -> dict[str, list[Blank]]
     precision gives (:meth:`grading.Grader.by_hand`), each a full-marks answer."""
     grader = Grader(problem, [], "mean", requirement)
     asked = {}
-    for q in QUANTITIES:
+    for q in grader.quantities:
         exact = grader.exact.values[q.name]
         precision = requirement.of(q.loss_precision)
         decimals = precision.decimals if precision.decimals is not None else 0

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from .core import grad_params, loss_scale
+from .graph import Propagation, normalized_adjacency, propagate
 from .problem import Problem
 
 # Each cause, as it is named in a table's "why" column.
@@ -33,6 +34,11 @@ CAUSES = {
     "forgot_lr": "α forgotten",
     "wrong_lr": "another α",
     "not_updated": "not updated",
+    "no_self_loops": "no self-loops",
+    "degree_without_self_loop": "degree without self-loop",
+    "row_normalized": "other normalisation",
+    "not_normalized": "not normalised",
+    "wrong_hops": "wrong hops",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
     "slip": "arithmetic slip",
@@ -72,11 +78,15 @@ class Context:
         P = world["probabilities"]
         return P[np.arange(len(self.problem.y)), self.problem.y][:, None]
 
-    def gradient(self, name: str, grad_logits: np.ndarray) -> np.ndarray:
+    def layer_input(self, world: World) -> np.ndarray:
+        """What the layer sees: Z, or with a graph the world's propagated Ẑ."""
+        return self.problem.Z if self.problem.graph is None else world["propagated"]
+
+    def gradient(self, name: str, grad_logits: np.ndarray, world: World) -> np.ndarray:
         """grad_logits, grad_W or grad_b (as 2-d) from a gradient at the logits."""
         if name == "grad_logits":
             return grad_logits
-        grad_W, grad_b = grad_params(grad_logits, self.problem.Z)
+        grad_W, grad_b = grad_params(grad_logits, self.layer_input(world))
         return grad_W if name == "grad_W" else grad_b[None, :]
 
 
@@ -146,13 +156,13 @@ def _gradient_mistakes(name: str) -> list[Mistake]:
     }[name]
     return [
         Mistake("sign", name, "the sign flipped (Y − P instead of P − Y)", flipped_from,
-                lambda c, w: -c.gradient(name, w["grad_logits"])),
+                lambda c, w: -c.gradient(name, w["grad_logits"], w)),
         Mistake("missing_mean", name, _mean_words, "probabilities",
-                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot))),
+                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot), w)),
         Mistake("p_minus_one", name, minus_one[0], "probabilities",
-                lambda c, w: c.gradient(name, c.scale * (w["probabilities"] - 1.0))),
+                lambda c, w: c.gradient(name, c.scale * (w["probabilities"] - 1.0), w)),
         Mistake("p_minus_one", name, minus_one[1], "probabilities",
-                lambda c, w: c.gradient(name, w["probabilities"] - 1.0), lambda c: c.reduction == "mean"),
+                lambda c, w: c.gradient(name, w["probabilities"] - 1.0, w), lambda c: c.reduction == "mean"),
     ]
 
 
@@ -182,11 +192,58 @@ def _update_mistakes(name: str) -> list[Mistake]:
     ]
 
 
+def _graph_mistakes() -> list[Mistake]:
+    """The graph's mistakes: Â built another way (recomputed from the graph, with that
+    way's degrees), and what follows for Ẑ; and Ẑ propagated K - 1 or K + 1 hops."""
+    def on_graph(test: Callable[[Propagation], bool]) -> Callable[[Context], bool]:
+        return lambda c: c.problem.graph is not None and test(c.problem.graph.propagation)
+
+    def other_norm(p: Propagation) -> str:
+        return "rw" if p.norm == "sym" else "sym"
+
+    ways = [  # cause, what, when it applies, Â (degrees and adjacency) built that way
+        ("no_self_loops", "A used instead of Ã = A + I: no self-loops added", lambda p: p.self_loops,
+         lambda g: normalized_adjacency(g, self_loops=False)),
+        ("degree_without_self_loop", "degrees taken from A, without the self-loop, while Â is built from "
+         "Ã = A + I", lambda p: p.self_loops, lambda g: normalized_adjacency(g, degree_self_loops=False)),
+        ("row_normalized", "D̃^-1 Ã (row-normalised) instead of D̃^-1/2 Ã D̃^-1/2", lambda p: p.norm == "sym",
+         lambda g: normalized_adjacency(g, norm=other_norm(g.propagation))),
+        ("row_normalized", "D̃^-1/2 Ã D̃^-1/2 (symmetric) instead of D̃^-1 Ã", lambda p: p.norm == "rw",
+         lambda g: normalized_adjacency(g, norm=other_norm(g.propagation))),
+        ("not_normalized", "Ã used as it is, not normalised", lambda p: p.norm != "none",
+         lambda g: normalized_adjacency(g, norm="none")),
+    ]
+    found = []
+    for cause, what, applies, built in ways:
+        if cause == "no_self_loops":
+            found.append(Mistake(cause, "degrees", what, None,
+                                 lambda c, w, built=built: built(c.problem.graph)[0][:, None], on_graph(applies)))
+        found.append(Mistake(cause, "adjacency", what, None,
+                             lambda c, w, built=built: built(c.problem.graph)[1].toarray(), on_graph(applies)))
+        found.append(Mistake(cause, "propagated", what, None,
+                             lambda c, w, built=built: _hops(built(c.problem.graph)[1], c.problem.Z,
+                                                              c.problem.graph.propagation.hops),
+                             on_graph(lambda p, applies=applies: applies(p) and p.hops > 0)))
+    for step in (-1, 1):
+        found.append(Mistake(
+            "wrong_hops", "propagated", f"propagated {'one hop fewer' if step < 0 else 'one hop more'} "
+            "than asked (K - 1 or K + 1 hops)", "adjacency",
+            lambda c, w, step=step: _hops(w["adjacency"], c.problem.Z, c.problem.graph.propagation.hops + step),
+            on_graph(lambda p, step=step: p.hops + step >= 0)))
+    return found
+
+
+def _hops(A_hat: np.ndarray, Z: np.ndarray, hops: int) -> np.ndarray:
+    """Â^K Z (Z itself for K = 0)."""
+    propagated = propagate(A_hat, Z, hops)
+    return propagated[-1] if propagated else Z
+
+
 MISTAKES: tuple[Mistake, ...] = (
     Mistake("forgot_bias", "logits", "the bias b_c left out of h_i[c] = z_i · w_c + b_c", None,
-            lambda c, w: c.problem.Z @ c.problem.W.T),
+            lambda c, w: c.layer_input(w) @ c.problem.W.T),
     Mistake("transposed_W", "logits", "column c of W used instead of row c (Z W + b, not Z Wᵀ + b)", None,
-            lambda c, w: c.problem.Z @ c.problem.W + c.problem.b,
+            lambda c, w: c.layer_input(w) @ c.problem.W + c.problem.b,
             lambda c: c.problem.W.shape[0] == c.problem.W.shape[1]),
     Mistake("sign", "logits", "the sign flipped", None, lambda c, w: -w["logits"]),
     Mistake("no_exp", "probabilities", "the logits divided by their sum, without exp", "logits", _no_exp),
@@ -214,6 +271,10 @@ MISTAKES: tuple[Mistake, ...] = (
 )
 
 
+# the graph's mistakes (on the degrees, Â and Ẑ), which apply only to a problem with a graph
+GRAPH_MISTAKES: tuple[Mistake, ...] = tuple(_graph_mistakes())
+
+
 def mistakes_for(name: str, context: Context) -> list[Mistake]:
     """The mistakes registered for quantity ``name`` that apply to this problem."""
-    return [m for m in MISTAKES if m.quantity == name and m.applies(context)]
+    return [m for m in (*GRAPH_MISTAKES, *MISTAKES) if m.quantity == name and m.applies(context)]

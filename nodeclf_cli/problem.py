@@ -37,13 +37,14 @@ from .sources import (
     to_numbers,
 )
 
-PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision")
+PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision", "edges", "propagation")
 # the command-line option that overrides each key
 OPTION_NAMES = {
     "embeddings": "--embeddings",
     "labels": "--labels",
     "weights": "--weights",
     "learning_rate": "--lr",
+    "edges": "--edges",
 }
 OPTIONS_ONLY = "command line"  # the source of a problem given by options alone, with no file
 WEIGHT_KEYS = ("W", "b")
@@ -109,6 +110,7 @@ class Problem:
     origins: dict = field(default_factory=dict)
     # the working precision answers must be written at (None: the default, Requirement())
     requirement: Requirement | None = None
+    graph: Any = None  # a graph.Graph over the nodes (None: no edges, the layer sees Z itself)
 
     @property
     def n_classes(self) -> int:
@@ -654,6 +656,8 @@ def load_problem(
     allow_unlabelled: bool = False,
     require: abc.Sequence[str] = (),
     options: bool = True,
+    edges: Path | None = None,
+    propagation: dict | None = None,
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
     ``require``: keys (``weights``, ``learning_rate``) the command needs besides the
@@ -682,6 +686,8 @@ def load_problem(
         allow_unlabelled=allow_unlabelled,
         require=require,
         options=options,
+        edges=edges,
+        propagation=propagation,
     )
 
 
@@ -697,11 +703,14 @@ def problem_from_data(
     allow_unlabelled: bool = False,
     require: abc.Sequence[str] = (),
     options: bool = True,
+    edges: Path | None = None,
+    propagation: dict | None = None,
 ) -> Problem:
     """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``;
-    ``require`` and ``options`` as in :func:`load_problem`. Everything needed is checked
-    to be there, and the learning rate read, before any table is (a missing learning
-    rate is not found after minutes of reading)."""
+    ``require`` and ``options`` as in :func:`load_problem`; ``edges`` (``--edges``) and
+    ``propagation`` (``hops``, ``norm``, ``self_loops`` given as options) override the file's.
+    Everything needed is checked to be there, and the learning rate read, before any
+    table is (a missing learning rate is not found after minutes of reading)."""
     if data is None:
         data = Mapping()
         data.key_lines, data.line = {}, None
@@ -780,8 +789,10 @@ def problem_from_data(
         "gradients, the confusion matrix)",
         shown_source(source),
     )
+    node_ids = tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids
+    graph, origins["edges"] = _load_graph(data, source, base, node_ids, edges, propagation)
     return Problem(
-        node_ids=tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids,
+        node_ids=node_ids,
         Z=Z,
         y=y,
         classes=tuple(classes),
@@ -792,6 +803,7 @@ def problem_from_data(
         split=split,
         origins=origins,
         requirement=requirement,
+        graph=graph,
     )
 
 
@@ -914,3 +926,235 @@ def _check_weights(W_rows, b_values, csv_classes, b_place, classes, n_features):
         rows = [order[_key(name)] for name in classes]
         return W[rows], b[rows], classes
     return W, b, classes
+
+
+# --- the graph: edges and how to propagate along them ---------------------------------
+
+PROPAGATION_KEYS = ("hops", "norm", "self_loops", "directed")
+MOST_HOPS = 50
+
+
+class _EdgeList(NamedTuple):
+    """Edges as read: node positions, weights, and each listing's line (None for .npy)."""
+
+    source: np.ndarray  # (E,) int64
+    target: np.ndarray  # (E,) int64
+    weight: np.ndarray  # (E,) float64
+    lines: np.ndarray | None  # (E,) line of each listing
+    origin: str  # the file (or problem) they are written in
+
+
+def _load_graph(
+    data: Mapping, source: str, base: Path, node_ids: abc.Sequence, edges: Path | None, options: dict | None,
+) -> Any:
+    """The problem's graph (a :class:`graph.Graph`), from ``edges:`` or ``--edges`` and
+    ``propagation:`` with the options ``options`` overriding it, and the file its edges
+    are in (None: written in the problem); (None, None) without edges."""
+    from .graph import Graph, Propagation
+
+    options = {key: value for key, value in (options or {}).items() if value is not None}
+    origin = None
+    if "edges" in data and data["edges"] is None and edges is None:
+        raise NodeclfError("has no value", source, data.key_lines["edges"], "edges")
+    if edges is not None:
+        origin = Path(edges)
+        listed = _edges_from_file(origin, node_ids)
+    elif data.get("edges") is not None:
+        if isinstance(data["edges"], str):
+            origin = _resolve(data["edges"], base)
+        listed = _edges_from_value(data["edges"], source, data.key_lines["edges"], base, node_ids)
+    else:
+        if "propagation" in data:
+            raise NodeclfError("the problem has no edges: to propagate along (add edges: or pass --edges)",
+                               source, data.key_lines["propagation"], "propagation")
+        if options:
+            flags = {"hops": "--hops", "norm": "--norm", "self_loops": "--no-self-loops", "directed": "directed"}
+            named = " and ".join(flags[key] for key in options)
+            raise NodeclfError(f"{named} need{'s' if len(options) == 1 else ''} a graph: add edges: to the problem "
+                               "or pass --edges FILE")
+        return None, None
+    settings = _load_propagation(data.get("propagation"), source, data.key_lines.get("propagation"))
+    settings = Propagation(**{**settings.as_dict(), **options})
+    return _merged(listed, len(node_ids), settings, Graph), origin
+
+
+def _load_propagation(value: Any, source: str, line: int | None) -> Any:
+    """``propagation: {hops: 2, norm: sym, self_loops: true, directed: false}``."""
+    from .graph import NORMS, Propagation
+
+    if value is None:
+        return Propagation()
+    if not isinstance(value, Mapping):
+        raise NodeclfError(f"expected a mapping such as {{hops: 2, norm: sym}}; found {kind_of(value)}",
+                           source, line, "propagation")
+    _check_keys(value, PROPAGATION_KEYS, source, "propagation")
+    settings: dict = {}
+    for key in value:
+        item, where, item_line = value[key], f"propagation.{key}", value.key_lines[key]
+        if key == "hops" and (isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= MOST_HOPS):
+            raise NodeclfError(f"expected a whole number from 0 to {MOST_HOPS}, found {item!r}", source, item_line,
+                               where)
+        if key == "norm" and item not in NORMS:
+            raise NodeclfError(f"expected one of {', '.join(NORMS)}, found {item!r}", source, item_line, where)
+        if key in ("self_loops", "directed") and not isinstance(item, bool):
+            raise NodeclfError(f"expected true or false, found {item!r}", source, item_line, where)
+        settings[key] = item
+    return Propagation(**settings)
+
+
+def _edges_from_value(value: Any, source: str, line: int | None, base: Path, node_ids: abc.Sequence) -> _EdgeList:
+    """``edges:`` in a problem: a list of [id, id] or [id, id, weight], or a file's path."""
+    if isinstance(value, str):
+        return _edges_from_file(_resolve(value, base), node_ids)
+    if not isinstance(value, Sequence):
+        raise NodeclfError(f"expected a list of [id, id] pairs or a file's path; found {kind_of(value)}",
+                           source, line, "edges")
+    if not value:
+        raise NodeclfError("the list of edges is empty: give at least one [id, id] pair, or leave edges: out",
+                           source, line, "edges")
+    positions = Positions(node_ids, "node")
+    rows = []
+    for k, (pair, pair_line) in enumerate(zip(value, value.item_lines)):
+        where = f"edges[{k}]"
+        if not isinstance(pair, list) or len(pair) not in (2, 3):
+            raise NodeclfError(f"expected [id, id] or [id, id, weight], found {pair!r}", source, pair_line, where)
+        weight = _edge_weight(pair[2], source, pair_line, where) if len(pair) == 3 else 1.0
+        rows.append((positions.find(pair[0], source, pair_line, where),
+                     positions.find(pair[1], source, pair_line, where), weight, pair_line))
+    return _edge_arrays(rows, source)
+
+
+def _edge_weight(value: Any, source: str, line: int | None, where: str) -> float:
+    weight = to_number(value, source, line, where)
+    if weight < 0:
+        raise NodeclfError(f"an edge's weight must be at least 0, found {value}", source, line, where)
+    return weight
+
+
+def _edge_arrays(rows: list, origin: str) -> _EdgeList:
+    source, target, weight, lines = zip(*rows)
+    return _EdgeList(np.array(source, np.int64), np.array(target, np.int64), np.array(weight, np.float64),
+                     np.array(lines, np.int64), origin)
+
+
+def _edges_from_file(path: Path, node_ids: abc.Sequence) -> _EdgeList:
+    """Edges from a CSV (``source,target[,weight]``, by node id) or a .npy array of
+    shape (E, 2) or (2, E) of row numbers."""
+    if path.suffix.lower() == ".npy":
+        return _edges_from_npy(path, len(node_ids))
+    index: dict[str, int] = {}
+    for i, node_id in enumerate(node_ids):
+        index.setdefault(_key(node_id), i)
+    table = read_csv_rows(path, numeric=False)
+    first = table[0][1]
+    if len(table) > 1 and not any(_key(cell) in index or _key(parse_id(cell)) in index for cell in first[:2]):
+        table = table[1:]  # a header row (source,target,weight), whatever its words
+    width = len(table[0][1])
+    for line, cells in table:
+        if len(cells) not in (2, 3):
+            raise NodeclfError(f"expected source,target or source,target,weight; found {len(cells)} cells",
+                               path, line)
+        if len(cells) != width:
+            raise NodeclfError(f"expected {width} cells, as the first row has; found {len(cells)}", path, line)
+    lines = np.fromiter((line for line, _ in table), dtype=np.int64, count=len(table))
+    ends = []
+    numbered = _by_number(node_ids)
+    for column in (0, 1):  # each id looked up by its text; only a miss is looked at again, for the error
+        found = None if numbered is None else _positions_by_number([cells[column] for _, cells in table], *numbered)
+        if found is not None:
+            ends.append(found)
+            continue
+        positions = [index.get(cells[column], -1) for _, cells in table]
+        for k in (k for k, position in enumerate(positions) if position < 0):
+            cell = table[k][1][column]
+            positions[k] = index.get(_key(parse_id(cell)), -1)
+            if positions[k] < 0:
+                raise NodeclfError(f"no node {cell} in the problem (an edge must join two nodes that have "
+                                   "embeddings)", path, table[k][0])
+        ends.append(np.array(positions, dtype=np.int64))
+    weights = np.ones(len(table))
+    if width == 3:
+        weights = _edge_weights([cells[2] for _, cells in table], lines, path)
+    return _EdgeList(ends[0], ends[1], weights, lines, str(path))
+
+
+def _by_number(node_ids: abc.Sequence) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where every node id is a whole number (row numbers, CSV ids): the ids sorted, and
+    their positions, for looking many up at once; else None."""
+    if isinstance(node_ids, range):
+        ids = np.arange(len(node_ids))
+    elif all(type(node_id) is int for node_id in node_ids):
+        ids = np.array(node_ids, dtype=np.int64)
+    else:
+        return None
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order
+
+
+def _positions_by_number(cells: list[str], sorted_ids: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """The positions of the nodes ``cells`` name as whole numbers, all at once; None where
+    a cell is not a whole number or names no node (the caller then looks one by one)."""
+    try:
+        numbers = np.array(cells).astype(np.int64)
+    except (ValueError, OverflowError):
+        return None
+    at = np.minimum(np.searchsorted(sorted_ids, numbers), len(sorted_ids) - 1)
+    if not np.array_equal(sorted_ids[at], numbers):
+        return None
+    return order[at]
+
+
+def _edge_weights(cells: list[str], lines: np.ndarray, path: Path) -> np.ndarray:
+    """The weight column: all of it at once, and the first bad cell again, for its error."""
+    try:
+        weights = np.array([float(cell) for cell in cells])
+        good = np.isfinite(weights) & (weights >= 0) & (weights <= LARGEST)
+    except ValueError:
+        good = None
+    if good is not None and good.all():
+        return weights
+    for cell, line in zip(cells, lines):  # the first one refused, with its line
+        _edge_weight(cell, str(path), int(line), None)
+    return weights  # every cell passed one by one (a spelling float() alone refused)
+
+
+def _edges_from_npy(path: Path, n_nodes: int) -> _EdgeList:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise MissingFile(path) from None
+    except (OSError, ValueError) as exc:
+        raise NodeclfError(f"not a readable .npy array: {exc}", path) from None
+    if array.ndim != 2 or 2 not in array.shape or array.dtype.kind not in "iu":
+        raise NodeclfError(f"expected whole numbers of shape (E, 2) or (2, E) (row numbers of the edges' ends), "
+                           f"found shape {array.shape} of {array.dtype}", path)
+    pairs = array if array.shape[1] == 2 else array.T
+    bad = (pairs < 0) | (pairs >= n_nodes)
+    if bad.any():
+        k, end = np.argwhere(bad)[0]
+        raise NodeclfError(f"edge {k}: row number {pairs[k, end]} is not a node (the embeddings have rows "
+                           f"0..{n_nodes - 1})", path)
+    pairs = pairs.astype(np.int64, copy=False)
+    return _EdgeList(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), None, str(path))
+
+
+def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) -> Any:
+    """The graph with each edge once: an edge listed twice (or, undirected, both ways)
+    counts once, keeping its first listing; listings of one edge must agree on its weight."""
+    s, t = listed.source, listed.target
+    low, high = (s, t) if settings.directed else (np.minimum(s, t), np.maximum(s, t))
+    keys = low * n_nodes + high
+    if listed.lines is None:  # .npy: no weights to agree
+        first = np.sort(np.unique(keys, return_index=True)[1])  # in the order listed
+        return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    first = np.sort(first)  # in the order listed
+    kept_weight = np.zeros(len(keys))
+    kept_weight[inverse[first]] = listed.weight[first]
+    differs = listed.weight != kept_weight[inverse]
+    if differs.any():
+        k = int(np.argmax(differs))
+        line = None if listed.lines is None else int(listed.lines[k])
+        raise NodeclfError(f"this edge is listed before with weight {kept_weight[inverse[k]]:g}, here "
+                           f"{listed.weight[k]:g}: give each edge one weight", listed.origin, line)
+    return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))

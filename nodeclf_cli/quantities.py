@@ -4,14 +4,18 @@ For every quantity a step computes, in the order it is worked by hand: its name 
 key in JSON and in answers files, and the field of :class:`core.StepResult`), its
 symbol, what messages call it, its table title and formula (as text and as LaTeX), its
 shape (what its rows and columns are), the quantities it is computed from, and which
-of the two required precisions it is written at. Tables, JSON, Markdown, LaTeX,
-carrying, ``--explain``, ``check`` and ``generate`` read it; a new quantity is one
-entry here plus its mathematics in :mod:`core`.
+of the two required precisions it is written at, and whether it exists only with a
+graph (``graph``: the degrees, Â and Ẑ; a problem without edges has none of them, and
+a quantity's parents that a problem does not have are left out), and how its formula
+reads for a summed loss or on a graph. Tables, JSON, Markdown, LaTeX, carrying,
+``--explain``, ``check`` and ``generate`` read it; a new quantity is one entry here plus
+its mathematics in :mod:`core`.
 
 Shapes are given by axes: ``("node", "class")`` is a row per node and a column per
 class; ``("class", "feature")`` a row per class; ``("node",)`` one number per node;
-``("class",)`` one number per class; ``()`` a single number. Grading works on each
-quantity as a 2-d array (:func:`as_2d`): a per-node vector is a column, a per-class
+``("class",)`` one number per class; ``()`` a single number; ``("node", "node")`` a
+node x node matrix (Â); ``("node", "feature")`` a row of features per node (Ẑ).
+Grading works on each quantity as a 2-d array (:func:`as_2d`): a per-node vector is a column, a per-class
 vector and a scalar are one row.
 """
 
@@ -37,6 +41,10 @@ class Quantity:
     parents: tuple[str, ...]  # the quantities it is computed from; () the inputs alone
     row_by_row: bool = False  # each row rests on the same row of its parent only
     loss_precision: bool = False  # written at the loss's precision (finer), not the values'
+    graph: bool = False  # exists only for a problem with a graph (edges)
+    whole: bool = False  # a count where whole (unweighted degrees): written as a whole number, it is exact
+    # the formula (text, LaTeX) where it reads differently with a graph: the layer sees Ẑ, not Z
+    on_graph: tuple[str, str] | None = None
     sum_formula: str | None = None  # the formula where the loss is the sum, not the mean (else the same)
     sum_latex: str | None = None
 
@@ -44,7 +52,7 @@ class Quantity:
     def rows(self) -> str | None:
         """What a row of an answers mapping is keyed by: node, class, or None (a single
         number, or one list over the classes)."""
-        return self.axes[0] if self.axes in (("node", "class"), ("class", "feature"), ("node",)) else None
+        return self.axes[0] if self.axes[:1] == ("node",) or self.axes == ("class", "feature") else None
 
     @property
     def columns(self) -> str | None:
@@ -53,22 +61,48 @@ class Quantity:
             return self.axes[1]
         return "class" if self.axes == ("class",) else None
 
-    def formula_for(self, reduction: str) -> str:
-        """The formula as text, for a mean ("mean") or summed ("sum") loss."""
-        return self.sum_formula if reduction == "sum" and self.sum_formula else self.formula
+    def formula_for(self, reduction: str = "mean", graph: bool = False) -> str:
+        """The formula as text, for a mean or summed loss, with a graph or without."""
+        return self._forms(reduction, graph)[0]
 
-    def latex_for(self, reduction: str) -> str:
-        return self.sum_latex if reduction == "sum" and self.sum_latex else self.latex
+    def latex_for(self, reduction: str = "mean", graph: bool = False) -> str:
+        return self._forms(reduction, graph)[1]
 
-    def heading(self, reduction: str = "mean") -> str:
+    def heading(self, reduction: str = "mean", graph: bool = False) -> str:
         """``Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])``."""
-        return f"{self.title}  {self.formula_for(reduction)}"
+        return f"{self.title}  {self.formula_for(reduction, graph)}"
+
+    def _forms(self, reduction: str, graph: bool) -> tuple[str, str]:
+        if graph and self.on_graph:
+            return self.on_graph
+        if reduction == "sum" and self.sum_formula:
+            return self.sum_formula, self.sum_latex or self.latex
+        return self.formula, self.latex
 
 
 QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
+        "degrees", "d̃", "degrees", "Degrees", "d̃_i = Σ_j Ã_ij   (Ã = A + I)",
+        r"\tilde d_i = \sum_j \tilde A_{ij} \quad (\tilde A = A + I)", ("node",), (), graph=True, whole=True,
+    ),
+    Quantity(
+        "adjacency", "Â", "normalised adjacency", "Normalised adjacency",
+        "Â = D̃^-1/2 Ã D̃^-1/2   (Â_ij = Ã_ij / √(d̃_i d̃_j))",
+        r"\hat A = \tilde D^{-1/2} \tilde A \tilde D^{-1/2} \quad "
+        r"(\hat A_{ij} = \tilde A_{ij} / \sqrt{\tilde d_i \tilde d_j})",
+        ("node", "node"), ("degrees",), graph=True,
+    ),
+    Quantity(
+        "propagated", "ẑ", "propagated embeddings", "Propagated embeddings", "Ẑ = Â Z   (ẑ_i = Σ_j Â_ij z_j)",
+        r"\hat Z = \hat A Z \quad (\hat z_i = \sum_j \hat A_{ij} z_j)", ("node", "feature"), ("adjacency",),
+        graph=True,
+    ),
+    Quantity(
         "logits", "h", "logits", "Logits", "H = Z Wᵀ + b   (h_i[c] = z_i · w_c + b_c)",
-        r"H = Z W^{\top} + b \quad (h_i[c] = z_i \cdot w_c + b_c)", ("node", "class"), (),
+        r"H = Z W^{\top} + b \quad (h_i[c] = z_i \cdot w_c + b_c)", ("node", "class"), ("propagated",),
+        row_by_row=True,
+        on_graph=("H = Ẑ Wᵀ + b   (h_i[c] = ẑ_i · w_c + b_c)",
+                  r"H = \hat Z W^{\top} + b \quad (h_i[c] = \hat z_i \cdot w_c + b_c)"),
     ),
     Quantity(
         "probabilities", "p", "probabilities", "Softmax", "p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])",
@@ -91,6 +125,7 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity(
         "grad_W", "∂L/∂w", "gradients of W", "Gradient of W", "∂L/∂W = (∂L/∂H)ᵀ Z",
         r"\partial L/\partial W = (\partial L/\partial H)^{\top} Z", ("class", "feature"), ("grad_logits",),
+        on_graph=("∂L/∂W = (∂L/∂H)ᵀ Ẑ", r"\partial L/\partial W = (\partial L/\partial H)^{\top} \hat Z"),
     ),
     Quantity(
         "grad_b", "∂L/∂b", "gradients of b", "Gradient of b", "∂L/∂b = Σ_i ∂L/∂h_i",
@@ -107,6 +142,42 @@ QUANTITIES: tuple[Quantity, ...] = (
 )
 BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def present(graph: bool) -> tuple[Quantity, ...]:
+    """The quantities of a step: all of them with a graph, else those that need none."""
+    return tuple(q for q in QUANTITIES if graph or not q.graph)
+
+
+def degrees_formula(self_loops: bool) -> tuple[str, str]:
+    """The degrees' formula (text, LaTeX), with self-loops (the registry's) or without."""
+    if self_loops:
+        return BY_NAME["degrees"].formula, BY_NAME["degrees"].latex
+    return "d_i = Σ_j A_ij   (no self-loops: Ã = A)", r"d_i = \sum_j A_{ij} \quad (\text{no self-loops: } \tilde A = A)"
+
+
+def adjacency_formula(norm: str) -> tuple[str, str]:
+    """Â's formula (text, LaTeX) for a normalisation: sym (the registry's), rw or none."""
+    return {
+        "sym": (BY_NAME["adjacency"].formula, BY_NAME["adjacency"].latex),
+        "rw": ("Â = D̃^-1 Ã   (Â_ij = Ã_ij / d̃_i)",
+               r"\hat A = \tilde D^{-1} \tilde A \quad (\hat A_{ij} = \tilde A_{ij} / \tilde d_i)"),
+        "none": ("Â = Ã   (not normalised)", r"\hat A = \tilde A \quad (\text{not normalised})"),
+    }[norm]
+
+
+def propagated_formula(hops: int) -> tuple[str, str]:
+    """Ẑ's formula (text, LaTeX) for K hops (K = 1: the registry's)."""
+    if hops == 1:
+        return BY_NAME["propagated"].formula, BY_NAME["propagated"].latex
+    return (f"Ẑ = Â^{hops} Z   (Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾, Ẑ⁽⁰⁾ = Z)",
+            rf"\hat Z = \hat A^{{{hops}}} Z \quad (\hat Z^{{(k)}} = \hat A \hat Z^{{(k-1)}},\ \hat Z^{{(0)}} = Z)")
+
+
+def hop_formula(k: int) -> tuple[str, str]:
+    """One hop's formula (text, LaTeX): Ẑ⁽ᵏ⁾ = Â Ẑ⁽ᵏ⁻¹⁾ (Â Z for the first)."""
+    before, before_tex = ("Z", "Z") if k == 1 else (f"Ẑ⁽{k - 1}⁾", rf"\hat Z^{{({k - 1})}}")
+    return f"Ẑ⁽{k}⁾ = Â {before}", rf"\hat Z^{{({k})}} = \hat A {before_tex}"
 
 
 def upstream(name: str) -> tuple[str, ...]:

@@ -13,7 +13,14 @@ from rich.text import Text
 from .core import StepResult
 from .errors import counted, printable
 from .problem import Problem
-from .quantities import BY_NAME, QUANTITIES
+from .quantities import (
+    BY_NAME,
+    adjacency_formula,
+    degrees_formula,
+    hop_formula,
+    present,
+    propagated_formula,
+)
 from .rounding import Precision, round_value
 
 TIE_MARK = "*"
@@ -208,12 +215,15 @@ def per_class_section(
     return section.add_notes(cells.footnote())
 
 
-def _heading(*names: str, title: str | None = None, reduction: str = "mean") -> tuple[str, str]:
+def _heading(
+    *names: str, title: str | None = None, reduction: str = "mean", graph: bool = False
+) -> tuple[str, str]:
     """A table's title from the registry: its quantities' formulas side by side, as
-    text and as LaTeX ("Gradients  ∂L/∂W = ...,  ∂L/∂b = ...")."""
+    text and as LaTeX ("Gradients  ∂L/∂W = ...,  ∂L/∂b = ..."), as they read with a
+    graph (the layer sees Ẑ) or without."""
     found = [BY_NAME[name] for name in names]
-    text = [q.formula_for(reduction) for q in found]
-    latex = [q.latex_for(reduction) for q in found]
+    text = [q.formula_for(reduction, graph) for q in found]
+    latex = [q.latex_for(reduction, graph) for q in found]
     title = title or found[0].title
     return f"{title}  " + ",  ".join(text), rf"{latex_words(title)} \quad $" + r",\quad ".join(latex) + "$"
 
@@ -244,7 +254,10 @@ def step_sections(
     ids = problem.node_ids[:shown]
     left_out = nodes_left_out(shown, n)
     sections = input_sections(problem, shown)
-    text, latex = _heading("logits")
+    on_graph = problem.graph is not None
+    if on_graph:
+        sections += graph_sections(problem, result, precision, shown)
+    text, latex = _heading("logits", graph=on_graph)
     symbol = BY_NAME["logits"].symbol
     sections.append(per_node_section(text, problem, result.logits, symbol, Cells(precision), shown, latex))
 
@@ -276,7 +289,7 @@ def step_sections(
                          latex)
         .add_notes("Y: one-hot rows of the true classes")
     )
-    text, latex = _heading("grad_W", "grad_b", title="Gradients")
+    text, latex = _heading("grad_W", "grad_b", title="Gradients", graph=on_graph)
     sections.append(
         per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
                           Cells(precision), latex)
@@ -288,6 +301,69 @@ def step_sections(
                           _class_symbols("W_new", "b_new"), Cells(precision), latex + rf" \quad ($\alpha = {alpha}$)")
     )
     return sections
+
+
+MATRIX_NODES = 12  # Â is shown as a matrix up to this many nodes, else its non-zeros row by row
+
+
+def graph_sections(problem: Problem, result: StepResult, precision: Precision, shown: int) -> list[Section]:
+    """The degrees, Â (a matrix for a small graph, else its non-zeros summarised per
+    node) and Ẑ (each hop for K ≤ 3), for the first ``shown`` nodes, titled from the registry."""
+    graph, ids, n = problem.graph, problem.node_ids, len(problem.node_ids)
+    p = graph.propagation
+    A_hat = result.adjacency
+    left_out = nodes_left_out(shown, n)
+    kind = "directed" if p.directed else "undirected"
+    merged = f"; {counted(graph.merged, 'listing')} merged (an edge listed twice, or both ways)" if graph.merged else ""
+    edges_note = f"{counted(len(graph.source), f'{kind} edge')}{merged}"
+    cells = Cells(precision)
+    text, latex = degrees_formula(p.self_loops)
+    degree = Section(f"{BY_NAME['degrees'].title}  {text}",
+                     ["node", "neighbours j (Ã_ij ≠ 0)", "d̃_i" if p.self_loops else "d_i"],
+                     latex=rf"{BY_NAME['degrees'].title} \quad ${latex}$")
+    neighbours = np.split(A_hat.cols, np.searchsorted(A_hat.rows, np.arange(1, n)))
+    for node_id, cols, d in zip(ids[:shown], neighbours, result.degrees):
+        listed = ", ".join(str(ids[m]) for m in cols[:8]) + (f" … ({len(cols) - 8} more)" if len(cols) > 8 else "")
+        shown_degree = Cell(str(int(d))) if float(d).is_integer() else cells(d)  # unweighted: a count
+        degree.add_row(name_cell(node_id), Cell(listed or "—", number=False), shown_degree)
+    sections = [degree.add_notes(left_out, edges_note, cells.footnote())]
+
+    text, latex = adjacency_formula(p.norm)
+    title, latex = f"{BY_NAME['adjacency'].title}  {text}", rf"{BY_NAME['adjacency'].title} \quad ${latex}$"
+    cells = Cells(precision)
+    if n <= MATRIX_NODES:
+        matrix = np.asarray(A_hat)
+        adjacency = Section(title, ["node", *(str(i) for i in ids)], latex=latex)
+        for node_id, row in zip(ids[:shown], matrix):
+            adjacency.add_row(name_cell(node_id), *(cells(x) if x else Cell("0") for x in row))
+    else:
+        adjacency = Section(title, ["node", "non-zeros", "Â_ii", "Σ_j Â_ij", "largest Â_ij"], latex=latex)
+        values = np.split(A_hat.values, np.searchsorted(A_hat.rows, np.arange(1, n)))
+        for i, (node_id, cols, row) in enumerate(zip(ids[:shown], neighbours, values)):
+            diagonal = row[cols == i].sum()
+            adjacency.add_row(name_cell(node_id), str(len(row)), cells(diagonal), cells(row.sum()),
+                              cells(row.max(initial=0.0)))
+        adjacency.add_notes(f"Â has {len(A_hat.values)} non-zeros (--format json lists them all)")
+    sections.append(adjacency.add_notes(left_out, cells.footnote()))
+
+    hops = result.hops if 1 < p.hops <= 3 else []
+    for k, values in enumerate(hops[:-1], start=1):
+        text, latex = hop_formula(k)
+        sections.append(_feature_section(f"Hop {k}  {text}", ids, values, f"ẑ⁽{k}⁾", Cells(precision), shown,
+                                         left_out, rf"Hop {k} \quad ${latex}$"))
+    text, latex = propagated_formula(p.hops)
+    title = BY_NAME["propagated"].title
+    sections.append(_feature_section(f"{title}  {text}", ids, result.propagated, "ẑ", Cells(precision), shown,
+                                     left_out, rf"{title} \quad ${latex}$"))
+    return sections
+
+
+def _feature_section(formula: str, ids: Any, values: np.ndarray, symbol: str, cells: Cells, shown: int,
+                     left_out: str | None, latex: str | None = None) -> Section:
+    section = Section(formula, ["node", *(f"{symbol}[{j}]" for j in range(values.shape[1]))], latex=latex)
+    for node_id, row in zip(ids[:shown], values[:shown]):
+        section.add_row(name_cell(node_id), *cells.row(row))
+    return section.add_notes(left_out, cells.footnote())
 
 
 def mark_carry_changes(carried: list[Section], exact: list[Section]) -> None:
@@ -325,10 +401,27 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
         "learning_rate": problem.learning_rate,
         "reduction": reduction,
     }
-    for q in QUANTITIES:
-        data[q.name] = getattr(result, q.name)
+    if problem.graph is not None:
+        data.update(graph_json(problem, result))
+    for q in present(problem.graph is not None):
+        value = getattr(result, q.name)
+        if q.name == "adjacency":  # its non-zeros, [row_id, col_id, value]
+            ids = data["node_ids"]
+            data[q.name] = [[ids[i], ids[j], float(x)] for i, j, x in zip(value.rows, value.cols, value.values)]
+        else:
+            data[q.name] = value
+    if problem.graph is not None and problem.graph.propagation.hops > 1:
+        data["hops"] = [np.asarray(hop) for hop in result.hops]
     data["predicted"] = [names[i] for i in result.predicted]
     return data
+
+
+def graph_json(problem: Problem, result: StepResult) -> dict:
+    """The graph's edges as merged, ``[source_id, target_id, weight]``, and the propagation settings."""
+    graph = problem.graph
+    ids = [_json_value(i) for i in problem.node_ids]
+    edges = [[ids[s], ids[t], float(w)] for s, t, w in zip(graph.source, graph.target, graph.weight)]
+    return {"edges": edges, "propagation": {**graph.propagation.as_dict(), "merged": graph.merged}}
 
 
 def heading(title: str) -> Text:

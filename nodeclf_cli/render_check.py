@@ -22,7 +22,7 @@ MARKS = {"correct": "✓", "follows_through": "→", "wrong": "✗"}
 def expected_text(grader: Grader, entry: Entry) -> str:
     """The exact value as the student should have written it: at the places they wrote,
     or the required places where they wrote fewer."""
-    return shown(entry.expected, grader.places(entry.quantity, entry.decimals))
+    return shown(entry.expected, grader.places(entry.quantity, entry.decimals, entry.expected))
 
 
 def _rows(grader: Grader, entries: list[Entry]) -> list[tuple[str, list[Entry]]]:

@@ -26,8 +26,16 @@ def _percent(x: float | None) -> str:
 
 
 def _has_split(history: Sequence[Epoch]) -> bool:
-    """Whether the run had a train/val/test split (its epochs then carry val accuracy)."""
-    return bool(history) and history[0].val_accuracy is not None
+    """Whether the run had a train/val/test split (its epochs then carry val or test accuracy)."""
+    return bool(_split_accuracies(history))
+
+
+def _split_accuracies(history: Sequence[Epoch]) -> list[str]:
+    """The Epoch fields of the splits that have nodes (``val_accuracy``, ``test_accuracy``):
+    each split's accuracy is given whenever that split has nodes."""
+    if not history:
+        return []
+    return [name for name in ("val_accuracy", "test_accuracy") if getattr(history[0], name) is not None]
 
 
 def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
@@ -183,7 +191,7 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
     accuracy_axis.plot(
         epochs, [e.accuracy for e in history], color="tab:orange", label="train accuracy" if split else "accuracy"
     )
-    if split:
+    if history and history[0].val_accuracy is not None:
         accuracy_axis.plot(epochs, [e.val_accuracy for e in history], color="tab:green", label="val accuracy")
     accuracy_axis.set_ylabel("accuracy")
     accuracy_axis.set_ylim(0, 1)
@@ -194,22 +202,22 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
 
 
 def history_csv(history: Sequence[Epoch]) -> str:
-    split = _has_split(history)
-    lines = ["epoch,loss,accuracy" + (",val_accuracy,test_accuracy" if split else "")]
+    splits = _split_accuracies(history)
+    lines = [",".join(["epoch", "loss", "accuracy", *splits])]
     for e in history:
-        extra = f",{e.val_accuracy!r},{e.test_accuracy!r}" if split else ""
+        extra = "".join(f",{getattr(e, name)!r}" for name in splits)
         lines.append(f"{e.epoch},{e.loss!r},{e.accuracy!r}{extra}")
     return "\n".join(lines) + "\n"
 
 
 def history_records(history: Sequence[Epoch]) -> list[dict]:
-    """Each epoch's figures as a JSON record (val and test accuracy only with a split)."""
+    """Each epoch's figures as a JSON record (val and test accuracy with a split, each
+    where its split has nodes)."""
+    splits = _split_accuracies(history)
     records = []
     for e in history:
         record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": e.accuracy}
-        if e.val_accuracy is not None:
-            record["val_accuracy"] = e.val_accuracy
-            record["test_accuracy"] = e.test_accuracy
+        record.update((name, getattr(e, name)) for name in splits)
         records.append(record)
     return records
 
@@ -251,6 +259,25 @@ def weights_csv(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
     return out.getvalue()
 
 
+def _graph_lines(problem: Problem, edges_ref: str | None) -> list[str]:
+    """``edges:`` (the file they came from, or each edge inline) and ``propagation:``,
+    so that the saved problem propagates as it was trained."""
+    graph = problem.graph
+    if graph is None:
+        return []
+    if edges_ref is not None:
+        lines = [f"edges: {edges_ref}"]
+    else:
+        ids = problem.node_ids
+        lines = ["edges:"] + [
+            f"  - [{_scalar(ids[s])}, {_scalar(ids[t])}" + ("]" if w == 1 else f", {float(w)!r}]")
+            for s, t, w in zip(graph.source, graph.target, graph.weight)
+        ]
+    settings = ", ".join(f"{key}: {str(value).lower() if isinstance(value, bool) else value}"
+                         for key, value in graph.propagation.as_dict().items())
+    return lines + [f"propagation: {{{settings}}}"]
+
+
 def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str) -> str:
     """A problem file with the trained weights, readable by ``nodeclf step``: its
     embeddings and labels refer to the files they came from (relative to ``path``),
@@ -280,6 +307,7 @@ def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: flo
             if c >= 0
         ]
     lines.append(f"classes: {_flow(problem.classes)}")
+    lines += _graph_lines(problem, ref("edges"))
     lines.append("weights:")
     lines.append("  W:")
     lines += [f"    - {_flow(row)}" for row in W.astype(float)]

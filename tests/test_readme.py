@@ -31,7 +31,9 @@ def examples() -> list[tuple[str, list[str]]]:
 
 
 def test_the_readme_has_its_examples():
-    assert [command.split()[1] for command, _ in examples()] == ["step", "step", "step", "train", "check", "check"]
+    assert [command.split()[1] for command, _ in examples()] == [
+        "step", "step", "step", "train", "check", "check", "step", "check", "train", "train"
+    ]
 
 
 @pytest.mark.parametrize("command, shown", examples(), ids=lambda value: value if isinstance(value, str) else "")

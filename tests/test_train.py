@@ -584,3 +584,20 @@ def test_wide_weights_are_summarised_per_class(tmp_path):
         j = int(np.argmax(np.abs(W[c])))
         cells = table_row(weights, str(c))
         assert cells == [str(c), f"{b[c]:.4f}", f"{np.linalg.norm(W[c]):.4f}", str(j), f"{W[c, j]:.4f}"]
+
+
+def test_a_split_without_val_nodes_still_gives_test_accuracy(tmp_path):
+    labels = tmp_path / "labels.csv"
+    problem = load_problem(KARATE)
+    splits = ["train"] * 24 + ["test"] * 8  # no val node; 33 and 34 unlabelled
+    rows = [f"{i + 1},{problem.classes[c]},{s}" for i, (c, s) in enumerate(zip(problem.y, splits))]
+    labels.write_text("id,label,split\n" + "\n".join(rows) + "\n")
+    history = tmp_path / "h.csv"
+    data = train_json(str(KARATE), "--labels", str(labels), "--epochs", "3", "--init", "zeros",
+                      "--history", str(history))
+    first = data["history"][0]
+    assert "val_accuracy" not in first
+    # with zero weights every logit ties, and argmax picks the first class
+    test_y = problem.y[24:32]
+    assert first["test_accuracy"] == pytest.approx(np.mean(test_y == 0))
+    assert history.read_text().splitlines()[0] == "epoch,loss,accuracy,test_accuracy"
