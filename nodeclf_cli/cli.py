@@ -733,8 +733,8 @@ def train(
         None,
         "--threads",
         min=1,
-        help="Cores to train on [default: each core nodeclf may run on (within taskset and CPU limits), "
-        "at most 8].",
+        help="Cores to train on, at most those nodeclf may run on (more is lowered, with a note) "
+        "[default: each core nodeclf may run on (within taskset and CPU limits), at most 8].",
     ),
     every: Optional[int] = typer.Option(
         None, "--every", min=1, help="Show every K-th epoch [default: all up to 30, else about 20 rows]."
