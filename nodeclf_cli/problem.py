@@ -6,7 +6,6 @@ are :class:`NodeclfError` naming the file, the line or key, and what is wrong.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import stat
@@ -180,6 +179,8 @@ def _key(node_id: Any) -> str:
 def _check_keys(data: Mapping, allowed: tuple, source: str, what: str) -> None:
     for key in data:
         if key not in allowed:
+            import difflib  # only for a mistake
+
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
             raise NodeclfError(
