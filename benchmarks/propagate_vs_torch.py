@@ -24,14 +24,13 @@ Goals: end to end at least 2x PyTorch's speed, at most 0.5x its peak memory.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from processes import child, report
 
 N, E, D, C = 169_343, 1_166_243, 128, 40
 HOPS, LEARNING_RATE = 2, 0.5
@@ -112,27 +111,8 @@ def run_torch(folder: Path, epochs: int) -> dict:
     return {"losses": losses, "load": loaded - start, "propagate": propagated - loaded, "train": trained - propagated}
 
 
-def peak_memory_mb() -> float:
-    """This process's peak resident memory (VmHWM on Linux)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024
-    except (OSError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def worker(side: str, folder: Path, epochs: int) -> None:
-    result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
-    result["peak_mb"] = peak_memory_mb()
-    print(json.dumps(result))
-
-
-def child(side: str, folder: Path, epochs: int) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", side, "--folder", str(folder), "--epochs", str(epochs)],
-        check=True, capture_output=True, text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report((run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs))
 
 
 def main() -> None:
@@ -159,7 +139,7 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
         for _ in range(args.rounds):
             for side in ("torch", "nodeclf"):
-                runs[side].append(child(side, folder, args.epochs))
+                runs[side].append(child(__file__, side, folder, args.epochs))
 
     ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]
     agree = np.allclose(ours, theirs, rtol=1e-3, atol=0)

@@ -25,14 +25,13 @@ Goals on a 2-core machine: at least 2.5x PyTorch's epochs/s, at most 0.4x its me
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from processes import child, report
 
 N, D, C = 169_343, 128, 40
 LEARNING_RATE = 0.5
@@ -91,29 +90,10 @@ def run_torch(folder: Path, epochs: int) -> dict:
     return {"losses": losses, "times": times}
 
 
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. On Linux, VmHWM: ru_maxrss would also
-    count the parent's memory at the fork (Linux keeps it across exec)."""
-    try:
-        status = Path("/proc/self/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024
-    except (OSError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def worker(side: str, folder: Path, epochs: int) -> None:
     result = (run_nodeclf if side == "nodeclf" else run_torch)(folder, epochs)
-    result["peak_mb"] = peak_memory_mb()
     result["blas"] = numpy_blas()
-    print(json.dumps(result))
-
-
-def child(side: str, folder: Path, epochs: int) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", side, "--folder", str(folder), "--epochs", str(epochs)],
-        check=True, capture_output=True, text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report(result)
 
 
 def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -168,7 +148,7 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
         for _ in range(args.rounds):
             for side in ("torch", "nodeclf"):
-                runs[side].append(child(side, folder, args.epochs))
+                runs[side].append(child(__file__, side, folder, args.epochs))
     peak = sgemm_gflops()
 
     ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]
@@ -183,7 +163,8 @@ def main() -> None:
     # epochs 2 onwards: without each side's set-up in its first epoch
     later = per_side(lambda r: (args.epochs - 1) / (r["times"][-1] - r["times"][0])) if args.epochs > 1 else None
     first_ms = per_side(lambda r: 1000 * r["times"][0])
-    round_ratios = [theirs_r["times"][-1] / ours_r["times"][-1] for ours_r, theirs_r in zip(runs["nodeclf"], runs["torch"])]
+    round_ratios = [theirs_r["times"][-1] / ours_r["times"][-1]
+                    for ours_r, theirs_r in zip(runs["nodeclf"], runs["torch"])]
     memory = per_side(lambda r: r["peak_mb"])
     flops_per_epoch = 2 * 2 * N * D * C  # forward Z W^T and backward (dL/dH)^T Z
     print(f"problem: {N} nodes x {D} features, {C} classes, float32, {args.epochs} epochs, lr {LEARNING_RATE}; "

@@ -6,12 +6,11 @@ decimals, so numbers are read as subclasses of int and float that keep their tex
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import NodeclfError, counted
+from .errors import NodeclfError, counted, unknown
 from .grading import GivenRow
 from .problem import (
     Positions,
@@ -159,9 +158,8 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
         raise NodeclfError("expected a mapping with problem: and answers:", path, 1)
     for key in data:
         if key not in ANSWER_FILE_KEYS:
-            close = difflib.get_close_matches(str(key), ANSWER_FILE_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "expected problem: and answers:"
-            raise NodeclfError(f"unknown key {key!r}; {hint}", path, data.key_lines[key])
+            raise unknown("key", key, ANSWER_FILE_KEYS, path, data.key_lines[key],
+                          otherwise="expected problem: and answers:")
     spec = data.get("problem")
     needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:
@@ -194,9 +192,7 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
     rows: list[GivenRow] = []
     for name, value in answers.items():
         if name not in BY_NAME:
-            close = difflib.get_close_matches(str(name), list(NAMES), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(NAMES)
-            raise NodeclfError(f"unknown quantity {name!r}; {hint}", path, answers.key_lines[name], "answers")
+            raise unknown("quantity", name, NAMES, path, answers.key_lines[name], "answers")
         rows += _rows(name, value, problem, source, answers.key_lines[name])
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 

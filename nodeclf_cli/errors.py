@@ -132,3 +132,18 @@ def excerpt(value: object, most: int = EXCERPT_LENGTH) -> str:
         value = value.item()
     text = _bounded_repr(value)
     return text if len(text) <= most else text[:most] + "…"
+
+
+
+def unknown(
+    kind: str, name: object, known: list[str] | tuple[str, ...], source: str | Path | None, line: int | None,
+    where: str | None = None, in_what: str | None = None, otherwise: str | None = None,
+) -> NodeclfError:
+    """The error for an unknown key or name: ``unknown key 'learnig_rate' in the problem;
+    did you mean 'learning_rate'?``, else what is expected (``otherwise``, or the list)."""
+    import difflib  # only for a mistake
+
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else (otherwise or "expected one of " + ", ".join(known))
+    place = f" in {in_what}" if in_what else ""
+    return NodeclfError(f"unknown {kind} {excerpt(name)}{place}; {hint}", source, line, where)

@@ -21,13 +21,12 @@ earns nothing. Verdicts are the grader's; this module only weighs them:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import NodeclfError
+from .errors import NodeclfError, unknown
 from .grading import Grade, Grader
 from .quantities import BY_NAME, NAMES
 from .sources import Mapping, load_yaml, to_number
@@ -100,9 +99,8 @@ def load_scheme(path: Path) -> Scheme:
         raise NodeclfError("expected a mapping with points: (and per:, follow_through:, coarse:)", path, 1)
     for key in data:
         if key not in SCHEME_KEYS:
-            close = difflib.get_close_matches(str(key), SCHEME_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else "expected " + ", ".join(SCHEME_KEYS)
-            raise NodeclfError(f"unknown key {key!r}; {hint}", path, data.key_lines[key])
+            raise unknown("key", key, SCHEME_KEYS, path, data.key_lines[key],
+                          otherwise="expected " + ", ".join(SCHEME_KEYS))
     per = data.get("per", "number")
     if per not in ("number", "quantity"):
         raise NodeclfError(f"expected number or quantity, found {per!r}", path, data.key_lines.get("per"), "per")
@@ -116,9 +114,7 @@ def load_scheme(path: Path) -> Scheme:
         for name, value in given.items():
             line = given.key_lines[name]
             if name not in BY_NAME:
-                close = difflib.get_close_matches(str(name), list(NAMES), n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "expected one of " + ", ".join(NAMES)
-                raise NodeclfError(f"unknown quantity {name!r}; {hint}", path, line, "points")
+                raise unknown("quantity", name, NAMES, path, line, "points")
             number = to_number(value, source, line, f"points.{name}")
             if number < 0:
                 raise NodeclfError(f"expected points of at least 0, found {value}", path, line, f"points.{name}")

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import MissingFile, NodeclfError, counted, plural
+from .errors import MissingFile, NodeclfError, counted, plural, unknown
 from .rounding import Precision, Requirement
 from .sources import (
     LARGEST,
@@ -179,13 +179,7 @@ def _key(node_id: Any) -> str:
 def _check_keys(data: Mapping, allowed: tuple, source: str, what: str) -> None:
     for key in data:
         if key not in allowed:
-            import difflib  # only for a mistake
-
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"expected one of {', '.join(allowed)}"
-            raise NodeclfError(
-                f"unknown key {_excerpt(key)} in {what}; {hint}", source, data.key_lines.get(key)
-            )
+            raise unknown("key", key, allowed, source, data.key_lines.get(key), in_what=what)
 
 
 def _rows_from_yaml(data: Any, source: str, key: str, line: int | None) -> _Rows:
