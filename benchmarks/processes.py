@@ -4,11 +4,14 @@ with its peak memory."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def peak_memory_mb() -> float:
@@ -34,3 +37,27 @@ def child(script: str, side: str, folder: Path, epochs: int) -> dict:
         check=True, capture_output=True, text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def arguments(description: str, epochs: int, rounds: int) -> argparse.Namespace:
+    """The command line every such benchmark takes: ``--epochs``, ``--rounds``, and the
+    worker's own ``--worker SIDE --folder DIR``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--worker", choices=["nodeclf", "torch"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def rounds(script: str, make_problem: Callable[[Path], object], count: int, epochs: int) -> dict[str, list[dict]]:
+    """``count`` rounds on one problem made in a temporary folder: each side in turn
+    (PyTorch first), each in a fresh process; each side's reports, in order."""
+    runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        make_problem(folder)
+        for _ in range(count):
+            for side in ("torch", "nodeclf"):
+                runs[side].append(child(script, side, folder, epochs))
+    return runs

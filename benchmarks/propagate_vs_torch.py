@@ -23,14 +23,12 @@ Goals: end to end at least 2x PyTorch's speed, at most 0.5x its peak memory.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from processes import child, report
+from processes import arguments, report, rounds
 
 N, E, D, C = 169_343, 1_166_243, 128, 40
 HOPS, LEARNING_RATE = 2, 0.5
@@ -116,12 +114,7 @@ def worker(side: str, folder: Path, epochs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--worker", choices=["nodeclf", "torch"], help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], epochs=100, rounds=1)
     if args.worker:
         worker(args.worker, args.folder, args.epochs)
         return
@@ -133,13 +126,7 @@ def main() -> None:
 
     from nodeclf_cli.train import usable_cores
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        make_problem(folder)
-        runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
-        for _ in range(args.rounds):
-            for side in ("torch", "nodeclf"):
-                runs[side].append(child(__file__, side, folder, args.epochs))
+    runs = rounds(__file__, make_problem, args.rounds, args.epochs)
 
     ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]
     agree = np.allclose(ours, theirs, rtol=1e-3, atol=0)

@@ -24,14 +24,12 @@ Goals on a 2-core machine: at least 2.5x PyTorch's epochs/s, at most 0.4x its me
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from processes import child, report
+from processes import arguments, report, rounds
 
 N, D, C = 169_343, 128, 40
 LEARNING_RATE = 0.5
@@ -123,12 +121,7 @@ def _timed(function) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--worker", choices=["nodeclf", "torch"], help=argparse.SUPPRESS)
-    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0], epochs=20, rounds=3)
     if args.worker:
         worker(args.worker, args.folder, args.epochs)
         return
@@ -142,13 +135,7 @@ def main() -> None:
 
     from nodeclf_cli.train import usable_cores
 
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        make_problem(folder)
-        runs: dict[str, list[dict]] = {"nodeclf": [], "torch": []}
-        for _ in range(args.rounds):
-            for side in ("torch", "nodeclf"):
-                runs[side].append(child(__file__, side, folder, args.epochs))
+    runs = rounds(__file__, make_problem, args.rounds, args.epochs)
     peak = sgemm_gflops()
 
     ours, theirs = runs["nodeclf"][0]["losses"], runs["torch"][0]["losses"]

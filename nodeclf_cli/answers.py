@@ -24,7 +24,15 @@ from .problem import (
 )
 from .quantities import BY_NAME, NAMES
 from .rounding import Requirement
-from .sources import Mapping, Sequence, _LocatingLoader, is_number_text, load_yaml_or_name, to_number
+from .sources import (
+    Mapping,
+    Sequence,
+    _LocatingLoader,
+    check_keys,
+    is_number_text,
+    load_yaml_or_name,
+    to_number,
+)
 
 ANSWER_FILE_KEYS = ("problem", "student", "precision", "answers")
 
@@ -154,12 +162,7 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
     path = find_answers(path)
     data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
-    if not isinstance(data, Mapping):
-        raise NodeclfError("expected a mapping with problem: and answers:", path, 1)
-    for key in data:
-        if key not in ANSWER_FILE_KEYS:
-            raise unknown("key", key, ANSWER_FILE_KEYS, path, data.key_lines[key],
-                          otherwise="expected problem: and answers:")
+    check_keys(data, ANSWER_FILE_KEYS, path, "a mapping with problem: and answers:", "problem: and answers:")
     spec = data.get("problem")
     needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:

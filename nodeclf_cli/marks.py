@@ -29,7 +29,7 @@ import numpy as np
 from .errors import NodeclfError, unknown
 from .grading import Grade, Grader
 from .quantities import BY_NAME, NAMES
-from .sources import Mapping, load_yaml, to_number
+from .sources import Mapping, check_keys, load_yaml, to_number
 
 SCHEME_KEYS = ("per", "points", "follow_through", "coarse")
 
@@ -95,12 +95,8 @@ def load_scheme(path: Path) -> Scheme:
     """The marking scheme in ``path`` (see the module notes), checked."""
     data = load_yaml(path)
     source = str(path)
-    if not isinstance(data, Mapping):
-        raise NodeclfError("expected a mapping with points: (and per:, follow_through:, coarse:)", path, 1)
-    for key in data:
-        if key not in SCHEME_KEYS:
-            raise unknown("key", key, SCHEME_KEYS, path, data.key_lines[key],
-                          otherwise="expected " + ", ".join(SCHEME_KEYS))
+    check_keys(data, SCHEME_KEYS, path, "a mapping with points: (and per:, follow_through:, coarse:)",
+               ", ".join(SCHEME_KEYS))
     per = data.get("per", "number")
     if per not in ("number", "quantity"):
         raise NodeclfError(f"expected number or quantity, found {per!r}", path, data.key_lines.get("per"), "per")

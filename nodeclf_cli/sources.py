@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import yaml
 
-from .errors import MissingFile, NodeclfError
+from .errors import MissingFile, NodeclfError, unknown
 
 # Larger numbers are refused: a product of two of them would overflow float64.
 LARGEST = 1e150
@@ -757,3 +757,15 @@ def read_number_table(path: Path, header_words: tuple[str, ...] = ()) -> NumberT
         return text  # NaN, infinities or numbers beyond LARGEST: the careful reader words the error
     ids = [line[: line.find(delimiter)].strip() for line in data]
     return NumberTable([number for number, _ in numbered], ids, values)
+
+
+
+def check_keys(data: Any, allowed: tuple[str, ...], path: Path | str, mapping: str, keys: str) -> None:
+    """A file's top level must be a mapping of ``allowed`` keys: else one line, "expected
+    ``mapping``" (``a mapping with problem: and answers:``), or naming the unknown key
+    and what is close to it, else "expected ``keys``"."""
+    if not isinstance(data, Mapping):
+        raise NodeclfError(f"expected {mapping}", path, 1)
+    for key in data:
+        if key not in allowed:
+            raise unknown("key", key, allowed, path, data.key_lines[key], otherwise=f"expected {keys}")
