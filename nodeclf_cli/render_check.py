@@ -44,7 +44,7 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         entries = list(entries)
         q = BY_NAME[name]
         headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
-        section = Section(BY_NAME[name].heading(grader.reduction), headers)
+        section = Section(BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None), headers)
         for key, row in _rows(grader, entries):
             causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))
             section.add_row(
