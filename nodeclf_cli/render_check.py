@@ -104,6 +104,7 @@ def check_json(grader: Grader, grade: Grade) -> dict[str, Any]:
             "correct": grade.count("correct"),
             "follows_through": grade.count("follows_through"),
             "wrong": grade.count("wrong"),
+            "coarse": sum(e.coarse for e in grade.entries),
             "first_wrong": None if first is None else first.quantity,
         },
         "precision": grader.requirement.describe(),

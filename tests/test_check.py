@@ -94,7 +94,7 @@ def test_article_updated_w0_follows_through(article_grade):
 
 def test_article_summary(article_grade):
     assert article_grade["summary"] == {
-        "correct": 24, "follows_through": 7, "wrong": 8, "first_wrong": "logits",
+        "correct": 24, "follows_through": 7, "wrong": 8, "coarse": 0, "first_wrong": "logits",
     }
 
 
