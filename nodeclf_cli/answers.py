@@ -196,6 +196,9 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
     for name, value in answers.items():
         if name not in BY_NAME:
             raise unknown("quantity", name, NAMES, path, answers.key_lines[name], "answers")
+        if BY_NAME[name].graph and problem.graph is None:
+            raise NodeclfError("the problem has no graph (no edges:), so no " + BY_NAME[name].called,
+                               path, answers.key_lines[name], name)
         rows += _rows(name, value, problem, source, answers.key_lines[name])
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 

@@ -280,13 +280,13 @@ def _emit(content: Any, output: Any = None) -> Path | None:
     """Print ``content`` (text, a :class:`jsonout.Document` written a piece at a time,
     or Rich renderables) on stdout, or publish it to ``output`` (an
     :class:`output.Target`) and return where the file went."""
-    from .output import publish, write_stdout
+    from .output import publish, write_stdout, write_text
 
     if output is None:
         if isinstance(content, str):
-            write_stdout(lambda: sys.stdout.write(content))
+            write_stdout(lambda: write_text(content))
         elif callable(content):  # a jsonout.Document: its pieces
-            write_stdout(lambda: [sys.stdout.write(piece) for piece in content()])
+            write_stdout(lambda: [write_text(piece) for piece in content()])
         else:
             console = _stdout_console()
             write_stdout(lambda: [console.print(renderable, crop=False) for renderable in content])

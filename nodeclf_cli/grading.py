@@ -168,7 +168,9 @@ def judge(
     ``candidates`` (taken lazily, in order) it lies within half a unit of; otherwise a
     slip (``slip`` is its message). ``required`` is the precision the problem
     requires: a right number written coarser says so."""
-    coarse = required is not None and coarser_than(written.text, decimals, required)
+    # coarser than required, unless what was written is the exact value itself (0, 0.5)
+    coarse = required is not None and coarser_than(written.text, decimals, required) and not _is_exact(
+        written, exact_value)
     if coarse:
         as_written, asked = _written_words(written, decimals, required), _required_words(required)
     if within(written, exact_value, decimals):
@@ -191,6 +193,11 @@ def judge(
             return candidate
     slip = slip or f"an arithmetic slip; should be {shown(exact_value, decimals)}"
     return Candidate(exact_value, "wrong", "slip", slip)
+
+
+def _is_exact(written: Written, exact_value: float) -> bool:
+    """Whether the written number is the exact value, digit for digit (0.5 for 1/2)."""
+    return np.isfinite(exact_value) and written.value == snap(exact_value)
 
 
 def _written_words(written: Written, decimals: int, required: Precision | None) -> str:
@@ -445,7 +452,8 @@ class Grader:
         )
         return Entry(
             name, row.key, r, c, written, exact_value, verdict.verdict, verdict.cause, verdict.message,
-            d, row.line, not exact_count and coarser_than(written.text, d, required), verdict.noted,
+            d, row.line, not exact_count and coarser_than(written.text, d, required)
+            and not _is_exact(written, exact_value), verdict.noted,
         )
 
     def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:

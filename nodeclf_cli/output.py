@@ -424,6 +424,24 @@ def prepare_standard_streams() -> None:
             stream.reconfigure(errors=SYMBOLS_ERROR_HANDLER)
 
 
+def write_text(text: str) -> None:
+    """Write ``text`` to stdout whole. Under PYTHONUNBUFFERED stdout's buffer is the raw
+    file, whose write into a pipe may take only part of a big text (and the text layer
+    drops the rest without a word): there the encoded bytes are written until all are
+    taken, so a reader that went away is a BrokenPipeError, not a text cut short."""
+    import io
+
+    raw = getattr(sys.stdout, "buffer", None)
+    if not isinstance(raw, io.RawIOBase):
+        sys.stdout.write(text)
+        return
+    sys.stdout.flush()
+    view = memoryview(text.encode(sys.stdout.encoding or "utf-8", errors=sys.stdout.errors or "strict"))
+    while view:
+        taken = raw.write(view)
+        view = view[taken or 0:]
+
+
 def write_stdout(write: Callable[[], None]) -> None:
     """Run ``write`` (which writes to stdout) and flush, turning a stdout that cannot be
     written into a NodeclfError: closed before the start (``>&-``), or failing (a full

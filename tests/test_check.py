@@ -394,6 +394,7 @@ def test_inline_problem_and_default_problem(tmp_path):
         ("loss: abc", "loss: expected a number, found 'abc'"),
         ("W_new: {0: [0.1, 0.2, 0.3, 0.4], '0': [0.1, 0.2, 0.3, 0.4]}", "W_new[0]: given twice (first as 0, line 2)"),
         ("b_new: {1: 0.2, '1': 0.3}", "b_new[1]: given twice (first as 1, line 2)"),
+        ("degrees: {1: 2}", "2: degrees: the problem has no graph (no edges:), so no degrees"),
         # a precision: line above the answers (line 1)
         ("precision: {decimals: two}", "1: precision.decimals: expected a whole number from 0 to 15, found 'two'"),
         ("precision: {decimals: 2, sig_figs: 3}", "1: precision: give decimals or significant figures, not both"),

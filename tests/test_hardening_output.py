@@ -713,3 +713,16 @@ def test_a_narrow_terminal_splits_tables_but_never_cuts_a_number():
     # each table split a column at a time, each number whole (not "0." as a cropped table shows)
     assert "│    1 │ 0.5 │" in out and "│    1 │ 0.33 │" in out and "│    1 │ 0.69* │" in out
     assert "│    1 │ 0. │" not in out
+
+
+def test_a_big_output_into_a_closed_pipe_is_141_even_unbuffered():
+    """Under PYTHONUNBUFFERED a big write into a pipe whose reader has gone must not be
+    cut short in silence (status 0): it is a closed pipe, 141."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "nodeclf_cli", "train", "karate", "--epochs", "3000", "--format", "json",
+               "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    process.stdout.read(10)
+    process.stdout.close()
+    process.wait(timeout=120)
+    assert process.returncode == 141, process.stderr.read()

@@ -95,3 +95,11 @@ def test_a_yaml_hexadecimal_integer_is_read_as_problems_read_it_not_a_traceback(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     [entry] = entries(result)
     assert (entry["verdict"], entry["coarse"], entry["given"]) == ("correct", True, 1.0)
+
+
+def test_a_number_that_is_the_exact_value_is_never_coarse(tmp_path):
+    # Â of the example graph: node 5's row is [0, 0, 0, 1/sqrt(6), 1/2]; 0 and 0.5 are the
+    # exact values, written whole, under a requirement of 3 significant figures
+    head = f"problem: {ROOT / 'data' / 'example-graph.yaml'}\nprecision: {{sig_figs: 3}}\n"
+    result = sheet(tmp_path, "adjacency: {5: [0, 0, 0, 0.408, 0.5]}", head, "--format", "json")
+    assert [(e["verdict"], e["coarse"]) for e in entries(result)] == [("correct", False)] * 5
