@@ -380,7 +380,7 @@ def step(
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
-    [target] = check_outputs(force, ("--output", output))
+    [target] = check_outputs(force, ("--output", output), inputs=(problem, embeddings, labels, weights, edges))
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
@@ -547,13 +547,14 @@ def _check_class(
     from .marks import Scheme, load_scheme
     from .roster import read_manifest
 
+    inputs = (*sheets, manifest, marks)
     if gradebook is not None:
-        from .files import check_new
+        from .output import check_outputs
 
-        check_new(gradebook, force, "--gradebook")
+        check_outputs(force, ("--gradebook", gradebook), inputs=inputs)
     scheme = load_scheme(marks) if marks is not None else Scheme()
     marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
-    _write_class_files(marked, gradebook, feedback, force)
+    _write_class_files(marked, gradebook, feedback, force, inputs)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)))
     else:
@@ -561,7 +562,9 @@ def _check_class(
     return marked.exit_status
 
 
-def _write_class_files(marked: Any, gradebook: Path | None, feedback: Path | None, force: bool) -> None:
+def _write_class_files(
+    marked: Any, gradebook: Path | None, feedback: Path | None, force: bool, inputs: tuple = ()
+) -> None:
     """--gradebook and --feedback's pages, all refused before any is written."""
     from .files import write_files
 
@@ -574,7 +577,7 @@ def _write_class_files(marked: Any, gradebook: Path | None, feedback: Path | Non
         from .feedback import feedback_files
 
         files += feedback_files(marked, feedback)
-    written = write_files(files, force)
+    written = write_files(files, force, inputs)
     if gradebook is not None:
         print(printable(f"nodeclf: wrote the gradebook to {written[0]}"), file=sys.stderr)
         if marked.id_column == "student":
@@ -688,7 +691,7 @@ def _generate_class(
         raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
     roster = read_roster(students, id_column)
     nodes, dim, classes, course_seed, decimals, edges = settings
-    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges), force)
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges), force, (students,))
     print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
           f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 
@@ -766,7 +769,8 @@ def train(
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
     _check_range("--weight-decay", weight_decay, "at least 0")
-    targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot))
+    targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
+                            inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
     if plot is not None:

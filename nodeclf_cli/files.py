@@ -18,9 +18,10 @@ def check_new(path: Path, force: bool, option: str) -> Target:
     return check_output(option, path, force)
 
 
-def write_files(files: list[tuple[Path, str | bytes]], force: bool) -> list[Path]:
+def write_files(files: list[tuple[Path, str | bytes]], force: bool, inputs: tuple = ()) -> list[Path]:
     """Write each (path, content), creating the folders they go in; refuses, before
-    writing anything, a path given twice or one that may not be written. Returns where
+    writing anything, a path given twice, one that may not be written, or one that names
+    one of the command's ``inputs`` (files or folders). Returns where
     each went (beside its name, with a warning, where the name was taken meanwhile)."""
     seen: set[Path] = set()
     for path, _ in files:
@@ -32,7 +33,7 @@ def write_files(files: list[tuple[Path, str | bytes]], force: bool) -> list[Path
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise NodeclfError(f"cannot make the folder: {exc.strerror or exc}", folder) from None
-    targets = check_outputs(force, *((path.name, path) for path, _ in files))
+    targets = check_outputs(force, *((path.name, path) for path, _ in files), inputs=inputs)
     written = []
     for target, (_, content) in zip(targets, files):
         went = publish(target, content)

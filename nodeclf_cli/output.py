@@ -71,22 +71,48 @@ class Written:
     instead: str | None = None
 
 
-def check_outputs(force: bool, *options: tuple[str, Path | None]) -> list[Target | None]:
-    """Check each ``(option, path)`` (path None: not given) before any work, and that no
-    two name the same file (after symbolic links, ``./``, hard links). Returns a Target
-    for each, None where the option was not given. Raises NodeclfError."""
+def check_outputs(
+    force: bool, *options: tuple[str, Path | None], inputs: Iterable[Path | None] = ()
+) -> list[Target | None]:
+    """Check each ``(option, path)`` (path None: not given) before any work, that no two
+    name the same file (after symbolic links, ``./``, hard links), and that none names one
+    of the command's ``inputs`` (files, or folders of files: even ``--force`` never
+    writes over what the command reads). Returns a Target for each, None where the
+    option was not given. Raises NodeclfError."""
     targets = [None if path is None else check_output(option, path, force) for option, path in options]
+    read = _input_files(inputs)
     seen: dict[tuple, Target] = {}
     for target in targets:
         if target is None or target.kind != "file":  # a stream may be written twice (/dev/null)
             continue
         identity = _identity(target.file)
+        if identity in read:
+            raise NodeclfError(
+                f"{target.option} names {read[identity]}, which this command reads: give another name", target.path
+            )
         if identity in seen:
             raise NodeclfError(
                 f"{seen[identity].option} and {target.option} must be different files", target.path
             )
         seen[identity] = target
     return targets
+
+
+def _input_files(inputs: Iterable[Path | None]) -> dict[tuple, Path]:
+    """The identities of the files a command reads: each input file, and the files in
+    each input folder (and its folders)."""
+    found: dict[tuple, Path] = {}
+    for path in inputs:
+        if path is None:
+            continue
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                status = os.stat(file)
+            except OSError:
+                continue
+            found[("file", status.st_dev, status.st_ino)] = file
+    return found
 
 
 def check_output(option: str, path: Path, force: bool) -> Target:

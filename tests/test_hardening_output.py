@@ -726,3 +726,23 @@ def test_a_big_output_into_a_closed_pipe_is_141_even_unbuffered():
     process.stdout.close()
     process.wait(timeout=120)
     assert process.returncode == 141, process.stderr.read()
+
+
+def test_no_output_replaces_what_the_command_reads_even_with_force(tmp_path):
+    problem = tmp_path / "p.yaml"
+    problem.write_text((ROOT / "data" / "example.yaml").read_text())
+    before = problem.read_bytes()
+    one_line_error(run("step", str(problem), "-o", str(problem), "--format", "markdown", "--force", code=2),
+                   "--output names", "which this command reads")
+    one_line_error(run("train", str(problem), "--epochs", "2", "--quiet", "--save", str(problem), "--force",
+                       code=2), "--save names")
+    assert problem.read_bytes() == before
+    import shutil
+
+    shutil.copytree(ROOT / "data" / "class", tmp_path / "cls")
+    manifest, sheet = tmp_path / "cls" / "hw" / "manifest.csv", tmp_path / "cls" / "sheets" / "ana.yaml"
+    kept = manifest.read_bytes(), sheet.read_bytes()
+    for gradebook in (manifest, sheet):
+        one_line_error(run("check", str(tmp_path / "cls" / "sheets"), "--manifest", str(manifest), "--gradebook",
+                           str(gradebook), "--force", code=2), "--gradebook names")
+    assert (manifest.read_bytes(), sheet.read_bytes()) == kept
