@@ -112,11 +112,30 @@ def inputs_html(problem: Problem) -> str:
         for c, name in enumerate(problem.classes)
     )
     head = "".join(f"<th>z[{j}]</th>" for j in range(d))
+    graph = graph_text(problem)
     return (
         f"<table border=\"1\"><tr><th>node</th>{head}<th>label y</th></tr>{nodes}</table>"
         f"<table border=\"1\"><tr><th>class</th>{''.join(f'<th>w[{j}]</th>' for j in range(d))}<th>b</th></tr>"
-        f"{classes}</table><p>Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.</p>"
+        f"{classes}</table>" + (f"<p>{e(graph)}</p>" if graph else "")
+        + f"<p>Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.</p>"
     )
+
+
+def graph_text(problem: Problem) -> str:
+    """A graph problem's edges and how it propagates, in words ("" without a graph)."""
+    graph = problem.graph
+    if graph is None:
+        return ""
+    ids = problem.node_ids
+    weighted = bool((graph.weight != 1).any())
+    edges = ", ".join(
+        f"{ids[i]}{'→' if graph.propagation.directed else '–'}{ids[j]}" + (f" ({plain(w)})" if weighted else "")
+        for i, j, w in zip(graph.source, graph.target, graph.weight)
+    )
+    p = graph.propagation
+    loops = "with self-loops (Ã = A + I)" if p.self_loops else "without self-loops (Ã = A)"
+    norm = {"sym": "Â = D̃^-1/2 Ã D̃^-1/2", "rw": "Â = D̃^-1 Ã", "none": "Â = Ã"}[p.norm]
+    return f"Edges: {edges}. Propagation: {loops}, {norm}, Ẑ = Â^{p.hops} Z; the layer sees Ẑ."
 
 
 def inputs_text(problem: Problem) -> str:
@@ -127,7 +146,9 @@ def inputs_text(problem: Problem) -> str:
     )
     classes = "; ".join(f"class {name}: w = ({', '.join(plain(x) for x in problem.W[c])}), b = {plain(problem.b[c])}"
                         for c, name in enumerate(problem.classes))
-    return f"{nodes}. {classes}. Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes."
+    graph = graph_text(problem)
+    return (f"{nodes}. {classes}. " + (f"{graph} " if graph else "")
+            + f"Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.")
 
 
 def moodle_xml(problem: Problem, requirement: Requirement, category: str = "nodeclf") -> str:

@@ -140,3 +140,15 @@ def test_quiz_usage(tmp_path, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     assert message in run("generate", *args, code=2).stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_graph_problems_quiz_gives_the_edges_and_the_propagation(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run("generate", "--seed", "7", "--edges", "6", "-o", "g.yaml", "--moodle", "q.xml", "--gift", "q.txt")
+    problem = load_problem(tmp_path / "g.yaml")
+    ids = problem.node_ids
+    edges = [f"{ids[i]}–{ids[j]}" for i, j in zip(problem.graph.source, problem.graph.target)]
+    for text in ((tmp_path / "q.txt").read_text(encoding="utf-8"),
+                 " ".join(q.findtext("questiontext/text") or "" for q in ET.parse(tmp_path / "q.xml").getroot())):
+        assert "Edges" in text and all(edge in text for edge in edges)
+        assert "Â = D̃^-1/2 Ã D̃^-1/2" in text
