@@ -52,6 +52,7 @@ class ClassMarks:
     sheets: list[MarkedSheet]
     absent: list[str] = field(default_factory=list)
     id_column: str = "student"
+    notes: list[str] = field(default_factory=list)  # what the marking scheme leaves out
 
     @property
     def exit_status(self) -> int:
@@ -109,7 +110,23 @@ def mark_class(
             marked.error = str(exc)
             seen.setdefault(marked.student, path)  # handed in, if unreadable
     absent = [] if manifest is None else [s for s in manifest.assignments if s not in seen]
-    return ClassMarks(sheets, absent, manifest.id_column if manifest is not None else "student")
+    notes = scheme_notes(scheme, [s.grader for s in sheets if s.grader is not None])
+    return ClassMarks(sheets, absent, manifest.id_column if manifest is not None else "student", notes)
+
+
+def scheme_notes(scheme: Scheme, graders: list) -> list[str]:
+    """What a marking scheme leaves out of the scores: quantities the problems have that
+    it gives no points, and quantities it gives points that no problem has."""
+    asked = {q.name for grader in graders for q in grader.quantities}
+    scored = {name for name, points in scheme.points.items() if points}
+    notes = []
+    unscored = [name for name in NAMES if name in asked - scored]
+    if unscored and graders:
+        notes.append(f"the marking scheme gives no points for {', '.join(unscored)}: "
+                     "numbers written for them are judged but not scored")
+    if graders and not scored & asked:
+        notes.append("no quantity the marking scheme gives points for is in these problems: every score is 0")
+    return notes
 
 
 def _shown(path: Path) -> str:

@@ -83,7 +83,9 @@ def class_report(marks: ClassMarks) -> list:
     """The class's tables and summary, as renderables."""
     style = "bold green" if marks.exit_status == 0 else "bold red"
     mistakes = mistakes_section(marks)
-    return [student_section(marks), *([mistakes] if mistakes.rows else []), Text(summary_text(marks), style=style)]
+    notes = [Text(f"note: {note}", style="dim") for note in marks.notes]
+    return [student_section(marks), *notes, *([mistakes] if mistakes.rows else []),
+            Text(summary_text(marks), style=style)]
 
 
 def class_json(marks: ClassMarks) -> dict[str, Any]:
@@ -107,5 +109,6 @@ def class_json(marks: ClassMarks) -> dict[str, Any]:
         "absent": marks.absent,
         "mistakes": [{"quantity": m.quantity, "cause": m.cause, "students": m.students, "numbers": m.numbers}
                      for m in frequent_mistakes(marks)],
+        "notes": marks.notes,
         "exit_status": marks.exit_status,
     }

@@ -225,3 +225,23 @@ def test_a_file_named_as_generate_names_the_students_files_is_theirs(tmp_path, m
     (tmp_path / "Lima__Ana.yaml").write_text(sheet)
     data = class_json("Lima__Ana.yaml", "--manifest", "hw/manifest.csv", code=0)
     assert data["sheets"][0]["student"] == "Lima, Ana" and data["absent"] == []
+
+
+def test_a_scheme_that_leaves_out_what_the_problems_ask_says_so(tmp_path):
+    """Quantities the problems have but the scheme gives no points are named in a note
+    (their numbers are judged, not scored); a scheme scoring nothing the problems have
+    says every score is 0."""
+    from nodeclf_cli.classmark import scheme_notes
+    from nodeclf_cli.grading import Grader
+    from nodeclf_cli.marks import Scheme
+    from nodeclf_cli.problem import load_problem
+
+    graph = Grader(load_problem(ROOT / "data" / "example-graph.yaml"), [])
+    plain = Grader(load_problem(ROOT / "data" / "example.yaml"), [])
+    notes = scheme_notes(Scheme({"logits": 1.0, "loss": 1.0}), [graph])
+    assert notes == ["the marking scheme gives no points for degrees, adjacency, propagated, probabilities, "
+                     "loss_per_node, grad_logits, grad_W, grad_b, W_new, b_new: numbers written for them are "
+                     "judged but not scored"]
+    assert scheme_notes(Scheme({"degrees": 1.0}), [plain])[-1] == (
+        "no quantity the marking scheme gives points for is in these problems: every score is 0")
+    assert scheme_notes(Scheme(), [plain, graph]) == []
