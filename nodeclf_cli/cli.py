@@ -233,6 +233,37 @@ def _propagation(norm: Norm | None, no_self_loops: bool, hops: int | None) -> di
     """The propagation settings given as options (the problem's propagation: gives the rest)."""
     return {"norm": None if norm is None else norm.value, "self_loops": False if no_self_loops else None,
             "hops": hops}
+class L2Form(str, enum.Enum):
+    sum = "sum"
+    half = "half"
+    sklearn = "sklearn"
+    weight_decay = "weight-decay"
+
+
+ClassWeightsOpt = typer.Option(
+    None, "--class-weights", help="Weights per class, as PyTorch's weight=: 6,4 in the classes' order, or "
+    "cat=6,dog=4; the mean divides by Σ w_{y_i} [default: the problem's loss:, else none]."
+)
+LabelSmoothingOpt = typer.Option(
+    None, "--label-smoothing", help="ε: targets (1 − ε) onehot + ε/C, as PyTorch's label_smoothing [default: 0]."
+)
+L2Opt = typer.Option(None, "--l2", help="λ of the L2 penalty (C for --l2-form sklearn) [default: none].")
+L2FormOpt = typer.Option(
+    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN) (LogisticRegression(C)), "
+    "weight-decay λθ added to the gradient (PyTorch) [default: sum]."
+)
+L2BiasOpt = typer.Option(
+    None, "--l2-bias/--no-l2-bias", help="Penalise b too, or not [default: only weight-decay does]."
+)
+
+
+def _loss_options(class_weights: str | None, label_smoothing: float | None, l2: float | None,
+                  l2_form: L2Form | None, l2_bias: bool | None) -> dict:
+    """The loss convention given as options (the problem's loss: gives the rest)."""
+    return {"class_weights": class_weights, "label_smoothing": label_smoothing, "l2": l2,
+            "l2_form": None if l2_form is None else l2_form.value, "l2_bias": l2_bias}
+
+
 ReductionOpt = typer.Option(
     Reduction.mean, "--reduction", help="Loss over nodes: mean (1/N Σ) or sum (Σ)."
 )
@@ -340,6 +371,11 @@ def step(
     no_self_loops: bool = SelfLoopsOpt,
     hops: Optional[int] = HopsOpt,
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     decimals: Optional[int] = DecimalsOpt,
     sig_figs: Optional[int] = SigFigsOpt,
     rounding: Rounding = RoundingOpt,
@@ -386,6 +422,7 @@ def step(
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         require=("weights", "learning_rate"), edges=edges, propagation=_propagation(norm, no_self_loops, hops),
+        loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
