@@ -763,6 +763,11 @@ def train(
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --init random."),
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
     momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
@@ -815,6 +820,7 @@ def train(
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
+        loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
@@ -824,7 +830,7 @@ def train(
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=_usable_threads(threads),
+        threads=_usable_threads(threads), convention=loaded.convention,
     )
     features = loaded.Z
     if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z

@@ -237,3 +237,47 @@ def test_carried_rounding_rounds_the_penalty_and_the_regularised_loss_at_the_los
     data = json.loads(run("step", "--l2", "0.1", "--carry", "rounded", "--format", "json").stdout)
     assert round(data["penalty"], 4) == data["penalty"]
     assert data["regularized_loss"] == pytest.approx(round(data["loss"] + data["penalty"], 4), abs=1e-12)
+
+
+# --- train -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS, ids=str)
+def test_ten_epochs_of_train_equal_pytorch(convention):
+    torch = pytest.importorskip("torch")
+    from nodeclf_cli.train import Settings, Trainer
+
+    F = torch.nn.functional
+    Z, y, W, b = random_problem(4, n=40, d=5)
+    lr = 0.4
+    trainer = Trainer(Z, y, W, b, Settings(epochs=10, learning_rate=lr, convention=convention, threads=1,
+                                           chunk_nodes=16))
+    losses = [epoch.loss for epoch in trainer]
+    Zt, yt = torch.tensor(Z), torch.tensor(y)
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    weight = None if convention.class_weights is None else torch.tensor(convention.class_weights, dtype=torch.float64)
+    decay = convention.l2 if convention.l2_form == "weight-decay" else 0.0
+    optimizer = torch.optim.SGD([{"params": [Wt], "weight_decay": decay},
+                                 {"params": [bt], "weight_decay": decay if convention.bias_penalised else 0.0}], lr=lr)
+    expected = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(Zt @ Wt.T + bt, yt, weight=weight, label_smoothing=convention.label_smoothing)
+        expected.append(loss.item())
+        total = loss
+        if convention.has_penalty_term:
+            k = {"sum": convention.l2, "half": convention.l2 / 2}.get(convention.l2_form, 1 / (2 * convention.l2 * 40))
+            total = total + k * ((Wt**2).sum() + ((bt**2).sum() if convention.bias_penalised else 0))
+        total.backward()
+        optimizer.step()
+    assert_allclose(losses, expected, rtol=1e-10)
+    assert_allclose(trainer.W, Wt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert_allclose(trainer.b, bt.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_train_takes_the_loss_options():
+    plain = json.loads(run("train", "--epochs", "3", "--quiet", "--no-plot", "--format", "json").stdout)
+    smoothed = json.loads(run("train", "--epochs", "3", "--quiet", "--no-plot", "--format", "json",
+                              "--label-smoothing", "0.2", "--l2", "0.1").stdout)
+    assert smoothed["W"] != plain["W"]
+    run("train", "--l2-form", "cubic", code=2)
