@@ -177,3 +177,11 @@ def share_formula(convention: LossConvention) -> str:
     share = {"sum": "2λ", "half": "λ", "sklearn": "1/(C N) ·", "weight-decay": "λ"}[convention.l2_form]
     parts = [f"{share} W"] + ([f"{share} b"] if convention.bias_penalised else [])
     return "penalty's share added to the gradients: " + ",  ".join(parts)
+
+
+def penalty_name(convention: LossConvention) -> str:
+    """A penalty's convention in a few symbols: ``½λΣW²``, ``λΣ(W² + b²)``, ``ΣW²/(2CN)``, ``weight decay λθ``."""
+    squares = "(W² + b²)" if convention.bias_penalised else "W²"
+    if convention.l2_form == "weight-decay":
+        return "weight decay λθ" + (" on W and b" if convention.bias_penalised else " on W only")
+    return {"sum": f"λΣ{squares}", "half": f"½λΣ{squares}", "sklearn": f"Σ{squares}/(2CN)"}[convention.l2_form]

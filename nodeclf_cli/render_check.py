@@ -12,6 +12,7 @@ from rich.text import Text
 
 from .errors import counted
 from .grading import Entry, Grade, Grader, shown
+from .conventions import penalty_formula
 from .mistakes import cause_label
 from .quantities import BY_NAME
 from .render import Section
@@ -44,7 +45,10 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         entries = list(entries)
         q = BY_NAME[name]
         headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
-        section = Section(BY_NAME[name].heading(grader.reduction), headers)
+        heading = BY_NAME[name].heading(grader.reduction)
+        if name == "penalty":  # its formula is the problem's form's
+            heading = f"{BY_NAME[name].title}  {penalty_formula(grader.problem.convention)}"
+        section = Section(heading, headers)
         for key, row in _rows(grader, entries):
             causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))
             section.add_row(

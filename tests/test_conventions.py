@@ -281,3 +281,56 @@ def test_train_takes_the_loss_options():
                               "--label-smoothing", "0.2", "--l2", "0.1").stdout)
     assert smoothed["W"] != plain["W"]
     run("train", "--l2-form", "cubic", code=2)
+
+
+# --- check names the convention ----------------------------------------------------------
+
+
+def _sheet(tmp_path, loss: str, written: LossConvention, keys: tuple[str, ...]):
+    """A problem with ``loss`` and an answers sheet worked exactly under ``written``."""
+    from nodeclf_cli.problem import load_problem
+
+    problem = tmp_path / "p.yaml"
+    problem.write_text(EXAMPLE.read_text() + f"loss: {loss}\n")
+    p = load_problem(problem)
+    result = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate, convention=written)
+    lines = ["problem: p.yaml", "answers:"]
+    for key in keys:
+        value = getattr(result, key)
+        if np.ndim(value) == 0:
+            lines.append(f"  {key}: {value:.4f}")
+        else:
+            lines.append(f"  {key}: [{', '.join(f'{x:.2f}' for x in value)}]")
+    (tmp_path / "a.yaml").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "a.yaml")
+
+
+def test_check_accepts_the_penalty_and_the_regularised_loss_worked_right(tmp_path):
+    ours = LossConvention(l2=0.1, l2_form="sum")
+    run("check", _sheet(tmp_path, "{l2: 0.1, l2_form: sum}", ours, ("penalty", "regularized_loss", "loss")))
+
+
+def test_check_names_half_lambda_as_another_convention(tmp_path):
+    sheet = _sheet(tmp_path, "{l2: 0.1, l2_form: sum}", LossConvention(l2=0.1, l2_form="half"), ("penalty",))
+    out = run("check", sheet, code=1).stdout
+    assert "another convention" in out
+    assert "right for ½λΣW²; this problem uses λΣW²" in " ".join(out.split())
+
+
+def test_check_names_a_penalised_bias_as_another_convention(tmp_path):
+    written = LossConvention(l2=0.1, l2_form="half", l2_bias=True)
+    sheet = _sheet(tmp_path, "{l2: 0.1, l2_form: half}", written, ("grad_b",))
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for ½λΣ(W² + b²); this problem uses ½λΣW²" in out
+
+
+def test_check_names_the_plain_mean_where_the_weighted_mean_is_asked(tmp_path):
+    ours = LossConvention(class_weights=(3.0, 1.0, 1.0))
+    sheet = _sheet(tmp_path, "{class_weights: [3, 1, 1]}", ours, ("loss",))
+    from nodeclf_cli.problem import load_problem
+
+    p = load_problem(tmp_path / "p.yaml")
+    per_node = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate, convention=ours).loss_per_node
+    (tmp_path / "a.yaml").write_text(f"problem: p.yaml\nanswers:\n  loss: {per_node.mean():.4f}\n")
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean" in out
