@@ -162,21 +162,26 @@ def penalty_gradients(
 
 def penalty_formula(convention: LossConvention) -> str:
     """R's formula as text, e.g. ``R = ½λ Σ W²  (λ = 0.1)``."""
-    lam, bias = convention.l2, " + Σ b²" if convention.bias_penalised else ""
+    lam = convention.l2
+    squares = "(Σ W² + Σ b²)" if convention.bias_penalised else "Σ W²"
     written = {
-        "sum": f"R = λ (Σ W²{bias})  (λ = {lam:g})",
-        "half": f"R = ½λ (Σ W²{bias})  (λ = {lam:g})",
-        "sklearn": f"R = (Σ W²{bias}) / (2 C N)  (C = {lam:g})",
+        "sum": f"R = λ {squares}  (λ = {lam:g})",
+        "half": f"R = ½λ {squares}  (λ = {lam:g})",
+        "sklearn": f"R = {squares} / (2 C N)  (C = {lam:g})",
         "weight-decay": f"no loss term; λθ added to the gradient  (λ = {lam:g})",
     }
     return written[convention.l2_form]
 
 
-def share_formula(convention: LossConvention) -> str:
-    """The penalty's share of the gradient as text, e.g. ``∂R/∂W = 2λW``."""
+def share_terms(convention: LossConvention) -> str:
+    """The penalty's share of the gradients as text: ``2λ W`` or ``λ W, λ b``."""
     share = {"sum": "2λ", "half": "λ", "sklearn": "1/(C N) ·", "weight-decay": "λ"}[convention.l2_form]
-    parts = [f"{share} W"] + ([f"{share} b"] if convention.bias_penalised else [])
-    return "penalty's share added to the gradients: " + ",  ".join(parts)
+    return ",  ".join([f"{share} W"] + ([f"{share} b"] if convention.bias_penalised else []))
+
+
+def share_formula(convention: LossConvention) -> str:
+    """A note saying the penalty's share, e.g. ``penalty's share added to the gradients: λ W``."""
+    return "penalty's share added to the gradients: " + share_terms(convention)
 
 
 def penalty_name(convention: LossConvention) -> str:

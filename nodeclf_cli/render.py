@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import render_loss
-from .conventions import share_formula
+from .conventions import share_terms
 from .core import StepResult
 from .errors import counted, printable
 from .problem import Problem
@@ -300,10 +300,10 @@ def step_sections(
                    else "t_i: the targets, w_c: the class weights")
     )
     text, latex = _heading("grad_W", "grad_b", title="Gradients", graph=on_graph)
+    if convention.penalised:
+        text, latex = f"{text},  plus the penalty's share {share_terms(convention)}", None
     gradients = per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
                                   Cells(precision), latex)
-    if convention.penalised:
-        gradients.add_notes(share_formula(convention))
     sections.append(gradients)
     text, latex = _heading("W_new", "b_new")
     alpha = plain(problem.learning_rate)

@@ -197,7 +197,7 @@ def test_equals_scikit_learns_logistic_regression_objective():
 
 def test_step_shows_the_data_loss_the_penalty_and_their_sum():
     out = run("step", "--l2", "0.1", "--l2-form", "half").stdout
-    assert "½λ (Σ W²)" in out and "b is not penalised" in out
+    assert "R = ½λ Σ W²  (λ = 0.1)" in out and "b is not penalised" in out
     data = json.loads(run("step", "--l2", "0.1", "--l2-form", "half", "--format", "json").stdout)
     assert data["regularized_loss"] == pytest.approx(data["loss"] + data["penalty"], rel=1e-15)
     W = np.array(data["W"])
