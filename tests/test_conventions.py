@@ -334,3 +334,8 @@ def test_check_names_the_plain_mean_where_the_weighted_mean_is_asked(tmp_path):
     (tmp_path / "a.yaml").write_text(f"problem: p.yaml\nanswers:\n  loss: {per_node.mean():.4f}\n")
     out = " ".join(run("check", sheet, code=1).stdout.split())
     assert "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean" in out
+
+
+def test_explain_refuses_a_convention_it_cannot_write_rather_than_write_the_plain_formulas():
+    result = run("step", "--explain", "--l2", "0.1", code=2)
+    assert result.output.count("\n") == 1 and "--explain" in result.output
