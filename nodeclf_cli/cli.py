@@ -1059,11 +1059,14 @@ def _train_title(problem: Any, trainer: Any) -> str:
 
 
 def _optimiser_extras(settings: Any) -> str:
-    """``, momentum 0.9, weight decay 0.01``: the SGD settings that are not 0."""
+    """``, momentum 0.9, weight decay 0.01``: the SGD settings that are not 0, and the loss's convention."""
+    from .conventions import describe
+
     s = settings
+    convention = describe(s.convention)
     return (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""
-    )
+    ) + (f", {convention}" if convention else "")
 
 
 def _terminate(signum: int, frame: Any) -> None:

@@ -190,3 +190,17 @@ def penalty_name(convention: LossConvention) -> str:
     if convention.l2_form == "weight-decay":
         return "weight decay λθ" + (" on W and b" if convention.bias_penalised else " on W only")
     return {"sum": f"λΣ{squares}", "half": f"½λΣ{squares}", "sklearn": f"Σ{squares}/(2CN)"}[convention.l2_form]
+
+
+def describe(convention: LossConvention) -> str:
+    """The convention in a few words (empty for the plain loss):
+    ``class weights (6, 4), label smoothing 0.1, L2 ½λΣW² (λ 0.01)``."""
+    parts = []
+    if convention.class_weights is not None:
+        parts.append("class weights (" + ", ".join(f"{w:g}" for w in convention.class_weights) + ")")
+    if convention.label_smoothing:
+        parts.append(f"label smoothing {convention.label_smoothing:g}")
+    if convention.penalised:
+        number = "C" if convention.l2_form == "sklearn" else "λ"
+        parts.append(f"L2 {penalty_name(convention)} ({number} {convention.l2:g})")
+    return ", ".join(parts)

@@ -339,3 +339,9 @@ def test_check_names_the_plain_mean_where_the_weighted_mean_is_asked(tmp_path):
 def test_explain_refuses_a_convention_it_cannot_write_rather_than_write_the_plain_formulas():
     result = run("step", "--explain", "--l2", "0.1", code=2)
     assert result.output.count("\n") == 1 and "--explain" in result.output
+
+
+def test_trains_title_names_the_convention():
+    out = run("train", "--epochs", "2", "--quiet", "--no-plot", "--class-weights", "2,1,1", "--l2", "0.5",
+              "--l2-form", "half").stdout
+    assert "class weights (2, 1, 1), L2 ½λΣW² (λ 0.5)" in " ".join(out.split())
