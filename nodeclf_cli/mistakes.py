@@ -353,6 +353,29 @@ def _convention_mistakes() -> list[Mistake]:
     def plain_mean(c: Context, w: World) -> np.ndarray:
         return w["loss_per_node"].sum(keepdims=True) / len(c.problem.y)
 
+    def adjusted(c: Context) -> bool:
+        return not c.problem.convention.plain
+
+    def used(c: Context) -> str:
+        convention = c.problem.convention
+        return " and ".join(([] if convention.class_weights is None else ["class weights"])
+                            + ([] if not convention.label_smoothing else ["label smoothing"]))
+
+    def plain_losses(c: Context, w: World) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.log(c.true_probabilities(w))
+
+    def plain_gradient(c: Context, w: World) -> np.ndarray:
+        return loss_scale(len(c.problem.y), c.reduction) * (w["probabilities"] - c.one_hot)
+
+    found += [
+        Mistake("convention", "loss_per_node",
+                lambda c: f"right for the plain ℓ_i = −ln p_i[y_i]; this problem uses {used(c)}",
+                "probabilities", plain_losses, adjusted),
+        Mistake("convention", "grad_logits",
+                lambda c: f"right for the plain cross-entropy's P − Y; this problem uses {used(c)}",
+                "probabilities", plain_gradient, adjusted),
+    ]
     plain_words = "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean Σ ℓ_i / Σ w_{y_i}"
     found += [
         Mistake("convention", "loss", plain_words, "loss_per_node", plain_mean, weighted),

@@ -345,3 +345,19 @@ def test_trains_title_names_the_convention():
     out = run("train", "--epochs", "2", "--quiet", "--no-plot", "--class-weights", "2,1,1", "--l2", "0.5",
               "--l2-form", "half").stdout
     assert "class weights (2, 1, 1), L2 ½λΣW² (λ 0.5)" in " ".join(out.split())
+
+
+def test_check_names_the_plain_cross_entropy_where_label_smoothing_is_asked(tmp_path):
+    from nodeclf_cli.problem import load_problem
+
+    sheet = _sheet(tmp_path, "{label_smoothing: 0.2}", LossConvention(), ())
+    problem = load_problem(tmp_path / "p.yaml")
+    plain = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
+    lines = ["problem: p.yaml", "answers:",
+             "  loss_per_node: {" + ", ".join(f"{i}: {v:.4f}" for i, v in zip(problem.node_ids, plain.loss_per_node))
+             + "}", "  grad_logits:"]
+    lines += [f"    {i}: [{', '.join(f'{x:.2f}' for x in row)}]" for i, row in zip(problem.node_ids, plain.grad_logits)]
+    (tmp_path / "a.yaml").write_text("\n".join(lines) + "\n")
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for the plain ℓ_i = −ln p_i[y_i]; this problem uses label smoothing" in out
+    assert "right for the plain cross-entropy's P − Y; this problem uses label smoothing" in out
