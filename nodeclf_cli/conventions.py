@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 L2_FORMS = ("sum", "half", "sklearn", "weight-decay")
-# what each form's λ is called, and where the form comes from
+# where each penalty form comes from
 L2_SOURCES = {
     "sum": "CS231n, linear classification",
     "half": "CS231n, neural networks 2",
