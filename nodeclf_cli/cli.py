@@ -233,6 +233,37 @@ def _propagation(norm: Norm | None, no_self_loops: bool, hops: int | None) -> di
     """The propagation settings given as options (the problem's propagation: gives the rest)."""
     return {"norm": None if norm is None else norm.value, "self_loops": False if no_self_loops else None,
             "hops": hops}
+class L2Form(str, enum.Enum):
+    sum = "sum"
+    half = "half"
+    sklearn = "sklearn"
+    weight_decay = "weight-decay"
+
+
+ClassWeightsOpt = typer.Option(
+    None, "--class-weights", help="Weights per class, as PyTorch's weight=: 6,4 in the classes' order, or "
+    "cat=6,dog=4; the mean divides by Σ w_{y_i} [default: the problem's loss:, else none]."
+)
+LabelSmoothingOpt = typer.Option(
+    None, "--label-smoothing", help="ε: targets (1 − ε) onehot + ε/C, as PyTorch's label_smoothing [default: 0]."
+)
+L2Opt = typer.Option(None, "--l2", help="λ of the L2 penalty (C for --l2-form sklearn) [default: none].")
+L2FormOpt = typer.Option(
+    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN) (LogisticRegression(C)), "
+    "weight-decay λθ added to the gradient (PyTorch) [default: sum]."
+)
+L2BiasOpt = typer.Option(
+    None, "--l2-bias/--no-l2-bias", help="Penalise b too, or not [default: only weight-decay does]."
+)
+
+
+def _loss_options(class_weights: str | None, label_smoothing: float | None, l2: float | None,
+                  l2_form: L2Form | None, l2_bias: bool | None) -> dict:
+    """The loss convention given as options (the problem's loss: gives the rest)."""
+    return {"class_weights": class_weights, "label_smoothing": label_smoothing, "l2": l2,
+            "l2_form": None if l2_form is None else l2_form.value, "l2_bias": l2_bias}
+
+
 ReductionOpt = typer.Option(
     Reduction.mean, "--reduction", help="Loss over nodes: mean (1/N Σ) or sum (Σ)."
 )
@@ -340,6 +371,11 @@ def step(
     no_self_loops: bool = SelfLoopsOpt,
     hops: Optional[int] = HopsOpt,
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     decimals: Optional[int] = DecimalsOpt,
     sig_figs: Optional[int] = SigFigsOpt,
     rounding: Rounding = RoundingOpt,
@@ -386,10 +422,15 @@ def step(
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         require=("weights", "learning_rate"), edges=edges, propagation=_propagation(norm, no_self_loops, hops),
+        loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     explain_at = None
+    convention = loaded.convention
+    if explain and (not convention.plain or convention.penalised):
+        raise NodeclfError("--explain writes the plain cross-entropy's formulas; it does not write class weights, "
+                           "label smoothing or an L2 penalty: leave those out, or --explain out")
     if explain:
         explain_at = handwork.ExplainAt(
             handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
@@ -729,6 +770,11 @@ def train(
     ),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of --init random."),
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
     momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
     weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
@@ -782,6 +828,7 @@ def train(
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
+        loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
@@ -791,7 +838,7 @@ def train(
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=_usable_threads(threads),
+        threads=_usable_threads(threads), convention=loaded.convention,
     )
     features = loaded.Z
     if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
@@ -1016,11 +1063,14 @@ def _train_title(problem: Any, trainer: Any) -> str:
 
 
 def _optimiser_extras(settings: Any) -> str:
-    """``, momentum 0.9, weight decay 0.01``: the SGD settings that are not 0."""
+    """``, momentum 0.9, weight decay 0.01``: the SGD settings that are not 0, and the loss's convention."""
+    from .conventions import describe
+
     s = settings
+    convention = describe(s.convention)
     return (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""
-    )
+    ) + (f", {convention}" if convention else "")
 
 
 def _terminate(signum: int, frame: Any) -> None:

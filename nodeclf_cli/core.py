@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import conventions as conv
 from . import graph as graphs
 
 REDUCTIONS = ("mean", "sum")
@@ -157,6 +158,9 @@ class StepResult:
     predicted: np.ndarray  # (N,) class position of the largest probability
     loss_per_node: np.ndarray
     loss: float
+    # with an L2 penalty in the loss (conventions.LossConvention): R and L + R; else 0 and the loss
+    penalty: float
+    regularized_loss: float
     grad_logits: np.ndarray
     grad_W: np.ndarray
     grad_b: np.ndarray
@@ -203,6 +207,7 @@ def gradient_step(
     reduction: str = "mean",
     carry: Carry = exact,
     graph: graphs.Graph | None = None,
+    convention: conv.LossConvention = conv.PLAIN,
 ) -> StepResult:
     """Forward pass, loss, backward pass and update, keeping every intermediate.
 
@@ -221,23 +226,40 @@ def gradient_step(
 
     With a ``graph``, :func:`propagate_step` first gives Ẑ (carrying the degrees, the
     adjacency and each hop as ``propagated``), and the layer works on Ẑ instead of Z.
+
+    A ``convention`` (:mod:`conventions`) gives class weights, label smoothing and an L2
+    penalty: ℓ_i = −Σ_c a_i[c] ln p_i[c], dL/dH = scale (s_i p_i − a_i), R and its share
+    ∂R/∂W, ∂R/∂b added to the gradients (so to the update). The plain convention is the
+    formulas above, computed by the same functions as without one.
     """
-    scale = loss_scale(len(y), reduction)
+    plain = convention.plain
+    scale = loss_scale(len(y), reduction) if plain else conv.loss_scale(y, reduction, convention)
     propagation: tuple = (np.empty(0), np.empty((0, 0)), None)
     if graph is not None:
         d, A_hat, hops, Z = propagate_step(Z, graph, carry)
         propagation = (d, A_hat, hops)
     H = carry("logits", logits(Z, W, b))
     P = carry("probabilities", softmax(H))
-    if carry is exact:
+    if not plain:
+        per_node = conv.cross_entropy(H, y, convention) if carry is exact else \
+            conv.cross_entropy_from_probabilities(P, y, convention)
+    elif carry is exact:
         per_node = cross_entropy(H, y)
     else:  # by hand the loss comes from the (carried) probabilities
         with np.errstate(divide="ignore", invalid="ignore"):
             per_node = -np.log(P[np.arange(len(y)), y])
     per_node = carry("loss_per_node", per_node)
-    loss = float(carry("loss", np.array(reduce_loss(per_node, reduction))))
-    grad_H = carry("grad_logits", grad_logits(P, y, scale))
+    summed = reduce_loss(per_node, reduction) if plain else scale * float(per_node.sum())
+    loss = float(carry("loss", np.array(summed)))
+    penalty, regularized = 0.0, loss  # carried only where they are quantities of the step
+    if convention.has_penalty_term:
+        penalty = float(carry("penalty", np.array(conv.penalty(W, b, convention, scale))))
+        regularized = float(carry("regularized_loss", np.array(loss + penalty)))
+    grad_H = carry("grad_logits", grad_logits(P, y, scale) if plain else conv.grad_logits(P, y, scale, convention))
     grad_W, grad_b = grad_params(grad_H, Z)
+    if convention.penalised:  # ∂(L + R)/∂θ: the data's share plus the penalty's
+        share_W, share_b = conv.penalty_gradients(W, b, convention, scale)
+        grad_W, grad_b = grad_W + share_W, grad_b + share_b
     grad_W, grad_b = carry("grad_W", grad_W), carry("grad_b", grad_b)
     W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
     return StepResult(
@@ -246,6 +268,8 @@ def gradient_step(
         predicted=P.argmax(axis=1),
         loss_per_node=per_node,
         loss=loss,
+        penalty=penalty,
+        regularized_loss=regularized,
         grad_logits=grad_H,
         grad_W=grad_W,
         grad_b=grad_b,

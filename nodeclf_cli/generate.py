@@ -92,11 +92,13 @@ def problem_yaml(problem: dict, command: str) -> str:
 
 
 def answers_yaml(
-    result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple, requirement: Requirement
+    result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple, requirement: Requirement,
+    penalised: bool = False,
 ) -> str:
     """The answer key in the ``nodeclf check`` format, every quantity of the registry
     at the precision the problem requires; ``problem_ref`` is the text after
-    ``problem:`` (a relative path, or an indented inline problem)."""
+    ``problem:`` (a relative path, or an indented inline problem); ``penalised``: the
+    loss has an L2 penalty term (the penalty and the regularised loss are asked)."""
     lines = [
         "# The answer key: every value of one exact gradient step, written rounded",
         f"# (half-up) to the {requirement.describe()} the problem requires.",
@@ -105,7 +107,7 @@ def answers_yaml(
         "answers:",
     ]
     keys = {"node": node_ids, "class": classes}
-    for q in present(result.hops is not None):
+    for q in present(result.hops is not None, penalised):
         precision = requirement.of(q.loss_precision)
         values = np.asarray(getattr(result, q.name))  # Â as a node x node matrix
 
@@ -128,13 +130,15 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
     """The answer key for a generated problem. Its ``problem:`` is the problem file's
     path relative to the key, or the problem itself when it has no file."""
     problem = problem_from_data(parse_yaml(problem_text, "generated problem"), "generated problem", Path.cwd())
-    result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, graph=problem.graph)
+    result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, graph=problem.graph,
+                           convention=problem.convention)
     if problem_path is not None:
         ref = Path(os.path.relpath(problem_path.resolve(), key_path.resolve().parent)).as_posix()
     else:
         body = [line for line in problem_text.splitlines() if not line.startswith("#")]
         ref = "".join(f"\n  {line}" for line in body)
-    return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement())
+    return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement(),
+                        problem.convention.has_penalty_term)
 
 
 def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int, edges: int | None = None) -> str:

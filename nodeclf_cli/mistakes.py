@@ -10,11 +10,12 @@ one function and one :class:`Mistake` entry below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
 
+from . import conventions as conv
 from .core import grad_params, loss_scale
 from .graph import Propagation, normalized_adjacency, propagate
 from .problem import Problem
@@ -39,6 +40,7 @@ CAUSES = {
     "row_normalized": "other normalisation",
     "not_normalized": "not normalised",
     "wrong_hops": "wrong hops",
+    "convention": "another convention",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
     "slip": "arithmetic slip",
@@ -271,10 +273,126 @@ MISTAKES: tuple[Mistake, ...] = (
 )
 
 
+def _other_convention(kind: str) -> Callable[[conv.LossConvention], conv.LossConvention | None]:
+    """The convention a student may have followed instead of the problem's: another
+    penalty form with the same λ (``sum``, ``half``, ``weight-decay``; not from or to
+    scikit-learn's C, whose number means something else), or b penalised the other way
+    (``bias``). None where it is the problem's own, or does not apply."""
+    def other(convention: conv.LossConvention) -> conv.LossConvention | None:
+        if not convention.penalised:
+            return None
+        if kind == "bias":
+            return replace(convention, l2_bias=not convention.bias_penalised)
+        if convention.l2_form in (kind, "sklearn"):
+            return None
+        return replace(convention, l2_form=kind, l2_bias=convention.l2_bias)
+
+    return other
+
+
+def _convention_mistakes() -> list[Mistake]:
+    """Values right under another known convention than the problem's: the penalty
+    λΣW² vs ½λΣW², with b penalised or not (the penalty, the regularised loss, the
+    gradients and the update), and the weighted mean Σℓ/Σw_y vs the plain (1/N)Σℓ."""
+    def scale(c: Context, convention: conv.LossConvention) -> float:
+        return conv.loss_scale(c.problem.y, c.reduction, convention)
+
+    def says(other_of: Callable) -> Callable[[Context], str]:
+        def words(c: Context) -> str:
+            theirs, ours = other_of(c.problem.convention), c.problem.convention
+            return f"right for {conv.penalty_name(theirs)}; this problem uses {conv.penalty_name(ours)}"
+        return words
+
+    found: list[Mistake] = []
+    for kind in ("bias", "sum", "half", "weight-decay"):  # the same form with b the other way first
+        other_of = _other_convention(kind)
+
+        def has_term(c: Context, other_of=other_of) -> bool:
+            other = other_of(c.problem.convention)
+            return other is not None and other.has_penalty_term and c.problem.convention.has_penalty_term
+
+        def applies(c: Context, other_of=other_of) -> bool:
+            return other_of(c.problem.convention) is not None
+
+        def penalty(c: Context, w: World, other_of=other_of) -> np.ndarray:
+            other = other_of(c.problem.convention)
+            return np.array([[conv.penalty(c.problem.W, c.problem.b, other, scale(c, other))]])
+
+        def share(c: Context, other_of=other_of) -> tuple[np.ndarray, np.ndarray]:
+            """The other convention's penalty share less the problem's (both on the inputs)."""
+            other, ours = other_of(c.problem.convention), c.problem.convention
+            theirs_W, theirs_b = conv.penalty_gradients(c.problem.W, c.problem.b, other, scale(c, other))
+            ours_W, ours_b = conv.penalty_gradients(c.problem.W, c.problem.b, ours, scale(c, ours))
+            return theirs_W - ours_W, (theirs_b - ours_b)[None, :]
+
+        def theirs(c: Context, w: World, name: str, which: int, share=share) -> np.ndarray:
+            """The data's gradient from the world's ∂L/∂H plus the other convention's penalty share."""
+            ours_W, ours_b = conv.penalty_gradients(c.problem.W, c.problem.b, c.problem.convention,
+                                                    scale(c, c.problem.convention))
+            data = c.gradient(name, w["grad_logits"], w)
+            return data + (ours_W if which == 0 else ours_b[None, :]) + share(c)[which]
+
+        lr = lambda c: c.problem.learning_rate  # noqa: E731
+        found += [
+            Mistake("convention", "penalty", says(other_of), None, penalty, has_term),
+            Mistake("convention", "regularized_loss", says(other_of), "loss",
+                    lambda c, w, penalty=penalty: w["loss"] + penalty(c, w), has_term),
+            Mistake("convention", "grad_W", says(other_of), "grad_logits",
+                    lambda c, w, theirs=theirs: theirs(c, w, "grad_W", 0), applies),
+            Mistake("convention", "grad_b", says(other_of), "grad_logits",
+                    lambda c, w, theirs=theirs: theirs(c, w, "grad_b", 1), applies),
+            Mistake("convention", "W_new", says(other_of), "grad_W",
+                    lambda c, w, share=share: c.problem.W - lr(c) * (w["grad_W"] + share(c)[0]), applies),
+            Mistake("convention", "b_new", says(other_of), "grad_b",
+                    lambda c, w, share=share: c.problem.b[None, :] - lr(c) * (w["grad_b"] + share(c)[1]), applies),
+        ]
+
+    def weighted(c: Context) -> bool:
+        return c.problem.convention.class_weights is not None and c.reduction == "mean"
+
+    def plain_mean(c: Context, w: World) -> np.ndarray:
+        return w["loss_per_node"].sum(keepdims=True) / len(c.problem.y)
+
+    def adjusted(c: Context) -> bool:
+        return not c.problem.convention.plain
+
+    def used(c: Context) -> str:
+        convention = c.problem.convention
+        return " and ".join(([] if convention.class_weights is None else ["class weights"])
+                            + ([] if not convention.label_smoothing else ["label smoothing"]))
+
+    def plain_losses(c: Context, w: World) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -np.log(c.true_probabilities(w))
+
+    def plain_gradient(c: Context, w: World) -> np.ndarray:
+        return loss_scale(len(c.problem.y), c.reduction) * (w["probabilities"] - c.one_hot)
+
+    found += [
+        Mistake("convention", "loss_per_node",
+                lambda c: f"right for the plain ℓ_i = −ln p_i[y_i]; this problem uses {used(c)}",
+                "probabilities", plain_losses, adjusted),
+        Mistake("convention", "grad_logits",
+                lambda c: f"right for the plain cross-entropy's P − Y; this problem uses {used(c)}",
+                "probabilities", plain_gradient, adjusted),
+    ]
+    plain_words = "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean Σ ℓ_i / Σ w_{y_i}"
+    found += [
+        Mistake("convention", "loss", plain_words, "loss_per_node", plain_mean, weighted),
+        Mistake("convention", "regularized_loss", plain_words, "loss_per_node",
+                lambda c, w: plain_mean(c, w) + w["penalty"],
+                lambda c: weighted(c) and c.problem.convention.has_penalty_term),
+    ]
+    return found
+
+
 # the graph's mistakes (on the degrees, Â and Ẑ), which apply only to a problem with a graph
 GRAPH_MISTAKES: tuple[Mistake, ...] = tuple(_graph_mistakes())
+# another convention's values (a penalty's form, a penalised bias, a weighted mean), for problems that set one
+CONVENTION_MISTAKES: tuple[Mistake, ...] = tuple(_convention_mistakes())
 
 
 def mistakes_for(name: str, context: Context) -> list[Mistake]:
     """The mistakes registered for quantity ``name`` that apply to this problem."""
-    return [m for m in (*GRAPH_MISTAKES, *MISTAKES) if m.quantity == name and m.applies(context)]
+    return [m for m in (*GRAPH_MISTAKES, *MISTAKES, *CONVENTION_MISTAKES)
+            if m.quantity == name and m.applies(context)]

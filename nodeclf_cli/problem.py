@@ -36,7 +36,9 @@ from .sources import (
     to_numbers,
 )
 
-PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision", "edges", "propagation")
+PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision", "edges", "propagation",
+                "loss")
+LOSS_KEYS = ("class_weights", "label_smoothing", "l2", "l2_form", "l2_bias")
 # the command-line option that overrides each key
 OPTION_NAMES = {
     "embeddings": "--embeddings",
@@ -110,6 +112,14 @@ class Problem:
     # the working precision answers must be written at (None: the default, Requirement())
     requirement: Requirement | None = None
     graph: Any = None  # a graph.Graph over the nodes (None: no edges, the layer sees Z itself)
+    loss: Any = None  # a conventions.LossConvention (None: the plain mean cross-entropy)
+
+    @property
+    def convention(self) -> Any:
+        """The loss convention (conventions.PLAIN where none was given)."""
+        from .conventions import PLAIN
+
+        return PLAIN if self.loss is None else self.loss
 
     @property
     def n_classes(self) -> int:
@@ -653,6 +663,7 @@ def load_problem(
     options: bool = True,
     edges: Path | None = None,
     propagation: dict | None = None,
+    loss: dict | None = None,
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
     ``require``: keys (``weights``, ``learning_rate``) the command needs besides the
@@ -683,6 +694,7 @@ def load_problem(
         options=options,
         edges=edges,
         propagation=propagation,
+        loss=loss,
     )
 
 
@@ -700,6 +712,7 @@ def problem_from_data(
     options: bool = True,
     edges: Path | None = None,
     propagation: dict | None = None,
+    loss: dict | None = None,
 ) -> Problem:
     """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``;
     ``require`` and ``options`` as in :func:`load_problem`; ``edges`` (``--edges``) and
@@ -786,6 +799,7 @@ def problem_from_data(
     )
     node_ids = tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids
     graph, origins["edges"] = _load_graph(data, source, base, node_ids, edges, propagation)
+    convention = load_loss(data.get("loss"), source, data.key_lines.get("loss"), tuple(classes), loss)
     return Problem(
         node_ids=node_ids,
         Z=Z,
@@ -799,6 +813,7 @@ def problem_from_data(
         origins=origins,
         requirement=requirement,
         graph=graph,
+        loss=convention,
     )
 
 
@@ -1153,3 +1168,107 @@ def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) ->
         raise NodeclfError(f"this edge is listed before with weight {kept_weight[inverse[k]]:g}, here "
                            f"{listed.weight[k]:g}: give each edge one weight", listed.origin, line)
     return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))
+
+
+def load_loss(value: Any, source: str, line: int | None, classes: tuple, options: dict | None = None) -> Any:
+    """The loss convention: ``loss: {class_weights: {cat: 2, dog: 1} (or [2, 1]), label_smoothing: 0.1,
+    l2: 0.01, l2_form: half, l2_bias: false}``, with ``options`` (the same keys, given on
+    the command line; None values left out) overriding it. None where neither gives any."""
+    from .conventions import L2_FORMS, LossConvention
+
+    options = {key: item for key, item in (options or {}).items() if item is not None}
+    if value is None and not options:
+        return None
+    if value is not None and not isinstance(value, Mapping):
+        raise NodeclfError(f"expected a mapping such as {{l2: 0.01, l2_form: half}}; found {kind_of(value)}",
+                           source, line, "loss")
+    settings: dict = {}
+    for key in (value or {}):
+        if key not in LOSS_KEYS:
+            raise NodeclfError(f"unknown key {key!r}: expected {', '.join(LOSS_KEYS)}", source,
+                               value.key_lines.get(key, line), "loss")
+        settings[key] = (value[key], source, value.key_lines.get(key, line), f"loss.{key}")
+    names = {"class_weights": "--class-weights", "label_smoothing": "--label-smoothing", "l2": "--l2",
+             "l2_form": "--l2-form", "l2_bias": "--l2-bias"}
+    for key, item in options.items():
+        settings[key] = (item, names[key], None, None)
+    out: dict = {}
+    for key, (item, src, item_line, where) in settings.items():
+        if key == "class_weights":
+            out[key] = _class_weights(item, classes, src, item_line, where)
+        elif key == "label_smoothing":
+            eps = _loss_number(item, src, item_line, where)
+            if not 0 <= eps < 1:
+                raise NodeclfError(f"expected a number from 0 up to (not including) 1, found {item!r}",
+                                   src, item_line, where)
+            out[key] = eps
+        elif key == "l2":
+            lam = _loss_number(item, src, item_line, where)
+            if not lam >= 0:
+                raise NodeclfError(f"expected a number 0 or more, found {item!r}", src, item_line, where)
+            out[key] = lam
+        elif key == "l2_form":
+            if item not in L2_FORMS:
+                raise NodeclfError(f"expected one of {', '.join(L2_FORMS)}, found {item!r}", src, item_line, where)
+            out[key] = item
+        else:
+            if not isinstance(item, bool):
+                raise NodeclfError(f"expected true or false, found {item!r}", src, item_line, where)
+            out[key] = item
+    if out.get("l2_form") == "sklearn" and out.get("l2", 0) == 0:
+        raise NodeclfError("l2_form sklearn takes C as l2: give a positive l2 (C = 1 is scikit-learn's default)",
+                           source, line, "loss")
+    return LossConvention(**out)
+
+
+def _loss_number(item: Any, source: str, line: int | None, where: str | None) -> float:
+    if isinstance(item, bool) or not isinstance(item, (int, float)):
+        raise NodeclfError(f"expected a number, found {_clipped(item)}", source, line, where)
+    if not np.isfinite(item):
+        raise NodeclfError(f"expected a finite number, found {item!r}", source, line, where)
+    return float(item)
+
+
+def _class_weights(item: Any, classes: tuple, source: str, line: int | None, where: str | None) -> tuple:
+    """Class weights as a list in the classes' order, or a mapping from class name to weight."""
+    names = [str(c) for c in classes]
+    if isinstance(item, str):  # as the option writes them: "6,4" or "cat=6,dog=4"
+        item = _weights_text(item, source, line, where)
+    if isinstance(item, dict):
+        unknown = [str(k) for k in item if str(k) not in names]
+        if unknown:
+            raise NodeclfError(f"no class {unknown[0]!r}: the classes are {', '.join(names)}", source, line, where)
+        missing = [n for n in names if n not in {str(k) for k in item}]
+        if missing:
+            raise NodeclfError(f"no weight for class {missing[0]!r}: give one for each of {', '.join(names)}",
+                               source, line, where)
+        weights = [item[next(k for k in item if str(k) == n)] for n in names]
+    elif isinstance(item, (list, tuple)):
+        if len(item) != len(names):
+            raise NodeclfError(f"expected {len(names)} weights (one per class: {', '.join(names)}), "
+                               f"found {len(item)}", source, line, where)
+        weights = list(item)
+    else:
+        raise NodeclfError(f"expected a list of weights or a mapping from class to weight, found {kind_of(item)}",
+                           source, line, where)
+    out = tuple(_loss_number(w, source, line, where) for w in weights)
+    if any(w < 0 for w in out) or sum(out) <= 0:
+        raise NodeclfError("expected weights 0 or more, not all 0", source, line, where)
+    return out
+
+
+def _weights_text(text: str, source: str, line: int | None, where: str | None) -> Any:
+    """``6,4`` (a list in the classes' order) or ``cat=6,dog=4`` (a mapping) as written in an option."""
+    parts = [part.strip() for part in text.split(",")]
+
+    def number(part: str) -> float:
+        try:
+            return float(part)
+        except ValueError:
+            raise NodeclfError(f"expected a number, found {_clipped(part)} (write 6,4 or cat=6,dog=4)",
+                               source, line, where) from None
+
+    if all("=" in part for part in parts):
+        pairs = [part.split("=", 1) for part in parts]
+        return {name.strip(): number(value) for name, value in pairs}
+    return [number(part) for part in parts]

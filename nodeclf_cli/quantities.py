@@ -42,6 +42,7 @@ class Quantity:
     row_by_row: bool = False  # each row rests on the same row of its parent only
     loss_precision: bool = False  # written at the loss's precision (finer), not the values'
     graph: bool = False  # exists only for a problem with a graph (edges)
+    penalised: bool = False  # exists only when the loss has an L2 penalty term (conventions.LossConvention)
     whole: bool = False  # a count where whole (unweighted degrees): written as a whole number, it is exact
     # the formula (text, LaTeX) where it reads differently with a graph: the layer sees Ẑ, not Z
     on_graph: tuple[str, str] | None = None
@@ -118,6 +119,14 @@ QUANTITIES: tuple[Quantity, ...] = (
         sum_formula="L = Σ_i ℓ_i", sum_latex=r"L = \sum_i \ell_i",
     ),
     Quantity(
+        "penalty", "R", "penalty", "L2 penalty", "R = λ Σ W²", r"R = \lambda \sum W^2", (), (),
+        loss_precision=True, penalised=True,
+    ),
+    Quantity(
+        "regularized_loss", "L + R", "regularised loss", "Regularised loss", "L + R", r"L + R", (),
+        ("loss", "penalty"), loss_precision=True, penalised=True,
+    ),
+    Quantity(
         "grad_logits", "∂L/∂h", "gradients at the logits", "Gradient at the logits", "∂L/∂H = (P − Y)/N",
         r"\partial L/\partial H = (P - Y)/N", ("node", "class"), ("probabilities",), row_by_row=True,
         sum_formula="∂L/∂H = P − Y", sum_latex=r"\partial L/\partial H = P - Y",
@@ -144,9 +153,10 @@ BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 
-def present(graph: bool) -> tuple[Quantity, ...]:
-    """The quantities of a step: all of them with a graph, else those that need none."""
-    return tuple(q for q in QUANTITIES if graph or not q.graph)
+def present(graph: bool, penalised: bool = False) -> tuple[Quantity, ...]:
+    """The quantities of a step: those of the graph only with a graph, the penalty and
+    the regularised loss only with an L2 penalty term in the loss."""
+    return tuple(q for q in QUANTITIES if (graph or not q.graph) and (penalised or not q.penalised))
 
 
 def degrees_formula(self_loops: bool) -> tuple[str, str]:

@@ -10,6 +10,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from . import render_loss
+from .conventions import share_terms
 from .core import StepResult
 from .errors import counted, printable
 from .problem import Problem
@@ -274,26 +276,35 @@ def step_sections(
     )
 
     cells, loss_cells = Cells(precision), Cells(loss_precision)
+    convention = problem.convention
     text, latex = _heading("loss_per_node")
+    if not convention.plain:
+        text, latex = f"{BY_NAME['loss_per_node'].title}  {render_loss.loss_formula(convention)}", None
     loss = Section(text, ["node", "y_i", "p_i[y_i]", "ℓ_i"], latex=latex)
     true_probs = result.probabilities[np.arange(shown), problem.y[:shown]]
     for node_id, true, p, ell in zip(ids, problem.y, true_probs, result.loss_per_node):
         loss.add_row(name_cell(node_id), name_cell(classes[true]), cells(p), loss_cells(ell))
-    loss.total = (BY_NAME["loss"].formula_for(reduction), loss_cells(result.loss))
-    loss.add_notes(left_out, f"{loss.total[0]} = {loss.total[1]}  (N = {n})")
+    loss.total = (render_loss.total_formula(convention, reduction), loss_cells(result.loss))
+    loss.add_notes(left_out, f"{loss.total[0]} = {loss.total[1]}  (N = {n})", *render_loss.convention_notes(convention))
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
+    if convention.penalised:
+        sections.append(penalty_section(convention, result, loss_precision))
 
     text, latex = _heading("grad_logits", reduction=reduction)
+    if not convention.plain:
+        text, latex = f"{BY_NAME['grad_logits'].title}  {render_loss.grad_logits_formula(convention, reduction)}", None
     sections.append(
         per_node_section(text, problem, result.grad_logits, BY_NAME["grad_logits"].symbol, Cells(precision), shown,
                          latex)
-        .add_notes("Y: one-hot rows of the true classes")
+        .add_notes("Y: one-hot rows of the true classes" if convention.plain
+                   else "t_i: the targets, w_c: the class weights")
     )
     text, latex = _heading("grad_W", "grad_b", title="Gradients", graph=on_graph)
-    sections.append(
-        per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
-                          Cells(precision), latex)
-    )
+    if convention.penalised:
+        text, latex = f"{text},  plus the penalty's share {share_terms(convention)}", None
+    gradients = per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
+                                  Cells(precision), latex)
+    sections.append(gradients)
     text, latex = _heading("W_new", "b_new")
     alpha = plain(problem.learning_rate)
     sections.append(
@@ -304,6 +315,17 @@ def step_sections(
 
 
 MATRIX_NODES = 12  # Â is shown as a matrix up to this many nodes, else its non-zeros row by row
+
+
+def penalty_section(convention: Any, result: StepResult, loss_precision: Precision) -> Section:
+    """The L2 penalty: the data loss, the penalty and their sum, and the gradient's share."""
+    cells = Cells(loss_precision)
+    title, rows, notes = render_loss.penalty_rows(convention, result.loss, result.penalty, result.regularized_loss,
+)
+    section = Section(title, ["", "value"])
+    for name, value in rows:
+        section.add_row(name_cell(name), cells(value))
+    return section.add_notes(*notes, cells.footnote())
 
 
 def graph_sections(problem: Problem, result: StepResult, precision: Precision, shown: int) -> list[Section]:
@@ -401,9 +423,11 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
         "learning_rate": problem.learning_rate,
         "reduction": reduction,
     }
+    if problem.loss is not None:
+        data["loss_convention"] = problem.loss.as_dict()
     if problem.graph is not None:
         data.update(graph_json(problem, result))
-    for q in present(problem.graph is not None):
+    for q in present(problem.graph is not None, problem.convention.has_penalty_term):
         value = getattr(result, q.name)
         if q.name == "adjacency":  # its non-zeros, [row_id, col_id, value]
             ids = data["node_ids"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.text import Text
 
+from .conventions import penalty_formula
 from .errors import counted
 from .grading import Entry, Grade, Grader, shown
 from .mistakes import cause_label
@@ -44,7 +45,10 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         entries = list(entries)
         q = BY_NAME[name]
         headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
-        section = Section(BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None), headers)
+        heading = BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None)
+        if name == "penalty":  # its formula is the problem's form's
+            heading = f"{BY_NAME[name].title}  {penalty_formula(grader.problem.convention)}"
+        section = Section(heading, headers)
         for key, row in _rows(grader, entries):
             causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))
             section.add_row(

@@ -10,6 +10,10 @@ Then it updates the weights as ``torch.optim.SGD`` does:
     v := momentum * v + g          (v := g on the first epoch)
     W := W - lr * v                (and the same for b)
 
+A loss convention (:mod:`conventions`) adds class weights and label smoothing to the
+kernel's loss, and an L2 penalty's share ∂R/∂W (∂R/∂b) to g, or its weight decay
+(λ W, and λ b where the bias is penalised) as ``weight_decay`` does.
+
 An epoch's loss and accuracy are those of its forward pass, before its update.
 """
 
@@ -25,6 +29,7 @@ from typing import Iterator
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import conventions as conv
 from .core import loss_scale
 from .kernel import chunk_loss_and_grad, chunk_scratch, true_class_positions
 
@@ -40,6 +45,7 @@ class Settings:
     reduction: str = "mean"
     momentum: float = 0.0  # classical momentum, as torch.optim.SGD
     weight_decay: float = 0.0  # L2 penalty added to the gradient, as torch.optim.SGD
+    convention: conv.LossConvention = conv.PLAIN  # class weights, label smoothing, an L2 penalty
     dtype: str = "float64"  # float32 halves memory and time on big data
     chunk_nodes: int | None = None  # at most this many nodes per chunk; None: see chunk_size
     threads: int | None = None  # cores to use; None: each core this process may run on (at most 8)
@@ -179,6 +185,9 @@ class Trainer:
         self.n_val = 0 if groups is None else int((groups == 1).sum())
         self.n_test = 0 if groups is None else int((groups == 2).sum())
         self.scale = loss_scale(max(self.n_train, 1), settings.reduction)
+        if not settings.convention.plain and self.n_train:  # the weighted mean: 1 / Σ_train w_{y_i}
+            trained = self.y if groups is None else self.y[groups == 0]
+            self.scale = conv.loss_scale(trained, settings.reduction, settings.convention)
         self.epochs_done = 0
         self._velocity: tuple[np.ndarray, np.ndarray] | None = None
         self._scratch = threading.local()  # each worker thread's, for the largest chunk, kept between epochs
@@ -208,7 +217,8 @@ class Trainer:
         Z, y = self.Z[start:stop], self.y[start:stop]
         groups, trains = None if self.groups is None else self.groups[start:stop], self._trains[index]
         with np.errstate(over="ignore", invalid="ignore"):  # numpy's error state is per thread
-            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index])
+            part = chunk_loss_and_grad(Z, y, W, b, self.scale, trains, work, self._positions[index],
+                                       self.settings.convention)
         if groups is None:
             loss_sum = float(part.loss_per_node.sum(dtype=np.float64))
             correct = np.array([np.count_nonzero(part.correct), 0, 0])
@@ -240,6 +250,9 @@ class Trainer:
         if s.weight_decay:
             grad_W = grad_W + s.weight_decay * self.W
             grad_b = grad_b + s.weight_decay * self.b
+        if s.convention.penalised:  # ∂R/∂θ, or λθ for weight-decay, as core.gradient_step adds it
+            share_W, share_b = conv.penalty_gradients(self.W, self.b, s.convention, self.scale)
+            grad_W, grad_b = grad_W + share_W, grad_b + share_b
         if s.momentum:
             if self._velocity is None:
                 self._velocity = (grad_W.copy(), grad_b.copy())

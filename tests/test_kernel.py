@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from nodeclf_cli import core, kernel
+from nodeclf_cli import conventions, core, kernel
+from nodeclf_cli.conventions import LossConvention
 
 
 def random_problem(seed: int):
@@ -136,3 +137,32 @@ def test_chunk_with_known_positions_and_a_float32_buffer(article):
     assert_allclose(part.grad_b, full.grad_b, atol=1e-6)
     assert_allclose(part.loss_per_node, full.loss_per_node, atol=1e-6)
     assert not part.correct.any()  # the article predicts every node wrong
+
+
+@pytest.mark.parametrize("convention", [
+    LossConvention(class_weights=(0.5, 2.0, 1.0, 3.0, 1.0, 1.0, 1.0, 1.0)),
+    LossConvention(label_smoothing=0.2),
+    LossConvention(class_weights=(1.0, 0.0, 2.0, 1.0, 4.0, 1.0, 1.0, 1.0), label_smoothing=0.1),
+], ids=str)
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("seed", range(4))
+def test_chunks_with_class_weights_and_label_smoothing_equal_the_core_step(seed, reduction, convention):
+    Z, y, W, b = random_problem(seed)
+    C = len(W)
+    weights = None if convention.class_weights is None else convention.class_weights[:C]
+    convention = LossConvention(class_weights=weights, label_smoothing=convention.label_smoothing)
+    n = len(y)
+    rng = np.random.default_rng(200 + seed)
+    trains = (rng.random(n) < 0.6).astype(np.float64)
+    on = trains == 1
+    edges = [0, *sorted(rng.choice(np.arange(1, n), 3, replace=False)), n]
+    scale = conventions.loss_scale(y[on], reduction, convention)
+    bounds = list(zip(edges[:-1], edges[1:]))
+    parts = [kernel.chunk_loss_and_grad(Z[s:t], y[s:t], W, b, scale, trains[s:t], convention=convention)
+             for s, t in bounds]
+    every_node = core.gradient_step(Z, y, W, b, 0.1, reduction, convention=convention)
+    trained = core.gradient_step(Z[on], y[on], W, b, 0.1, reduction, convention=convention)
+    assert_allclose(np.concatenate([p.loss_per_node for p in parts]), every_node.loss_per_node, rtol=1e-12)
+    assert_allclose(sum(p.grad_W for p in parts), trained.grad_W, rtol=1e-10, atol=1e-13)
+    assert_allclose(sum(p.grad_b for p in parts), trained.grad_b, rtol=1e-10, atol=1e-13)
+    assert_allclose(np.concatenate([p.correct for p in parts]), every_node.predicted == y)

@@ -1,0 +1,363 @@
+"""The loss conventions (class weights, label smoothing, L2 penalties) against PyTorch,
+scikit-learn where installed, finite differences, and PyTorch's documented example."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from typer.testing import CliRunner
+
+from nodeclf_cli import conventions as conv
+from nodeclf_cli import core
+from nodeclf_cli.cli import app
+from nodeclf_cli.conventions import LossConvention
+from nodeclf_cli.quantities import present
+
+from .conftest import EXAMPLE
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1"})
+    assert result.exit_code == code, result.output
+    return result
+
+
+def random_problem(seed: int = 0, n: int = 7, d: int = 4, c: int = 3):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % c
+    rng.shuffle(y)
+    return rng.normal(size=(n, d)), y, rng.normal(size=(c, d)), rng.normal(size=c)
+
+
+CONVENTIONS = [
+    LossConvention(class_weights=(6.0, 4.0, 0.5)),
+    LossConvention(label_smoothing=0.1),
+    LossConvention(class_weights=(0.2, 3.0, 1.5), label_smoothing=0.25),
+    LossConvention(l2=0.3, l2_form="sum"),
+    LossConvention(l2=0.3, l2_form="half", l2_bias=True),
+    LossConvention(l2=2.0, l2_form="sklearn"),
+    LossConvention(l2=0.05, l2_form="weight-decay"),
+    LossConvention(l2=0.05, l2_form="weight-decay", l2_bias=False),
+    LossConvention(class_weights=(1.0, 2.0, 3.0), label_smoothing=0.1, l2=0.2, l2_form="half"),
+]
+
+
+# --- PyTorch's documented example and the plain default -----------------------------
+
+
+def test_pytorchs_documented_weighted_mean_losses_5_6390_and_4_9593_with_weights_6_and_4_give_1_0598():
+    # two nodes, two classes; -ln p chosen so that the weighted losses w_y (-ln p) are 5.6390 and 4.9593
+    weights, losses = np.array([6.0, 4.0]), np.array([5.6390, 4.9593])
+    p = np.exp(-losses / weights)
+    H = np.log(np.stack([p, 1 - p], axis=1))
+    y = np.array([0, 1])
+    H[1] = H[1, ::-1]  # node 2's true class is 1
+    convention = LossConvention(class_weights=(6.0, 4.0))
+    result = core.gradient_step(np.eye(2), y, H.T, np.zeros(2), 0.1, convention=convention)  # Z = I: logits = Wᵀ
+    assert_allclose(result.loss_per_node, losses, rtol=1e-12)
+    assert round(result.loss, 4) == 1.0598
+
+
+def test_unit_weights_and_no_smoothing_give_the_plain_step():
+    Z, y, W, b = random_problem()
+    plain = core.gradient_step(Z, y, W, b, 0.1)
+    ones = core.gradient_step(Z, y, W, b, 0.1, convention=LossConvention(class_weights=(1.0, 1.0, 1.0)))
+    for name in ("loss_per_node", "loss", "grad_logits", "grad_W", "grad_b", "W_new"):
+        assert_allclose(getattr(ones, name), getattr(plain, name), rtol=1e-14, atol=1e-16)
+    assert plain.penalty == 0 and plain.regularized_loss == plain.loss
+
+
+def test_the_penalty_is_a_quantity_only_with_a_penalty_term():
+    names = lambda penalised: [q.name for q in present(False, penalised)]  # noqa: E731
+    assert "penalty" not in names(False) and "regularized_loss" not in names(False)
+    assert names(True)[names(True).index("loss") + 1:][:2] == ["penalty", "regularized_loss"]
+    assert not LossConvention(l2=0.1, l2_form="weight-decay").has_penalty_term
+
+
+def test_penalty_by_form_on_literal_numbers():
+    W, b = np.array([[1.0, -2.0], [0.5, 0.0]]), np.array([3.0, -1.0])  # Σ W² = 5.25, Σ b² = 10
+    assert conv.penalty(W, b, LossConvention(l2=0.1, l2_form="sum"), 0.25) == pytest.approx(0.525)
+    assert conv.penalty(W, b, LossConvention(l2=0.1, l2_form="half"), 0.25) == pytest.approx(0.2625)
+    assert conv.penalty(W, b, LossConvention(l2=0.1, l2_form="half", l2_bias=True), 0.25) == pytest.approx(0.7625)
+    # sklearn, C = 2, N = 4: Σ W² / (2 C N) = 5.25 / 16
+    assert conv.penalty(W, b, LossConvention(l2=2.0, l2_form="sklearn"), 0.25) == pytest.approx(0.328125)
+    assert conv.penalty(W, b, LossConvention(l2=0.1, l2_form="weight-decay"), 0.25) == 0
+
+
+# --- finite differences ------------------------------------------------------------------
+
+
+def _objective(Z, y, W, b, convention, reduction):
+    """L + R as the step computes it (the loss alone for weight-decay)."""
+    return core.gradient_step(Z, y, W, b, 0.1, reduction, convention=convention).regularized_loss
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("convention", CONVENTIONS, ids=str)
+def test_every_gradient_matches_finite_differences(convention, reduction):
+    Z, y, W, b = random_problem(1)
+    result = core.gradient_step(Z, y, W, b, 0.1, reduction, convention=convention)
+    decay_W = decay_b = 0.0
+    if convention.l2_form == "weight-decay" and convention.penalised:  # no loss term: λθ is added as is
+        decay_W, decay_b = convention.l2 * W, convention.l2 * b * convention.bias_penalised
+    h = 1e-6
+    numeric_W = np.zeros_like(W)
+    for c, j in itertools.product(*map(range, W.shape)):
+        up, down = W.copy(), W.copy()
+        up[c, j] += h
+        down[c, j] -= h
+        numeric_W[c, j] = (_objective(Z, y, up, b, convention, reduction)
+                           - _objective(Z, y, down, b, convention, reduction)) / (2 * h)
+    numeric_b = np.zeros_like(b)
+    for c in range(len(b)):
+        up, down = b.copy(), b.copy()
+        up[c] += h
+        down[c] -= h
+        numeric_b[c] = (_objective(Z, y, W, up, convention, reduction)
+                        - _objective(Z, y, W, down, convention, reduction)) / (2 * h)
+    assert_allclose(result.grad_W, numeric_W + decay_W, atol=1e-8)
+    assert_allclose(result.grad_b, numeric_b + decay_b, atol=1e-8)
+    # the gradient at the logits, from the loss as a function of H
+    H = Z @ W.T + b
+    scale = conv.loss_scale(y, reduction, convention)
+    numeric_H = np.zeros_like(H)
+    for i, c in itertools.product(*map(range, H.shape)):
+        up, down = H.copy(), H.copy()
+        up[i, c] += h
+        down[i, c] -= h
+        numeric_H[i, c] = scale * (conv.cross_entropy(up, y, convention).sum()
+                                   - conv.cross_entropy(down, y, convention).sum()) / (2 * h)
+    assert_allclose(result.grad_logits, numeric_H, atol=1e-8)
+
+
+# --- PyTorch (optional) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("convention", CONVENTIONS, ids=str)
+def test_equals_pytorch_cross_entropy_and_sgd_in_float64(convention, reduction):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    Z, y, W, b = random_problem(2)
+    lr = 0.3
+    result = core.gradient_step(Z, y, W, b, lr, reduction, convention=convention)
+    Zt, yt = torch.tensor(Z), torch.tensor(y)
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    weight = None if convention.class_weights is None else torch.tensor(convention.class_weights, dtype=torch.float64)
+    H = Zt @ Wt.T + bt
+    loss = F.cross_entropy(H, yt, weight=weight, label_smoothing=convention.label_smoothing, reduction=reduction)
+    per_node = F.cross_entropy(H, yt, weight=weight, label_smoothing=convention.label_smoothing, reduction="none")
+    total = loss
+    if convention.has_penalty_term:
+        k = {"sum": convention.l2, "half": convention.l2 / 2}.get(convention.l2_form)
+        if k is None:  # sklearn: Σ W² / (2 C) times the loss's scale
+            k = (1 / len(y) if reduction == "mean" else 1.0) / (2 * convention.l2)
+        total = total + k * ((Wt**2).sum() + ((bt**2).sum() if convention.bias_penalised else 0))
+    decay = convention.l2 if convention.l2_form == "weight-decay" else 0.0
+    params = [{"params": [Wt], "weight_decay": decay},
+              {"params": [bt], "weight_decay": decay if convention.bias_penalised else 0.0}]
+    optimizer = torch.optim.SGD(params, lr=lr)
+    optimizer.zero_grad()
+    total.backward()
+    grad_W, grad_b = Wt.grad.clone(), bt.grad.clone()
+    optimizer.step()
+    assert_allclose(result.loss_per_node, per_node.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(result.loss, loss.item(), rtol=1e-12)
+    assert_allclose(result.regularized_loss, total.item(), rtol=1e-12)
+    assert_allclose(result.grad_W - (decay * W), grad_W.numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(result.W_new, Wt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert_allclose(result.b_new, bt.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if not decay:
+        assert_allclose(result.grad_b, grad_b.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_equals_scikit_learns_logistic_regression_objective():
+    linear_loss = pytest.importorskip("sklearn.linear_model._linear_loss")
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    Z, y, W, b = random_problem(3)
+    C = 0.7
+    result = core.gradient_step(Z, y, W, b, 0.1, convention=LossConvention(l2=C, l2_form="sklearn"))
+    model = linear_loss.LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=3), fit_intercept=True)
+    coef = np.hstack([W, b[:, None]])
+    # scikit-learn's objective: mean loss + l2_reg_strength/2 ‖W‖², with l2_reg_strength = 1/(C N)
+    objective, gradient = model.loss_gradient(coef, Z, y.astype(float), l2_reg_strength=1 / (C * len(y)))
+    assert_allclose(result.regularized_loss, objective, rtol=1e-12)
+    assert_allclose(np.hstack([result.grad_W, result.grad_b[:, None]]), gradient, rtol=1e-10, atol=1e-12)
+
+
+# --- the command line and the problem file ---------------------------------------------
+
+
+def test_step_shows_the_data_loss_the_penalty_and_their_sum():
+    out = run("step", "--l2", "0.1", "--l2-form", "half").stdout
+    assert "R = ½λ Σ W²  (λ = 0.1)" in out and "b is not penalised" in out
+    data = json.loads(run("step", "--l2", "0.1", "--l2-form", "half", "--format", "json").stdout)
+    assert data["regularized_loss"] == pytest.approx(data["loss"] + data["penalty"], rel=1e-15)
+    W = np.array(data["W"])
+    assert data["penalty"] == pytest.approx(0.05 * (W**2).sum(), rel=1e-12)
+    assert data["loss_convention"] == {"l2": 0.1, "l2_form": "half", "l2_bias": False}
+
+
+def test_without_conventions_the_json_has_no_penalty():
+    data = json.loads(run("step", "--format", "json").stdout)
+    assert "penalty" not in data and "regularized_loss" not in data and "loss_convention" not in data
+
+
+def test_the_problem_files_loss_key_and_options_overriding_it(tmp_path):
+    problem = tmp_path / "p.yaml"
+    loss = "loss: {class_weights: [2, 1, 1], label_smoothing: 0.1, l2: 0.01, l2_form: half}\n"
+    problem.write_text(EXAMPLE.read_text() + loss)
+    data = json.loads(run("step", str(problem), "--format", "json").stdout)
+    assert data["loss_convention"]["class_weights"] == [2, 1, 1]
+    again = json.loads(run("step", str(problem), "--class-weights", "0=1,1=1,2=1", "--format", "json").stdout)
+    assert again["loss_convention"]["class_weights"] == [1, 1, 1]
+    assert again["loss"] != data["loss"]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--l2-form", "cubic"], "cubic"),
+    (["--label-smoothing", "1.5"], "--label-smoothing"),
+    (["--class-weights", "1,2"], "expected 3 weights"),
+    (["--class-weights", "cat=1"], "no class 'cat'"),
+    (["--l2", "-1"], "--l2"),
+])
+def test_bad_conventions_are_one_line_and_exit_2(args, says):
+    result = run("step", *args, code=2)
+    assert says in result.output
+
+
+def test_carried_rounding_rounds_the_penalty_and_the_regularised_loss_at_the_losses_precision():
+    data = json.loads(run("step", "--l2", "0.1", "--carry", "rounded", "--format", "json").stdout)
+    assert round(data["penalty"], 4) == data["penalty"]
+    assert data["regularized_loss"] == pytest.approx(round(data["loss"] + data["penalty"], 4), abs=1e-12)
+
+
+# --- train -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("convention", CONVENTIONS, ids=str)
+def test_ten_epochs_of_train_equal_pytorch(convention):
+    torch = pytest.importorskip("torch")
+    from nodeclf_cli.train import Settings, Trainer
+
+    F = torch.nn.functional
+    Z, y, W, b = random_problem(4, n=40, d=5)
+    lr = 0.4
+    trainer = Trainer(Z, y, W, b, Settings(epochs=10, learning_rate=lr, convention=convention, threads=1,
+                                           chunk_nodes=16))
+    losses = [epoch.loss for epoch in trainer]
+    Zt, yt = torch.tensor(Z), torch.tensor(y)
+    Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
+    weight = None if convention.class_weights is None else torch.tensor(convention.class_weights, dtype=torch.float64)
+    decay = convention.l2 if convention.l2_form == "weight-decay" else 0.0
+    optimizer = torch.optim.SGD([{"params": [Wt], "weight_decay": decay},
+                                 {"params": [bt], "weight_decay": decay if convention.bias_penalised else 0.0}], lr=lr)
+    expected = []
+    for _ in range(10):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(Zt @ Wt.T + bt, yt, weight=weight, label_smoothing=convention.label_smoothing)
+        expected.append(loss.item())
+        total = loss
+        if convention.has_penalty_term:
+            k = {"sum": convention.l2, "half": convention.l2 / 2}.get(convention.l2_form, 1 / (2 * convention.l2 * 40))
+            total = total + k * ((Wt**2).sum() + ((bt**2).sum() if convention.bias_penalised else 0))
+        total.backward()
+        optimizer.step()
+    assert_allclose(losses, expected, rtol=1e-10)
+    assert_allclose(trainer.W, Wt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    assert_allclose(trainer.b, bt.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_train_takes_the_loss_options():
+    plain = json.loads(run("train", "--epochs", "3", "--quiet", "--no-plot", "--format", "json").stdout)
+    smoothed = json.loads(run("train", "--epochs", "3", "--quiet", "--no-plot", "--format", "json",
+                              "--label-smoothing", "0.2", "--l2", "0.1").stdout)
+    assert smoothed["W"] != plain["W"]
+    run("train", "--l2-form", "cubic", code=2)
+
+
+# --- check names the convention ----------------------------------------------------------
+
+
+def _sheet(tmp_path, loss: str, written: LossConvention, keys: tuple[str, ...]):
+    """A problem with ``loss`` and an answers sheet worked exactly under ``written``."""
+    from nodeclf_cli.problem import load_problem
+
+    problem = tmp_path / "p.yaml"
+    problem.write_text(EXAMPLE.read_text() + f"loss: {loss}\n")
+    p = load_problem(problem)
+    result = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate, convention=written)
+    lines = ["problem: p.yaml", "answers:"]
+    for key in keys:
+        value = getattr(result, key)
+        if np.ndim(value) == 0:
+            lines.append(f"  {key}: {value:.4f}")
+        else:
+            lines.append(f"  {key}: [{', '.join(f'{x:.2f}' for x in value)}]")
+    (tmp_path / "a.yaml").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "a.yaml")
+
+
+def test_check_accepts_the_penalty_and_the_regularised_loss_worked_right(tmp_path):
+    ours = LossConvention(l2=0.1, l2_form="sum")
+    run("check", _sheet(tmp_path, "{l2: 0.1, l2_form: sum}", ours, ("penalty", "regularized_loss", "loss")))
+
+
+def test_check_names_half_lambda_as_another_convention(tmp_path):
+    sheet = _sheet(tmp_path, "{l2: 0.1, l2_form: sum}", LossConvention(l2=0.1, l2_form="half"), ("penalty",))
+    out = run("check", sheet, code=1).stdout
+    assert "another convention" in out
+    assert "right for ½λΣW²; this problem uses λΣW²" in " ".join(out.split())
+
+
+def test_check_names_a_penalised_bias_as_another_convention(tmp_path):
+    written = LossConvention(l2=0.1, l2_form="half", l2_bias=True)
+    sheet = _sheet(tmp_path, "{l2: 0.1, l2_form: half}", written, ("grad_b",))
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for ½λΣ(W² + b²); this problem uses ½λΣW²" in out
+
+
+def test_check_names_the_plain_mean_where_the_weighted_mean_is_asked(tmp_path):
+    ours = LossConvention(class_weights=(3.0, 1.0, 1.0))
+    sheet = _sheet(tmp_path, "{class_weights: [3, 1, 1]}", ours, ("loss",))
+    from nodeclf_cli.problem import load_problem
+
+    p = load_problem(tmp_path / "p.yaml")
+    per_node = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate, convention=ours).loss_per_node
+    (tmp_path / "a.yaml").write_text(f"problem: p.yaml\nanswers:\n  loss: {per_node.mean():.4f}\n")
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean" in out
+
+
+def test_explain_refuses_a_convention_it_cannot_write_rather_than_write_the_plain_formulas():
+    result = run("step", "--explain", "--l2", "0.1", code=2)
+    assert result.output.count("\n") == 1 and "--explain" in result.output
+
+
+def test_trains_title_names_the_convention():
+    out = run("train", "--epochs", "2", "--quiet", "--no-plot", "--class-weights", "2,1,1", "--l2", "0.5",
+              "--l2-form", "half").stdout
+    assert "class weights (2, 1, 1), L2 ½λΣW² (λ 0.5)" in " ".join(out.split())
+
+
+def test_check_names_the_plain_cross_entropy_where_label_smoothing_is_asked(tmp_path):
+    from nodeclf_cli.problem import load_problem
+
+    sheet = _sheet(tmp_path, "{label_smoothing: 0.2}", LossConvention(), ())
+    problem = load_problem(tmp_path / "p.yaml")
+    plain = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate)
+    lines = ["problem: p.yaml", "answers:",
+             "  loss_per_node: {" + ", ".join(f"{i}: {v:.4f}" for i, v in zip(problem.node_ids, plain.loss_per_node))
+             + "}", "  grad_logits:"]
+    lines += [f"    {i}: [{', '.join(f'{x:.2f}' for x in row)}]" for i, row in zip(problem.node_ids, plain.grad_logits)]
+    (tmp_path / "a.yaml").write_text("\n".join(lines) + "\n")
+    out = " ".join(run("check", sheet, code=1).stdout.split())
+    assert "right for the plain ℓ_i = −ln p_i[y_i]; this problem uses label smoothing" in out
+    assert "right for the plain cross-entropy's P − Y; this problem uses label smoothing" in out
