@@ -233,6 +233,8 @@ def _propagation(norm: Norm | None, no_self_loops: bool, hops: int | None) -> di
     """The propagation settings given as options (the problem's propagation: gives the rest)."""
     return {"norm": None if norm is None else norm.value, "self_loops": False if no_self_loops else None,
             "hops": hops}
+
+
 class L2Form(str, enum.Enum):
     sum = "sum"
     half = "half"
