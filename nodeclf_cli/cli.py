@@ -591,6 +591,9 @@ def _check_class(
     from .roster import read_manifest
 
     inputs = (*sheets, manifest, marks)
+    if gradebook is not None and feedback is not None and gradebook.resolve() == feedback.resolve():
+        raise typer.BadParameter("--gradebook and --feedback name the same place: the gradebook is a file, "
+                                 "--feedback a folder of pages")
     if gradebook is not None:
         from .output import check_outputs
 

@@ -245,3 +245,11 @@ def test_a_scheme_that_leaves_out_what_the_problems_ask_says_so(tmp_path):
     assert scheme_notes(Scheme({"degrees": 1.0}), [plain])[-1] == (
         "no quantity the marking scheme gives points for is in these problems: every score is 0")
     assert scheme_notes(Scheme(), [plain, graph]) == []
+
+
+def test_gradebook_and_feedback_at_one_place_are_refused_before_any_work(tmp_path):
+    place = tmp_path / "pp"
+    result = run("check", str(ROOT / "data" / "class" / "sheets"), "--gradebook", str(place), "--feedback",
+                 str(place), code=2)
+    assert "--gradebook and --feedback name the same place" in result.stderr
+    assert not place.exists()
