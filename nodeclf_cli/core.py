@@ -29,12 +29,14 @@ With a graph (:mod:`graph`), the layer sees the propagated embeddings instead of
 from __future__ import annotations
 
 from dataclasses import InitVar, dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from . import conventions as conv
-from . import graph as graphs
+
+if TYPE_CHECKING:
+    from . import graph as graphs
 
 REDUCTIONS = ("mean", "sum")
 
@@ -185,6 +187,8 @@ def propagate_step(Z: np.ndarray, graph: graphs.Graph, carry: Carry = exact) -> 
     Returns (degrees, adjacency, hops, Ẑ).
     """
     p = graph.propagation
+    from . import graph as graphs  # only for a problem with a graph
+
     rows, cols, weights = graphs.adjacency_entries(graph)
     if p.self_loops:
         rows, cols, weights = graphs.with_self_loops(rows, cols, weights, graph.n_nodes)

@@ -15,7 +15,6 @@ import numpy as np
 
 from .core import Carry, StepResult, gradient_step
 from .errors import NodeclfError, printable
-from .graph import SparseRows, adjacency_entries, with_self_loops
 from .problem import Problem, find_position
 from .quantities import BY_NAME
 from .rounding import Precision, Requirement, full, round_array, round_value, snap
@@ -26,7 +25,7 @@ def rounded_carry(precision: Precision, loss_precision: Precision) -> Carry:
 
     def carry(name: str, values: np.ndarray) -> np.ndarray:
         chosen = loss_precision if BY_NAME[name].loss_precision else precision
-        if isinstance(values, SparseRows):  # Â: its non-zeros rounded as shown
+        if name == "adjacency":  # Â (graph.SparseRows): its non-zeros rounded as shown
             return values.with_values(round_array(values.values, chosen))
         return round_array(values, chosen)
 
@@ -273,6 +272,8 @@ def _propagation_lines(
     carried rounded, or for the last of several hops."""
     graph = problem.graph
     p = graph.propagation
+    from .graph import adjacency_entries, with_self_loops  # only for a problem with a graph
+
     rows, cols, weights = adjacency_entries(graph)
     if p.self_loops:
         rows, cols, weights = with_self_loops(rows, cols, weights, graph.n_nodes)

@@ -960,8 +960,6 @@ def _load_graph(
     """The problem's graph (a :class:`graph.Graph`), from ``edges:`` or ``--edges`` and
     ``propagation:`` with the options ``options`` overriding it, and the file its edges
     are in (None: written in the problem); (None, None) without edges."""
-    from .graph import Graph, Propagation
-
     options = {key: value for key, value in (options or {}).items() if value is not None}
     origin = None
     if "edges" in data and data["edges"] is None and edges is None:
@@ -983,6 +981,8 @@ def _load_graph(
             raise NodeclfError(f"{named} need{'s' if len(options) == 1 else ''} a graph: add edges: to the problem "
                                "or pass --edges FILE")
         return None, None
+    from .graph import Graph, Propagation  # only for a problem with a graph
+
     settings = _load_propagation(data.get("propagation"), source, data.key_lines.get("propagation"))
     settings = Propagation(**{**settings.as_dict(), **options})
     return _merged(listed, len(node_ids), settings, Graph), origin
