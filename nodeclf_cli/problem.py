@@ -983,6 +983,8 @@ def _load_graph(
         return None, None
     from .graph import Graph, Propagation  # only for a problem with a graph
 
+    if "propagation" in data and data["propagation"] is None:
+        raise NodeclfError("has no value", source, data.key_lines["propagation"], "propagation")
     settings = _load_propagation(data.get("propagation"), source, data.key_lines.get("propagation"))
     settings = Propagation(**{**settings.as_dict(), **options})
     return _merged(listed, len(node_ids), settings, Graph), origin
@@ -994,8 +996,9 @@ def _load_propagation(value: Any, source: str, line: int | None) -> Any:
 
     if value is None:
         return Propagation()
-    if not isinstance(value, Mapping):
-        raise NodeclfError(f"expected a mapping such as {{hops: 2, norm: sym}}; found {kind_of(value)}",
+    if not isinstance(value, Mapping) or not value:
+        found = "an empty mapping" if isinstance(value, Mapping) else kind_of(value)
+        raise NodeclfError(f"expected a mapping such as {{hops: 2, norm: sym}}; found {found}",
                            source, line, "propagation")
     _check_keys(value, PROPAGATION_KEYS, source, "propagation")
     settings: dict = {}
@@ -1057,8 +1060,11 @@ def _edges_from_file(path: Path, node_ids: abc.Sequence) -> _EdgeList:
         index.setdefault(_key(node_id), i)
     table = read_csv_rows(path, numeric=False)
     first = table[0][1]
-    if len(table) > 1 and not any(_key(cell) in index or _key(parse_id(cell)) in index for cell in first[:2]):
-        table = table[1:]  # a header row (source,target,weight), whatever its words
+    if not any(_key(cell) in index or _key(parse_id(cell)) in index for cell in first[:2]):
+        if len(table) == 1 and all(cell.strip() and not cell.strip()[0].isdigit() for cell in first):
+            raise NodeclfError("the CSV file has a header and no edges", path, table[0][0])
+        if len(table) > 1:
+            table = table[1:]  # a header row (source,target,weight), whatever its words
     width = len(table[0][1])
     for line, cells in table:
         if len(cells) not in (2, 3):

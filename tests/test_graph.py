@@ -606,3 +606,22 @@ def test_the_graph_in_latex_is_ascii_and_compiles(tmp_path, options):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_an_empty_propagation_or_a_header_only_edges_csv_is_one_line(tmp_path):
+    import re
+
+    from .conftest import ROOT
+    from .test_bad_input import one_line_error
+    from .test_cli_step import run
+
+    text = re.sub(r"\npropagation:.*\n", "\n", (ROOT / "data" / "example-graph.yaml").read_text())
+    for tail, message in (("propagation:\n", "propagation: has no value"),
+                          ("propagation: {}\n", "propagation: expected a mapping such as {hops: 2, norm: sym}; "
+                                                "found an empty mapping")):
+        path = tmp_path / "g.yaml"
+        path.write_text(text + tail)
+        one_line_error(run("step", str(path), code=2), message)
+    (tmp_path / "e.csv").write_text("source,target\n")
+    one_line_error(run("step", str(ROOT / "data" / "example-graph.yaml"), "--edges", str(tmp_path / "e.csv"),
+                       code=2), "e.csv:1: the CSV file has a header and no edges")
