@@ -190,6 +190,12 @@ def read_manifest(path: Path) -> Manifest:
             raise NodeclfError(f"the seed must be a whole number, found {seed!r}", path, number)
         if student in assignments:
             raise NodeclfError(f"student {student!r} is given twice", path, number)
-        assignments[student] = Assignment(student, int(seed), (path.parent / problem).resolve(),
-                                          (path.parent / key).resolve())
+        if not student or not problem:
+            raise NodeclfError(f"the {'student' if not student else 'problem'} is empty", path, number)
+        problem_file = (path.parent / problem).resolve()
+        if not problem_file.is_file():
+            raise NodeclfError(f"problem: no such file: {problem}", path, number)
+        assignments[student] = Assignment(student, int(seed), problem_file, (path.parent / key).resolve())
+    if not assignments:
+        raise NodeclfError("the manifest lists no students", path, 1)
     return Manifest(rows[0][0].strip(), assignments, str(path))

@@ -155,3 +155,28 @@ def test_the_readmes_class_is_what_generate_writes(tmp_path):
     shipped = ROOT / "data" / "class"
     run("generate", "--students", str(shipped / "roster.csv"), "--seed", "2026", "--out-dir", str(tmp_path / "hw"))
     assert files_of(tmp_path / "hw") == files_of(shipped / "hw")
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("problems/nope.yaml", "problem: no such file: problems/nope.yaml"),
+    ("", "the problem is empty"),
+])
+def test_a_manifest_row_naming_no_problem_is_blamed_on_its_line(tmp_path, problem, message):
+    from nodeclf_cli.errors import NodeclfError
+    from nodeclf_cli.roster import read_manifest
+
+    path = tmp_path / "manifest.csv"
+    path.write_text(f"Email address,seed,problem,key\nbo@x.edu,17,{problem},keys/bo.yaml\n")
+    with pytest.raises(NodeclfError) as error:
+        read_manifest(path)
+    assert str(error.value) == f"{path}:2: {message}"
+
+
+def test_a_manifest_with_no_students_is_refused(tmp_path):
+    from nodeclf_cli.errors import NodeclfError
+    from nodeclf_cli.roster import read_manifest
+
+    path = tmp_path / "manifest.csv"
+    path.write_text("Email address,seed,problem,key\n")
+    with pytest.raises(NodeclfError, match="lists no students"):
+        read_manifest(path)
