@@ -68,6 +68,9 @@ def read_roster(path: Path, id_column: str | None = None) -> Roster:
             if not (row and row[0].strip() == "Points Possible")]
     if not body:
         raise NodeclfError("the roster has a header but no students", path, 1)
+    for number, row in body:  # a row cut short or run on: a spreadsheet export gone wrong
+        if len(row) != len(header) and any(cell.strip() for cell in row):
+            raise NodeclfError(f"expected {len(header)} cells, as the header has; found {len(row)}", path, number)
 
     def values(column: int) -> list[tuple[int, str]]:
         return [(number, row[column].strip() if column < len(row) else "") for number, row in body]

@@ -180,3 +180,15 @@ def test_a_manifest_with_no_students_is_refused(tmp_path):
     path.write_text("Email address,seed,problem,key\n")
     with pytest.raises(NodeclfError, match="lists no students"):
         read_manifest(path)
+
+
+@pytest.mark.parametrize("row, found", [("Bo", 1), ("Bo,b@x,extra", 3)])
+def test_a_roster_row_of_another_width_is_blamed_on_its_line(tmp_path, row, found):
+    from nodeclf_cli.errors import NodeclfError
+    from nodeclf_cli.roster import read_roster
+
+    path = tmp_path / "roster.csv"
+    path.write_text(f"First name,Email address\nAna,a@x\n{row}\nCy,c@x\n")
+    with pytest.raises(NodeclfError) as error:
+        read_roster(path)
+    assert str(error.value) == f"{path}:3: expected 2 cells, as the header has; found {found}"
