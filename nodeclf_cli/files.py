@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import NodeclfError, printable
+from .errors import NodeclfError, Terminated, printable
 from .output import Target, check_output, check_outputs, publish
 
 
@@ -34,10 +34,17 @@ def write_files(files: list[tuple[Path, str | bytes]], force: bool, inputs: tupl
         except OSError as exc:
             raise NodeclfError(f"cannot make the folder: {exc.strerror or exc}", folder) from None
     targets = check_outputs(force, *((path.name, path) for path, _ in files), inputs=inputs)
-    written = []
-    for target, (_, content) in zip(targets, files):
-        went = publish(target, content)
-        if went.instead is not None:
-            print(printable(f"nodeclf: warning: {went.instead}; wrote {went.path} instead"), file=sys.stderr)
-        written.append(went.path)
+    written: list[Path] = []
+    try:
+        for target, (_, content) in zip(targets, files):
+            went = publish(target, content)
+            if went.instead is not None:
+                print(printable(f"nodeclf: warning: {went.instead}; wrote {went.path} instead"), file=sys.stderr)
+            written.append(went.path)
+    except (KeyboardInterrupt, Terminated):  # say what is there, then stop as asked
+        if written:
+            folders = ", ".join(sorted({str(path.parent) for path in written}))
+            print(printable(f"nodeclf: stopped after writing {len(written)} of {len(files)} files (in {folders})"),
+                  file=sys.stderr)
+        raise
     return written

@@ -253,3 +253,22 @@ def test_gradebook_and_feedback_at_one_place_are_refused_before_any_work(tmp_pat
                  str(place), code=2)
     assert "--gradebook and --feedback name the same place" in result.stderr
     assert not place.exists()
+
+
+def test_an_interrupt_while_a_class_is_written_says_how_far_it_got(tmp_path, monkeypatch, capsys):
+    from nodeclf_cli import files, output
+
+    real, calls = output.publish, []
+
+    def publish_then_interrupt(target, content):
+        calls.append(target)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(target, content)
+
+    monkeypatch.setattr(files, "publish", publish_then_interrupt)
+    pages = [(tmp_path / "pages" / f"{n}.md", f"page {n}\n") for n in range(5)]
+    with pytest.raises(KeyboardInterrupt):
+        files.write_files(pages, force=False)
+    assert capsys.readouterr().err == f"nodeclf: stopped after writing 2 of 5 files (in {tmp_path / 'pages'})\n"
+    assert sorted(p.name for p in (tmp_path / "pages").iterdir()) == ["0.md", "1.md"]
