@@ -753,6 +753,12 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
+class Optimizer(str, enum.Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+
+
 @app.command(short_help="Train for many epochs, watching loss and accuracy.")
 def train(
     problem: Optional[Path] = ProblemArg,
@@ -781,8 +787,16 @@ def train(
     l2_form: Optional[L2Form] = L2FormOpt,
     l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
-    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
+    optimizer: Optimizer = typer.Option(
+        Optimizer.sgd, "--optimizer", help="sgd, adam or adamw, as torch.optim's SGD, Adam, AdamW."
+    ),
+    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum (sgd), at least 0 and below 1."),
+    weight_decay: float = typer.Option(
+        0.0, "--weight-decay", help="λθ added to the gradient of W and b (sgd, adam), or decoupled decay (adamw)."
+    ),
+    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1, at least 0 and below 1 [default: 0.9]."),
+    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2, at least 0 and below 1 [default: 0.999]."),
+    eps: Optional[float] = typer.Option(None, "--eps", help="Adam's ε, at least 0 [default: 1e-08]."),
     threads: Optional[int] = typer.Option(
         None,
         "--threads",
@@ -820,6 +834,7 @@ def train(
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
     _check_range("--weight-decay", weight_decay, "at least 0")
+    adam_settings = _adam_settings(optimizer, momentum, beta1, beta2, eps)
     targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
                             inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
@@ -843,7 +858,7 @@ def train(
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=_usable_threads(threads), convention=loaded.convention,
+        threads=_usable_threads(threads), convention=loaded.convention, optimizer=optimizer.value, **adam_settings,
     )
     features = loaded.Z
     if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
@@ -983,6 +998,23 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
         raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
 
 
+def _adam_settings(
+    optimizer: Optimizer, momentum: float, beta1: float | None, beta2: float | None, eps: float | None
+) -> dict[str, float]:
+    """Train's β1, β2, ε as given (the others keep PyTorch's defaults); each checked, and refused
+    with an optimiser they do not belong to."""
+    adam_given = [(name, value) for name, value in (("--beta1", beta1), ("--beta2", beta2), ("--eps", eps))
+                  if value is not None]
+    if optimizer is Optimizer.sgd and adam_given:
+        raise NodeclfError("applies to --optimizer adam or adamw, not sgd", adam_given[0][0])
+    if optimizer is not Optimizer.sgd and momentum:
+        raise NodeclfError(f"applies to --optimizer sgd, not {optimizer.value} (use --beta1)", "--momentum")
+    for name, value in adam_given:
+        _check_range(name, value, "at least 0" if name == "--eps" else "at least 0 and below 1",
+                     below_one=name != "--eps")
+    return {name.lstrip("-"): value for name, value in adam_given}
+
+
 def _diverged(record: Any, settings: Any) -> NodeclfError:
     """The error for a loss that is no longer finite, naming what made the steps too large."""
     settings_named = [("momentum", settings.momentum), ("weight decay", settings.weight_decay)]
@@ -1073,7 +1105,8 @@ def _optimiser_extras(settings: Any) -> str:
 
     s = settings
     convention = describe(s.convention)
-    return (f", momentum {s.momentum}" if s.momentum else "") + (
+    adam = f", {s.optimizer} (β1 {s.beta1:g}, β2 {s.beta2:g}, ε {s.eps:g})" if s.optimizer != "sgd" else ""
+    return adam + (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""
     ) + (f", {convention}" if convention else "")
 
