@@ -130,6 +130,9 @@ def state_from_json(data: Any, name: str, W: np.ndarray, b: np.ndarray, source: 
     if not isinstance(data, dict):
         raise NodeclfError("a state file holds a JSON object: optimizer, t and the buffers", source)
     written = data.get("optimizer")
+    if written not in STEP_OPTIMIZERS:
+        raise NodeclfError(f"expected the optimiser that wrote the state, one of {', '.join(STEP_OPTIMIZERS)}, "
+                           f"found {written!r}", source, where="optimizer")
     if written != name and not ({written, name} <= {"momentum", "nesterov"}):
         raise NodeclfError(f"the state is {written!r}'s; this step's optimizer is {name}", source, where="optimizer")
     t = data.get("t")

@@ -127,6 +127,9 @@ def test_the_json_keys_are_in_the_readme():
     ('{"optimizer": "adam", "t": -1}', "t: expected the steps taken"),
     ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}', "m.W: expected finite numbers shaped as W"),
     ("{nope", "not a JSON state file"),
+    ('{"t": 1}', "optimizer: expected the optimiser that wrote the state, one of sgd, momentum"),
+    ('{"optimizer": "adam", "t": 2, "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, 0, 0]}, '
+     '"v": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, "x", 0]}}', "v.b: expected finite numbers"),
 ])
 def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path, content, says):
     state = tmp_path / "state.json"
