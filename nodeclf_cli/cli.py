@@ -361,6 +361,14 @@ OutputOpt = typer.Option(
 ForceOpt = typer.Option(False, "--force", help="Allow --output to overwrite an existing file.")
 
 
+class StepOptimizer(str, enum.Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    nesterov = "nesterov"
+    adam = "adam"
+    adamw = "adamw"
+
+
 @app.command(short_help="One gradient step, every number shown.")
 def step(
     problem: Optional[Path] = ProblemArg,
@@ -407,6 +415,24 @@ def step(
     ),
     output: Optional[Path] = OutputOpt,
     force: bool = ForceOpt,
+    optimizer: StepOptimizer = typer.Option(
+        StepOptimizer.sgd, "--optimizer",
+        help="sgd, momentum, nesterov, adam or adamw, as torch.optim: shows its state and update.",
+    ),
+    momentum: Optional[float] = typer.Option(None, "--momentum", help="μ of momentum, nesterov [default: 0.9]."),
+    dampening: Optional[float] = typer.Option(None, "--dampening", help="τ of momentum [default: 0]."),
+    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1 [default: 0.9]."),
+    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2 [default: 0.999]."),
+    eps: Optional[float] = typer.Option(None, "--eps", help="Adam's ε [default: 1e-08]."),
+    weight_decay: Optional[float] = typer.Option(
+        None, "--weight-decay", help="AdamW's decoupled λ [default: 0.01] (else use --l2-form weight-decay)."
+    ),
+    state: Optional[Path] = typer.Option(
+        None, "--state", help="The optimiser's state before this step (JSON from --save-state) [default: zero]."
+    ),
+    save_state: Optional[Path] = typer.Option(
+        None, "--save-state", parser=_file_name, help="Write the optimiser's state after this step (JSON)."
+    ),
 ) -> None:
     """One gradient step, every number shown: logits, softmax, loss, gradients, update.
 
@@ -418,7 +444,11 @@ def step(
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
-    [target] = check_outputs(force, ("--output", output), inputs=(problem, embeddings, labels, weights, edges))
+    optimiser = _step_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
+    [target, state_target] = check_outputs(force, ("--output", output), ("--save-state", save_state),
+                                           inputs=(problem, embeddings, labels, weights, edges, state))
+    if optimiser.name != "sgd" and (carry is CarryMode.rounded or explain):
+        raise NodeclfError(f"--optimizer {optimiser.name} is worked exactly: leave --carry rounded and --explain out")
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
@@ -443,7 +473,60 @@ def step(
         loaded, _requirement(decimals, sig_figs, rounding, loaded.requirement), reduction.value,
         carry is CarryMode.rounded, explain_at,
     )
-    _emit(_step_report(worked, show_nodes, output_format), target)
+    optimised = None
+    if optimiser.name != "sgd" or state is not None or save_state is not None:
+        optimised = _work_optimiser(optimiser, worked, state)
+    _emit(_step_report(worked, show_nodes, output_format, optimised), target)
+    if state_target is not None:
+        from .jsonout import dumps
+        from .optimstep import state_json
+        from .output import publish
+
+        _wrote(publish(state_target, dumps(state_json(optimised))), "wrote the optimiser's state to {}")
+
+
+def _step_optimiser(optimizer: Any, momentum: float | None, dampening: float | None, beta1: float | None,
+                    beta2: float | None, eps: float | None, weight_decay: float | None) -> Any:
+    """Step's optimiser settings as given, each checked and refused with an optimiser it does not belong to."""
+    from .optimstep import OptimiserSettings
+
+    name = optimizer.value
+    given = {"--momentum": momentum, "--dampening": dampening, "--beta1": beta1, "--beta2": beta2, "--eps": eps,
+             "--weight-decay": weight_decay}
+    belongs = {"--momentum": ("momentum", "nesterov"), "--dampening": ("momentum",), "--beta1": ("adam", "adamw"),
+               "--beta2": ("adam", "adamw"), "--eps": ("adam", "adamw"), "--weight-decay": ("adamw",)}
+    settings = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        if name not in belongs[option]:
+            raise NodeclfError(f"applies to --optimizer {' or '.join(belongs[option])}, not {name}", option)
+        below_one = option in ("--momentum", "--dampening", "--beta1", "--beta2")
+        _check_range(option, value, "at least 0 and below 1" if below_one else "at least 0", below_one=below_one)
+        settings[option.lstrip("-").replace("-", "_")] = value
+    if name == "adamw" and weight_decay is None:
+        settings["weight_decay"] = 0.01  # AdamW's default in PyTorch
+    return OptimiserSettings(name=name, **settings)
+
+
+def _work_optimiser(settings: Any, worked: Any, state_file: Path | None) -> Any:
+    """The optimiser's step from the state file's state (or zero) with the step's gradients."""
+    import json
+
+    from .optimstep import empty_state, state_from_json, work
+
+    problem, result = worked.problem, worked.result
+    state = empty_state(settings.name)
+    if state_file is not None:
+        try:
+            data = json.loads(state_file.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise NodeclfError(f"cannot read the state file: {error.strerror or error}", state_file) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            line = getattr(error, "lineno", None)
+            raise NodeclfError(f"not a JSON state file: {getattr(error, 'msg', error)}", state_file, line) from None
+        state = state_from_json(data, settings.name, problem.W, problem.b, state_file)
+    return work(settings, problem.W, problem.b, result.grad_W, result.grad_b, problem.learning_rate, state)
 
 
 def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:
@@ -460,13 +543,19 @@ def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding,
     return Requirement.from_values(precision)
 
 
-def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any:
+def _step_report(worked: Any, show_nodes: int, output_format: StepFormat, optimised: Any = None) -> Any:
     """The step in the chosen format: JSON text, Rich renderables, or a Markdown or
-    LaTeX document. With carried rounding, values that it changes are marked."""
+    LaTeX document. With carried rounding, values that it changes are marked. With an
+    optimiser's step, its tables take the place of plain SGD's update."""
     from . import render
 
     if output_format is StepFormat.json:
         data = render.step_json(worked.problem, worked.result, worked.reduction)
+        if optimised is not None:
+            from .render_optim import optimiser_json
+
+            data["W_new"], data["b_new"] = optimised.W_new, optimised.b_new
+            data["optimizer"] = optimiser_json(optimised)
         data["carry"] = "rounded" if worked.carried else "exact"
         if worked.explanation is not None:
             data["explanation"] = {"title": worked.explanation.title, "groups": dict(worked.explanation.groups)}
@@ -481,6 +570,10 @@ def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any
             worked.problem, worked.exact, precision, loss_precision, worked.reduction, most
         )
         render.mark_carry_changes(sections, exact_sections)
+    if optimised is not None:
+        from .render_optim import optimiser_sections
+
+        sections = sections[:-1] + optimiser_sections(worked.problem, optimised, precision)  # in place of SGD's
     title = _title(worked.problem, precision, worked.carried)
     explanation = worked.explanation
     if output_format is StepFormat.table:
@@ -753,6 +846,12 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
+class Optimizer(str, enum.Enum):
+    sgd = "sgd"
+    adam = "adam"
+    adamw = "adamw"
+
+
 @app.command(short_help="Train for many epochs, watching loss and accuracy.")
 def train(
     problem: Optional[Path] = ProblemArg,
@@ -781,8 +880,16 @@ def train(
     l2_form: Optional[L2Form] = L2FormOpt,
     l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
-    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum, at least 0 and below 1."),
-    weight_decay: float = typer.Option(0.0, "--weight-decay", help="L2 penalty on W and b, at least 0."),
+    optimizer: Optimizer = typer.Option(
+        Optimizer.sgd, "--optimizer", help="sgd, adam or adamw, as torch.optim's SGD, Adam, AdamW."
+    ),
+    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum (sgd), at least 0 and below 1."),
+    weight_decay: float = typer.Option(
+        0.0, "--weight-decay", help="λθ added to the gradient of W and b (sgd, adam), or decoupled decay (adamw)."
+    ),
+    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1, at least 0 and below 1 [default: 0.9]."),
+    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2, at least 0 and below 1 [default: 0.999]."),
+    eps: Optional[float] = typer.Option(None, "--eps", help="Adam's ε, at least 0 [default: 1e-08]."),
     threads: Optional[int] = typer.Option(
         None,
         "--threads",
@@ -820,6 +927,7 @@ def train(
 
     _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
     _check_range("--weight-decay", weight_decay, "at least 0")
+    adam_settings = _adam_settings(optimizer, momentum, beta1, beta2, eps)
     targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
                             inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
@@ -843,7 +951,7 @@ def train(
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
         reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=_usable_threads(threads), convention=loaded.convention,
+        threads=_usable_threads(threads), convention=loaded.convention, optimizer=optimizer.value, **adam_settings,
     )
     features = loaded.Z
     if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
@@ -983,6 +1091,23 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
         raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
 
 
+def _adam_settings(
+    optimizer: Optimizer, momentum: float, beta1: float | None, beta2: float | None, eps: float | None
+) -> dict[str, float]:
+    """Train's β1, β2, ε as given (the others keep PyTorch's defaults); each checked, and refused
+    with an optimiser they do not belong to."""
+    adam_given = [(name, value) for name, value in (("--beta1", beta1), ("--beta2", beta2), ("--eps", eps))
+                  if value is not None]
+    if optimizer is Optimizer.sgd and adam_given:
+        raise NodeclfError("applies to --optimizer adam or adamw, not sgd", adam_given[0][0])
+    if optimizer is not Optimizer.sgd and momentum:
+        raise NodeclfError(f"applies to --optimizer sgd, not {optimizer.value} (use --beta1)", "--momentum")
+    for name, value in adam_given:
+        _check_range(name, value, "at least 0" if name == "--eps" else "at least 0 and below 1",
+                     below_one=name != "--eps")
+    return {name.lstrip("-"): value for name, value in adam_given}
+
+
 def _diverged(record: Any, settings: Any) -> NodeclfError:
     """The error for a loss that is no longer finite, naming what made the steps too large."""
     settings_named = [("momentum", settings.momentum), ("weight decay", settings.weight_decay)]
@@ -1073,7 +1198,8 @@ def _optimiser_extras(settings: Any) -> str:
 
     s = settings
     convention = describe(s.convention)
-    return (f", momentum {s.momentum}" if s.momentum else "") + (
+    adam = f", {s.optimizer} (β1 {s.beta1:g}, β2 {s.beta2:g}, ε {s.eps:g})" if s.optimizer != "sgd" else ""
+    return adam + (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""
     ) + (f", {convention}" if convention else "")
 

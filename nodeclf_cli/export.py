@@ -66,6 +66,9 @@ _SYMBOLS = [
     ("d̃", r"\tilde{d}"),
     ("Ẑ", r"\hat{Z}"),
     ("ẑ", r"\hat{z}"),
+    ("m̂", r"\hat{m}"),  # the optimisers' symbols
+    ("v̂", r"\hat{v}"),
+    ("Δ", r"\Delta "),
     ("≠", r"\neq "),
     ("⁽", "^{("),
     ("⁾", ")}"),

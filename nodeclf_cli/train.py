@@ -4,11 +4,13 @@ Each epoch runs :func:`kernel.chunk_loss_and_grad` over the nodes in cache-sized
 chunks (the data is read once per epoch), spread over the machine's cores with
 single-threaded BLAS calls: each core takes the next chunk when it is done with one,
 and the chunks' results are added in chunk order, whichever core worked them out.
-Then it updates the weights as ``torch.optim.SGD`` does:
+Then it updates the weights with one of :mod:`optim`'s rules, as ``torch.optim`` does:
+``sgd`` (the default; ``SGD`` with momentum and weight decay), ``adam`` (``Adam``: weight
+decay joins the gradient) or ``adamw`` (``AdamW``: W and b decay first, apart from it):
 
-    g := dL/dW + weight_decay * W
-    v := momentum * v + g          (v := g on the first epoch)
-    W := W - lr * v                (and the same for b)
+    g := dL/dW + weight_decay * W  (sgd, adam)
+    v := momentum * v + g          (sgd; v := g on the first epoch)
+    W := W - lr * v                (sgd; and the same for b)
 
 A loss convention (:mod:`conventions`) adds class weights and label smoothing to the
 kernel's loss, and an L2 penalty's share ∂R/∂W (∂R/∂b) to g, or its weight decay
@@ -30,6 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import conventions as conv
+from . import optim
 from .core import loss_scale
 from .kernel import chunk_loss_and_grad, chunk_scratch, true_class_positions
 
@@ -43,12 +46,16 @@ class Settings:
     epochs: int
     learning_rate: float
     reduction: str = "mean"
-    momentum: float = 0.0  # classical momentum, as torch.optim.SGD
-    weight_decay: float = 0.0  # L2 penalty added to the gradient, as torch.optim.SGD
+    momentum: float = 0.0  # classical momentum, as torch.optim.SGD (sgd only)
+    weight_decay: float = 0.0  # added to the gradient (sgd, adam), or decoupled decay (adamw), as torch.optim
     convention: conv.LossConvention = conv.PLAIN  # class weights, label smoothing, an L2 penalty
     dtype: str = "float64"  # float32 halves memory and time on big data
     chunk_nodes: int | None = None  # at most this many nodes per chunk; None: see chunk_size
     threads: int | None = None  # cores to use; None: each core this process may run on (at most 8)
+    optimizer: str = "sgd"  # one of optim.OPTIMIZERS
+    beta1: float = 0.9  # Adam's β1, β2 and ε (adam, adamw), PyTorch's defaults
+    beta2: float = 0.999
+    eps: float = 1e-8
 
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's Z and H^T together: well inside the shared cache
@@ -189,7 +196,9 @@ class Trainer:
             trained = self.y if groups is None else self.y[groups == 0]
             self.scale = conv.loss_scale(trained, settings.reduction, settings.convention)
         self.epochs_done = 0
-        self._velocity: tuple[np.ndarray, np.ndarray] | None = None
+        self._state: optim.MomentumState | optim.AdamState = (
+            optim.MomentumState() if settings.optimizer == "sgd" else optim.AdamState()
+        )
         self._scratch = threading.local()  # each worker thread's, for the largest chunk, kept between epochs
         self._cores = cores = settings.threads or min(usable_cores(), 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
@@ -247,24 +256,18 @@ class Trainer:
 
     def _update(self, grad_W: np.ndarray, grad_b: np.ndarray) -> None:
         s = self.settings
-        if s.weight_decay:
-            grad_W = grad_W + s.weight_decay * self.W
-            grad_b = grad_b + s.weight_decay * self.b
         if s.convention.penalised:  # ∂R/∂θ, or λθ for weight-decay, as core.gradient_step adds it
             share_W, share_b = conv.penalty_gradients(self.W, self.b, s.convention, self.scale)
             grad_W, grad_b = grad_W + share_W, grad_b + share_b
-        if s.momentum:
-            if self._velocity is None:
-                self._velocity = (grad_W.copy(), grad_b.copy())
-            else:
-                v_W, v_b = self._velocity
-                v_W *= s.momentum
-                v_W += grad_W
-                v_b *= s.momentum
-                v_b += grad_b
-            grad_W, grad_b = self._velocity
-        self.W -= s.learning_rate * grad_W
-        self.b -= s.learning_rate * grad_b
+        params, grads = (self.W, self.b), (grad_W, grad_b)
+        if s.optimizer == "sgd":
+            params, self._state = optim.sgd(params, grads, self._state, s.learning_rate,
+                                            momentum=s.momentum, weight_decay=s.weight_decay)
+        else:
+            rule = optim.adam if s.optimizer == "adam" else optim.adamw
+            params, self._state = rule(params, grads, self._state, s.learning_rate, beta1=s.beta1,
+                                       beta2=s.beta2, eps=s.eps, weight_decay=s.weight_decay)
+        self.W, self.b = params
 
     def __iter__(self) -> Iterator[Epoch]:
         pool = None

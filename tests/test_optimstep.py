@@ -1,0 +1,164 @@
+"""step --optimizer: the optimiser's state and update from zero and from a saved state,
+held to torch.optim where PyTorch is installed; the state file's checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from typer.testing import CliRunner
+
+from nodeclf_cli.cli import app
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.render_train import weights_csv
+
+from .conftest import EXAMPLE
+
+runner = CliRunner()
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def run(*args: str, code: int = 0):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1"})
+    assert result.exit_code == code, result.output
+    return result
+
+
+def step_json(*args: str) -> dict:
+    return json.loads(run("step", str(EXAMPLE), "--format", "json", *args).stdout)
+
+
+CASES = [
+    ("momentum", ["--momentum", "0.8", "--dampening", "0.3"], {"momentum": 0.8, "dampening": 0.3}),
+    ("nesterov", ["--momentum", "0.7"], {"momentum": 0.7, "nesterov": True}),
+    ("adam", ["--beta1", "0.8", "--beta2", "0.99", "--eps", "0.001"], {"betas": (0.8, 0.99), "eps": 0.001}),
+    ("adamw", ["--weight-decay", "0.3"], {"weight_decay": 0.3}),
+]
+
+
+def torch_steps(torch, name: str, kwargs: dict, steps: int):
+    """The example's weights and the optimiser's state after ``steps`` steps of torch.optim."""
+    problem = load_problem(EXAMPLE)
+    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
+    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
+    rule = {"momentum": torch.optim.SGD, "nesterov": torch.optim.SGD, "adam": torch.optim.Adam,
+            "adamw": torch.optim.AdamW}[name]
+    optimizer = rule([W, b], lr=problem.learning_rate, foreach=False, **kwargs)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
+        optimizer.step()
+    return W.detach().numpy(), b.detach().numpy(), optimizer.state[W], optimizer.state[b]
+
+
+def assert_state(data: dict, name: str, state_W: dict, state_b: dict) -> None:
+    keys = {"velocity": "momentum_buffer", "m": "exp_avg", "v": "exp_avg_sq"}
+    for ours, theirs in keys.items():
+        if ours in data["optimizer"]:
+            assert_allclose(data["optimizer"][ours]["W"], state_W[theirs].numpy(), rtol=1e-12, atol=1e-15)
+            assert_allclose(data["optimizer"][ours]["b"], state_b[theirs].numpy(), rtol=1e-12, atol=1e-15)
+    assert set(data["optimizer"]) >= ({"velocity"} if name in ("momentum", "nesterov") else {"m", "v", "m_hat"})
+
+
+@pytest.mark.parametrize("name, args, kwargs", CASES, ids=[case[0] for case in CASES])
+def test_a_step_from_zero_and_a_step_from_the_saved_state_equal_torch(tmp_path, name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    saved = tmp_path / "state.json"
+    first = step_json("--optimizer", name, *args, "--save-state", str(saved))
+    W1, b1, state_W, state_b = torch_steps(torch, name, kwargs, 1)
+    assert_allclose(first["W_new"], W1, rtol=1e-12, atol=1e-15)
+    assert_allclose(first["b_new"], b1, rtol=1e-12, atol=1e-15)
+    assert first["optimizer"]["t"] == 1
+    assert_state(first, name, state_W, state_b)
+    assert_allclose(first["optimizer"]["update"]["W"], W1 - np.array(first["W"]), rtol=1e-9, atol=1e-15)
+
+    weights = tmp_path / "weights.csv"
+    weights.write_text(weights_csv(first["classes"], np.array(first["W_new"]), np.array(first["b_new"])))
+    second = step_json("--weights", str(weights), "--optimizer", name, *args, "--state", str(saved))
+    W2, b2, state_W, state_b = torch_steps(torch, name, kwargs, 2)
+    assert second["optimizer"]["t"] == 2
+    assert_allclose(second["W_new"], W2, rtol=1e-12, atol=1e-15)
+    assert_allclose(second["b_new"], b2, rtol=1e-12, atol=1e-15)
+    assert_state(second, name, state_W, state_b)
+
+
+def test_the_second_steps_bias_corrections_by_hand(tmp_path):
+    saved = tmp_path / "state.json"
+    first = step_json("--optimizer", "adam", "--save-state", str(saved))
+    g = np.array(first["grad_W"])
+    assert_allclose(first["optimizer"]["m"]["W"], 0.1 * g, rtol=1e-12)  # m_1 = (1 − β1) g
+    assert_allclose(first["optimizer"]["m_hat"]["W"], g, rtol=1e-12)  # m̂_1 = g
+    assert_allclose(first["optimizer"]["v_hat"]["W"], g * g, rtol=1e-9)  # v̂_1 = g²
+    state = json.loads(saved.read_text())
+    assert state["t"] == 1 and set(state) == {"optimizer", "t", "m", "v"}
+    second = step_json("--optimizer", "adam", "--state", str(saved))  # the same weights: the same g
+    assert_allclose(second["optimizer"]["m"]["W"], 0.9 * 0.1 * g + 0.1 * g, rtol=1e-12)
+    assert_allclose(second["optimizer"]["m_hat"]["W"], (0.19 * g) / (1 - 0.81), rtol=1e-12)
+
+
+def test_tables_are_titled_with_the_formulas():
+    out = run("step", str(EXAMPLE), "--optimizer", "adamw").stdout
+    for title in ("m_t = β1 m_{t−1} + (1 − β1) g", "v_t = β2 v_{t−1} + (1 − β2) g²", "m̂_t = m_t / (1 − β1^t)",
+                  "v̂_t = v_t / (1 − β2^t)", "θ := θ − αλθ first (λ = 0.01)"):
+        assert title in out
+    out = run("step", str(EXAMPLE), "--optimizer", "momentum").stdout
+    assert "b_t = μ b_{t−1} + (1 − τ) g  (t = 1: b_1 = g)" in out
+
+
+def test_plain_sgd_is_unchanged():
+    assert step_json() == step_json("--optimizer", "sgd")
+    assert "optimizer" not in step_json()
+
+
+def test_the_json_keys_are_in_the_readme():
+    for name in ("momentum", "adamw"):
+        data = step_json("--optimizer", name)
+        for key in [*data, *data["optimizer"], *data["optimizer"]["settings"]]:
+            assert f"`{key}`" in README or f'"{key}"' in README, key
+
+
+@pytest.mark.parametrize("content, says", [
+    ("[1, 2]", "a state file holds a JSON object"),
+    ('{"optimizer": "momentum", "t": 1}', "the state is 'momentum''s; this step's optimizer is adam"),
+    ('{"optimizer": "adam", "t": -1}', "t: expected the steps taken"),
+    ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}', "m.W: expected finite numbers shaped as W"),
+    ("{nope", "not a JSON state file"),
+    ('{"t": 1}', "optimizer: expected the optimiser that wrote the state, one of sgd, momentum"),
+    ('{"optimizer": "adam", "t": 2, "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, 0, 0]}, '
+     '"v": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, "x", 0]}}', "v.b: expected finite numbers"),
+])
+def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path, content, says):
+    state = tmp_path / "state.json"
+    state.write_text(content)
+    result = run("step", str(EXAMPLE), "--optimizer", "adam", "--state", str(state), code=2)
+    assert says in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--beta1", "0.5"], "--beta1: applies to --optimizer adam or adamw, not sgd"),
+    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum: applies to --optimizer momentum or nesterov"),
+    (["--optimizer", "adam", "--weight-decay", "0.5"], "--weight-decay: applies to --optimizer adamw"),
+    (["--optimizer", "momentum", "--momentum", "1"], "must be a finite number at least 0 and below 1"),
+    (["--optimizer", "adam", "--carry", "rounded"], "is worked exactly"),
+])
+def test_bad_optimizer_options_exit_2(args, says):
+    assert says in run("step", str(EXAMPLE), *args, code=2).output
+
+
+def test_save_state_does_not_overwrite_without_force(tmp_path):
+    saved = tmp_path / "state.json"
+    saved.write_text("kept")
+    run("step", str(EXAMPLE), "--optimizer", "adam", "--save-state", str(saved), code=2)
+    assert saved.read_text() == "kept"
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adamw"])
+def test_the_latex_document_has_only_ascii_and_the_formulas(name):
+    document = run("step", str(EXAMPLE), "--optimizer", name, "--format", "latex").stdout
+    assert document.isascii()
+    assert (r"\hat m_t = m_t / (1 - \beta_1^t)" in document) == (name in ("adam", "adamw"))
+    assert (r"b_t = \mu b_{t-1} + (1 - \tau) g" in document) == (name in ("momentum", "nesterov"))
