@@ -14,6 +14,7 @@ from . import render_loss
 from .conventions import share_terms
 from .core import StepResult
 from .errors import counted, printable
+from .handwork import latex_escape
 from .problem import Problem
 from .quantities import (
     BY_NAME,
@@ -227,17 +228,12 @@ def _heading(
     text = [q.formula_for(reduction, graph) for q in found]
     latex = [q.latex_for(reduction, graph) for q in found]
     title = title or found[0].title
-    return f"{title}  " + ",  ".join(text), rf"{latex_words(title)} \quad $" + r",\quad ".join(latex) + "$"
+    return f"{title}  " + ",  ".join(text), rf"{latex_escape(title)} \quad $" + r",\quad ".join(latex) + "$"
 
 
 def _class_symbols(weights: str, biases: str) -> tuple[str, str]:
     """Column symbols of a per-class table: ``∂L/∂w_c`` and ``∂L/∂b_c``."""
     return f"{BY_NAME[weights].symbol}_c", f"{BY_NAME[biases].symbol}_c"
-
-
-def latex_words(text: str) -> str:
-    special = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
-    return "".join(special.get(ch, ch) for ch in text)
 
 
 def step_sections(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .handwork import latex_escape
 from .optimstep import OptimiserStep
 from .problem import Problem
-from .render import Cells, Section, latex_words, per_class_section
+from .render import Cells, Section, per_class_section
 from .rounding import Precision
 
 SYMBOLS = {"velocity": ("b_c", "b_b"), "m": ("m_c", "m_b"), "v": ("v_c", "v_b"), "m_hat": ("m̂_c", "m̂_b"),
@@ -20,7 +21,7 @@ def optimiser_sections(problem: Problem, step: OptimiserStep, precision: Precisi
     sections = [
         per_class_section(f"{shown.title} ({name})  {shown.formula}", problem, shown.W, shown.b,
                           SYMBOLS[shown.key], Cells(precision),
-                          rf"{latex_words(shown.title)} ({name}) \quad ${shown.latex}$")
+                          rf"{latex_escape(shown.title)} ({name}) \quad ${shown.latex}$")
         for shown in step.shown
     ]
     alpha = f"{problem.learning_rate:g}"
