@@ -168,9 +168,7 @@ def judge(
     ``candidates`` (taken lazily, in order) it lies within half a unit of; otherwise a
     slip (``slip`` is its message). ``required`` is the precision the problem
     requires: a right number written coarser says so."""
-    # coarser than required, unless what was written is the exact value itself (0, 0.5)
-    coarse = required is not None and coarser_than(written.text, decimals, required) and not _is_exact(
-        written, exact_value)
+    coarse = is_coarse(written, decimals, exact_value, required)
     if coarse:
         as_written, asked = _written_words(written, decimals, required), _required_words(required)
     if within(written, exact_value, decimals):
@@ -195,9 +193,13 @@ def judge(
     return Candidate(exact_value, "wrong", "slip", slip)
 
 
-def _is_exact(written: Written, exact_value: float) -> bool:
-    """Whether the written number is the exact value, digit for digit (0.5 for 1/2)."""
-    return np.isfinite(exact_value) and written.value == snap(exact_value)
+def is_coarse(written: Written, decimals: int, exact_value: float, required: Precision | None) -> bool:
+    """Whether ``written`` (read to ``decimals`` places) has fewer digits than ``required``
+    (None: nothing is required), unless it is the exact value itself, digit for digit
+    (0 or 0.5 is not coarse where 3 significant figures are required)."""
+    if required is None or not coarser_than(written.text, decimals, required):
+        return False
+    return not (np.isfinite(exact_value) and written.value == snap(exact_value))
 
 
 def _written_words(written: Written, decimals: int, required: Precision | None) -> str:
@@ -446,16 +448,16 @@ class Grader:
         # a count written as a whole number (a degree of 3 as 3, or as 2) is not coarse
         exact_count = (BY_NAME[name].whole and exact_value.is_integer()
                        and written.value == written.value.to_integral_value())
+        required = None if exact_count else required
         verdict = judge(
             written, d, exact_value,
             self._candidates(row, k, upstream_wrong, upstream_coarse),
-            None if exact_count else required,
+            required,
             slip="an arithmetic slip; " + self._target(name, r, c, d, upstream_wrong),
         )
         return Entry(
             name, row.key, r, c, written, exact_value, verdict.verdict, verdict.cause, verdict.message,
-            d, row.line, not exact_count and coarser_than(written.text, d, required)
-            and not _is_exact(written, exact_value), verdict.noted,
+            d, row.line, is_coarse(written, d, exact_value, required), verdict.noted,
         )
 
     def _target(self, name: str, r: int, c: int, d: int, upstream_wrong: bool) -> str:
@@ -554,16 +556,12 @@ class Grader:
         return [("own", self.own)] + [("own", self.world(p, own=True)) for p in precisions] + [("exact", self.exact)]
 
     def _basis_words(self, source: str, basis: str) -> str:
-        written = self._nearest_written_from(source) if basis == "own" else None
+        written = (source if source in self.written else self._nearest_written(source)) if basis == "own" else None
         if written:
             return f"your own {BY_NAME[written].called}"
         if basis == "carried":
             return f"{BY_NAME[source].called} rounded as by hand"
         return f"the exact {BY_NAME[source].called}"
-
-    def _nearest_written_from(self, source: str) -> str | None:
-        chain = (source, *reversed(upstream(source)))
-        return next((q for q in chain if q in self.written), None)
 
     def _logit_from_rounded_terms(self, node: int, cls: int, decimals: int) -> list[float]:
         """h_i[c] with each product z_i[k] w_c[k] and b_c rounded to ``decimals`` before
