@@ -214,13 +214,13 @@ def publish(target: Target, content: Content) -> Written:
 
         def write() -> None:
             if isinstance(text, str):
-                sys.stdout.write(text)
+                write_text(text)
             elif isinstance(text, bytes):  # an image: after the text before it
                 sys.stdout.flush()
                 sys.stdout.buffer.write(text)
             else:
                 for piece in text:
-                    sys.stdout.write(piece)
+                    write_text(piece)
 
         write_stdout(write)
         return Written(target.path)
