@@ -11,6 +11,7 @@ import os
 import stat
 import tokenize
 from collections import abc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -316,6 +317,19 @@ def _check_array_values(array: np.ndarray, path: Path, block: int = 65536) -> No
 def _resolve(value: Any, base: Path) -> Path:
     path = Path(value).expanduser()
     return path if path.is_absolute() else base / path
+
+
+@contextmanager
+def _named_by(source: str, line: int | None, key: str):
+    """Loading a file a problem's ``key`` names (at ``line``): a missing one is reported
+    against that line too (``p.yaml:6: edges: no such file: nope.csv``). A file given by
+    an option (no line) is reported as it is."""
+    try:
+        yield
+    except MissingFile as error:
+        if line is None:
+            raise
+        raise NodeclfError(f"no such file: {error.source}", source, line, key) from None
 
 
 def _check_unique(rows: _Rows, what: str) -> None:
@@ -756,12 +770,14 @@ def problem_from_data(
 
     origins: dict = {}
     value, src, line, where_base = entry("embeddings", embeddings)
-    emb_rows = _load_embeddings(value, src, line, where_base)
+    with _named_by(src, line, "embeddings"):
+        emb_rows = _load_embeddings(value, src, line, where_base)
     origins["embeddings"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     Z = _as_matrix(emb_rows, "embedding")
 
     value, src, line, where_base = entry("labels", labels)
-    label_set = _load_labels(value, src, line, where_base)
+    with _named_by(src, line, "labels"):
+        label_set = _load_labels(value, src, line, where_base)
     origins["labels"] = _resolve(value, where_base) if isinstance(value, (str, Path)) else None
     labels_place = (origins["labels"], None) if origins["labels"] else (src, line)
 
@@ -769,7 +785,8 @@ def problem_from_data(
     W = b = None
     value, src, line, where_base = entry("weights", weights)
     if value is not None:
-        W_rows, b_values, csv_classes, b_place = _load_weights(value, src, line, where_base)
+        with _named_by(src, line, "weights"):
+            W_rows, b_values, csv_classes, b_place = _load_weights(value, src, line, where_base)
         W, b, classes = _check_weights(W_rows, b_values, csv_classes, b_place, classes, Z.shape[1])
 
     if classes is not None and len(classes) < 2:
@@ -970,7 +987,8 @@ def _load_graph(
     elif data.get("edges") is not None:
         if isinstance(data["edges"], str):
             origin = _resolve(data["edges"], base)
-        listed = _edges_from_value(data["edges"], source, data.key_lines["edges"], base, node_ids)
+        with _named_by(source, data.key_lines["edges"], "edges"):
+            listed = _edges_from_value(data["edges"], source, data.key_lines["edges"], base, node_ids)
     else:
         if "propagation" in data:
             raise NodeclfError("the problem has no edges: to propagate along (add edges: or pass --edges)",
@@ -987,7 +1005,7 @@ def _load_graph(
         raise NodeclfError("has no value", source, data.key_lines["propagation"], "propagation")
     settings = _load_propagation(data.get("propagation"), source, data.key_lines.get("propagation"))
     settings = Propagation(**{**settings.as_dict(), **options})
-    return _merged(listed, len(node_ids), settings, Graph), origin
+    return _merged(listed, node_ids, settings, Graph), origin
 
 
 def _load_propagation(value: Any, source: str, line: int | None) -> Any:
@@ -1154,10 +1172,10 @@ def _edges_from_npy(path: Path, n_nodes: int) -> _EdgeList:
     return _EdgeList(pairs[:, 0], pairs[:, 1], np.ones(len(pairs)), None, str(path))
 
 
-def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) -> Any:
+def _merged(listed: _EdgeList, node_ids: abc.Sequence, settings: Any, graph_type: type) -> Any:
     """The graph with each edge once: an edge listed twice (or, undirected, both ways)
     counts once, keeping its first listing; listings of one edge must agree on its weight."""
-    s, t = listed.source, listed.target
+    s, t, n_nodes = listed.source, listed.target, len(node_ids)
     low, high = (s, t) if settings.directed else (np.minimum(s, t), np.maximum(s, t))
     keys = low * n_nodes + high
     if listed.lines is None:  # .npy: no weights to agree
@@ -1170,9 +1188,11 @@ def _merged(listed: _EdgeList, n_nodes: int, settings: Any, graph_type: type) ->
     differs = listed.weight != kept_weight[inverse]
     if differs.any():
         k = int(np.argmax(differs))
-        line = None if listed.lines is None else int(listed.lines[k])
-        raise NodeclfError(f"this edge is listed before with weight {kept_weight[inverse[k]]:g}, here "
-                           f"{listed.weight[k]:g}: give each edge one weight", listed.origin, line)
+        before = int(np.flatnonzero(inverse == inverse[k])[0])  # the listing kept
+        edge = f"{_clipped(node_ids[s[k]])}–{_clipped(node_ids[t[k]])}"
+        raise NodeclfError(f"edge {edge} is listed on line {int(listed.lines[before])} with weight "
+                           f"{kept_weight[inverse[k]]:g}, here {listed.weight[k]:g}: give each edge one weight",
+                           listed.origin, int(listed.lines[k]))
     return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))
 
 

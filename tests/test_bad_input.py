@@ -336,7 +336,9 @@ def small_problem(tmp_path: Path, files: dict[str, str | bytes] | None = None, *
         ({"weights": "w.csv"}, {"w.csv": "0,0.5\n1,0.5\n"}, "w.csv:1: class 0: expected class,b,w_0,...: a bias and at least one weight"),
         # (step and train add "or pass --embeddings"; check has no such option to suggest)
         ({"embeddings": None}, {}, "p.yaml: no embeddings: add embeddings: to the problem"),
-        ({"embeddings": "z.npy"}, {}, "z.npy: no such file"),
+        ({"embeddings": "z.npy"}, {}, "p.yaml:1: embeddings: no such file: "),
+        ({"labels": "l.csv"}, {}, "p.yaml:2: labels: no such file: "),
+        ({"weights": "w.csv"}, {}, "p.yaml:3: weights: no such file: "),
         ({"embeddings": "{[1, 2]: [1.0, 2.0]}"}, {}, "p.yaml:1: a key must be a plain value (a number or a name)"),
         ({"labels": "l.csv"}, {"l.csv": "id,label\n"}, "l.csv: the CSV file has no data rows"),
         ({"learning_rate": "1" + "0" * 400}, {},

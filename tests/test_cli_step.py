@@ -176,7 +176,7 @@ def test_a_missing_file_a_problem_names_gets_no_bundled_example_hint(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("embeddings: e.csv\nlabels: {1: 0}\nweights: {W: [[0.1], [0.2]], b: [0, 0]}\nlearning_rate: 0.1\n")
     result = run("step", str(path), code=2)
-    assert result.stderr == f"nodeclf: error: {tmp_path / 'e.csv'}: no such file\n"
+    assert result.stderr == f"nodeclf: error: {path}:1: embeddings: no such file: {tmp_path / 'e.csv'}\n"
 
 
 def test_problem_without_weights_is_refused(tmp_path):

@@ -219,7 +219,11 @@ def test_negative_and_non_finite_weights_are_refused(tmp_path):
 
 def test_an_edge_listed_twice_with_two_weights_is_refused(tmp_path):
     line = bad(tmp_path, "edges:\n  - [a, b, 1]\n  - [b, a, 2]\n")
-    assert "p.yaml:12: this edge is listed before with weight 1, here 2" in line
+    assert "p.yaml:12: edge b–a is listed on line 11 with weight 1, here 2" in line
+
+
+def test_a_missing_edges_file_names_the_problems_line(tmp_path):
+    assert "p.yaml:10: edges: no such file: " in bad(tmp_path, "edges: nope.csv\n")
 
 
 def test_an_empty_list_of_edges_is_refused(tmp_path):
