@@ -366,6 +366,8 @@ def _construct_mapping(loader: _LocatingLoader, node: yaml.MappingNode) -> Mappi
     result.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, float) and not math.isfinite(key):  # a node id .nan or .inf: a name, as written
+            key = key_node.value
         line = key_node.start_mark.line + 1
         try:
             duplicate = key in result

@@ -564,3 +564,16 @@ def test_a_long_id_is_shown_cut_short(tmp_path):
     long_id = "n" * 5000
     line = step_with_embeddings(tmp_path, EMBEDDINGS.replace("4,0.2,0.1", f"{long_id},0.2,x"))
     assert f":4: node {'n' * 57}...: expected a number, found 'x'" in line and len(line) < 300
+
+
+def test_node_ids_yaml_reads_as_nan_or_infinity_stay_names_as_written(tmp_path):
+    """`.nan` and `.inf` as keys are YAML floats; as node ids they are names, kept as written
+    (NaN would be no id at all: it equals nothing, and JSON would write it null)."""
+    path = tmp_path / "p.yaml"
+    path.write_text("embeddings:\n  .nan: [0.5, 0.6]\n  .inf: [0.3, 0.8]\n  -.inf: [0.1, 0.2]\n"
+                    "labels: {.nan: 0, .inf: 1, -.inf: 0}\nlearning_rate: 0.1\n"
+                    "weights: {W: [[0.1, 0.2], [0.3, 0.4]], b: [0, 0]}\n")
+    data = json.loads(run("step", str(path), "--format", "json").stdout)
+    assert data["node_ids"] == [".nan", ".inf", "-.inf"]
+    assert data["labels"] == [0, 1, 0]
+    assert data["node_ids"] == list(parse_yaml(path.read_text(), "p.yaml")["embeddings"])
