@@ -21,6 +21,7 @@ import csv
 import hashlib
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,10 @@ def read_roster(path: Path, id_column: str | None = None) -> Roster:
             )
         id_column = usable[0]
         column = header.index(id_column)
+    for number, value in values(column):
+        if (bad := next((ch for ch in value if unicodedata.category(ch) == "Cc"), None)) is not None:
+            raise NodeclfError(f"the {id_column} holds a control character (U+{ord(bad):04X}), which no file, "
+                               "gradebook or message can show; fix the roster", path, number)
     return Roster(id_column, tuple(value for _, value in values(column)), str(path))
 
 
@@ -116,10 +121,18 @@ def student_seed(course_seed: int, student: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+# longest file stem: file systems allow 255 bytes a name, and ``.yaml`` and a folder go on it
+LONGEST_STEM = 100
+
+
 def file_stem(student: str) -> str:
-    """A file name for ``student``: letters, digits and ``.@+-`` kept, the rest ``_``."""
-    stem = re.sub(r"[^\w.@+-]", "_", student, flags=re.ASCII).lstrip(".")
-    return stem or "_"
+    """A file name for ``student``: letters, digits and ``.@+-`` kept, the rest ``_``;
+    one longer than :data:`LONGEST_STEM` is cut, and ends in 8 hexadecimal digits of
+    the identifier's SHA-256 so that two long identifiers stay two files."""
+    stem = re.sub(r"[^\w.@+-]", "_", student, flags=re.ASCII).lstrip(".") or "_"
+    if len(stem) > LONGEST_STEM:
+        stem = stem[:LONGEST_STEM - 9] + "-" + hashlib.sha256(student.encode("utf-8")).hexdigest()[:8]
+    return stem
 
 
 def file_stems(roster: Roster) -> dict[str, str]:

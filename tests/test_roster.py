@@ -75,6 +75,26 @@ def test_file_stems_keep_what_a_file_name_may_hold():
     assert file_stem("../x") == "_x"
 
 
+def test_long_identifiers_get_short_distinct_file_names(tmp_path):
+    long_a, long_b = "a" * 300 + "@uni.edu", "a" * 300 + "@uni.org"
+    stems = file_stem(long_a), file_stem(long_b)
+    assert all(len(stem) == 100 for stem in stems) and stems[0] != stems[1]
+    assert stems[0].endswith("-" + hashlib.sha256(long_a.encode()).hexdigest()[:8])
+    roster = write(tmp_path, "r.csv", f"Email address\n{long_a}\n{long_b}\n")
+    generate_class(tmp_path, roster, "hw", "--nodes", "3")
+    rows = list(csv.reader((tmp_path / "hw" / "manifest.csv").open()))
+    assert [row[0] for row in rows[1:]] == [long_a, long_b]
+    assert all((tmp_path / "hw" / row[2]).is_file() for row in rows[1:])
+
+
+def test_an_identifier_with_a_control_character_is_refused_at_its_line(tmp_path):
+    roster = write(tmp_path, "r.csv", "Email address\nana@uni.edu\nbo\x07@uni.edu\n")
+    result = generate_class(tmp_path, roster, "hw", code=2)
+    assert result.stderr == (f"nodeclf: error: {roster}:3: the Email address holds a control character (U+0007), "
+                             "which no file, gradebook or message can show; fix the roster\n")
+    assert not (tmp_path / "hw").exists()
+
+
 def generate_class(tmp_path, roster, out="hw", *extra, code=0):
     return run("generate", "--students", str(roster), "--seed", "42", "--out-dir", str(tmp_path / out), *extra,
                code=code)
