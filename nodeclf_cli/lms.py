@@ -72,13 +72,29 @@ def blanks(problem: Problem, requirement: Requirement) -> dict[str, list[Blank]]
                 value = snap(exact[r, c])
                 tol = tolerance(value, precision)
                 values = [value]
-                for world in carried:  # every value check accepts around (intervals may overlap)
+                for world in carried:  # every value check accepts around
                     other = snap(world[r, c])
                     if other not in values:
                         values.append(other)
+                for k in range(len(values) - 1, 0, -1):  # then those accepting nothing the others do not
+                    if _covered(values[k] - tol, values[k] + tol, values[:k] + values[k + 1:], tol):
+                        del values[k]
                 group.append(Blank(grader.label(q.name, r, c), tuple(values), tol))
         asked[q.name] = group
     return asked
+
+
+def _covered(low: Decimal, high: Decimal, values: list[Decimal], tol: Decimal) -> bool:
+    """Whether [low, high] lies within the union of the intervals [v − tol, v + tol]:
+    an answer accepting nothing the others do not is left out."""
+    reach = low
+    for value in sorted(values):
+        if value - tol > reach:
+            break
+        reach = max(reach, value + tol)
+        if reach >= high:
+            return True
+    return False
 
 
 def _number(value: Decimal) -> str:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from nodeclf_cli import core
-from nodeclf_cli.lms import tolerance
+from nodeclf_cli.lms import _covered, tolerance
 from nodeclf_cli.problem import load_problem
 from nodeclf_cli.quantities import BY_NAME, as_2d, present
 from nodeclf_cli.rounding import Precision
@@ -122,6 +122,26 @@ def test_moodle_accepts_what_check_accepts_at_the_required_precision(quiz, tmp_p
         moodle_accepts = any(abs(written - value) <= tol for value, tol in answers)
         checked = run("check", str(sheet), "--format", "json", code=0 if moodle_accepts else 1)
         assert ('"wrong": 0' in checked.stdout) == moodle_accepts
+
+
+def test_no_answer_of_a_blank_accepts_only_what_the_others_accept(quiz):
+    """Each second answer accepts some number the others do not (an answer inside the
+    union of the others' intervals adds nothing and is left out)."""
+    root = ET.parse(quiz / "q.xml").getroot()
+    for blank in BLANK.findall(ET.tostring(root, encoding="unicode")):
+        answers = cloze_answers(blank)
+        for k, (value, tol) in enumerate(answers[1:], start=1):
+            others = [v for j, (v, _) in enumerate(answers) if j != k]
+            assert not _covered(value - tol, value + tol, others, tol), blank
+
+
+def test_an_interval_is_covered_only_by_the_union_of_others():
+    t = Decimal("0.005")
+    values = [Decimal("0.300"), Decimal("0.308")]
+    assert _covered(Decimal("0.299"), Decimal("0.309"), values, t)  # two overlapping intervals cover it
+    assert not _covered(Decimal("0.299"), Decimal("0.3135"), values, t)  # sticks out past 0.313
+    assert not _covered(Decimal("0.2949"), Decimal("0.300"), values, t)
+    assert not _covered(Decimal("0.300"), Decimal("0.310"), [Decimal("0.300"), Decimal("0.316")], t)  # a gap
 
 
 def test_tolerance_is_half_a_unit_of_the_last_digit_required():
