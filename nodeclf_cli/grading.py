@@ -298,6 +298,7 @@ class Grader:
         self._worlds: dict[tuple, World] = {}
         self.wrong_taint: dict[str, np.ndarray] = {}  # rows resting on a wrong written value
         self.coarse_taint: dict[str, np.ndarray] = {}  # rows resting on a too coarse written value
+        self.causes: dict[str, set[str]] = {}  # the causes named for each quantity graded so far
 
     # -- worlds --
 
@@ -384,6 +385,7 @@ class Grader:
                     e.coarse and not self._right_at_required(e) for e in entries
                 )
             self._one_cause(judged, dict(enumerate(wrong.tolist())))  # then across its rows
+            self.causes[q.name] = {e.cause for e in judged if e.verdict == "wrong"}
             grade.entries += judged
         return grade
 
@@ -523,9 +525,18 @@ class Grader:
                                 f"carried at {digits_words(p)}, coarser than required ({target})")
         # a known mistake, recomputed from the student's own values, carried, or exact
         students = [p for p in acceptable + too_coarse if p.rounding == "half-up"][:2]  # as written; required
+        # the mistake already named for the value it rests on, made again here: penalised once (a marker's
+        # error carried forward), whether it was carried from the written values or worked afresh
+        repeated = self.causes.get(self._nearest_written(name) or "", set()) if upstream_wrong else set()
         for basis, world in self._bases(name, students):
             for mistake in mistakes_for(name, self.context):
                 values = mistake.compute(self.context, world.basis(name))
+                if mistake.cause in repeated:
+                    label = cause_label(mistake.cause, self.reduction)
+                    yield Candidate(values[r, c], "follows_through", None,
+                                    f"the same mistake as in your {fed_by} ({label}), carried on: "
+                                    f"{shown(values[r, c], d)} (exact: {exact_shown})")
+                    continue
                 yield Candidate(values[r, c], "wrong", mistake.cause,
                                 self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))
         swapped = self._swapped(row, k)

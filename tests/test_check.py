@@ -145,9 +145,9 @@ def test_a_value_is_said_to_follow_from_the_nearest_quantity_the_student_wrote(t
     losses = "probabilities: {1: [0.33, 0.29, 0.38]}\nloss_per_node: {1: 0.4815}\n"
     follows = (0.4815 + A.loss_per_node[1:].sum()) / 5  # 1.0212
     message = loss_message(losses + "loss: 0.4979")
-    # (reproduced from the exact probabilities, so what it should be is the exact value)
-    assert message == "log base 10 instead of the natural log (reproduced from the exact probabilities); " \
-                      "should be 1.1465"
+    # log base 10 again, for every node: the mistake already named in the per-node losses, penalised once
+    assert message == "the same mistake as in your per-node losses (log base 10 or 2), carried on: 0.4979 " \
+                      "(exact: 1.1465)"
     summed = loss_message(losses + f"loss: {5 * follows:.4f}")
     assert summed.startswith("a sum instead of the mean (the 1/N is missing) (reproduced from your own per-node losses)")
     # with only probabilities written, the sum is reproduced from them
