@@ -53,14 +53,15 @@ def generate(nodes: int, dim: int, classes: int, seed: int, decimals: int = 2, e
     weights = rng.integers(-scale + 1, scale, size=(classes, dim))
     biases = rng.integers(-scale // 2 + 1, scale // 2, size=classes)
     labels = rng.permutation(np.resize(np.arange(classes), nodes))
-    graph = {} if edges is None else {"edges": connected_edges(nodes, edges, rng)}
+    learning_rate = LEARNING_RATES[int(rng.integers(len(LEARNING_RATES)))]
+    graph = {} if edges is None else {"edges": connected_edges(nodes, edges, rng)}  # last: the rest as without
     return {
         **graph,
         "embeddings": [_nice(row, 1) for row in embeddings],
         "labels": [int(c) for c in labels],
         "W": [_nice(row, decimals) for row in weights],
         "b": _nice(biases, decimals),
-        "learning_rate": LEARNING_RATES[int(rng.integers(len(LEARNING_RATES)))],
+        "learning_rate": learning_rate,
         "precision": {"decimals": decimals, "loss_decimals": decimals + LOSS_EXTRA_DIGITS},
     }
 

@@ -517,6 +517,14 @@ def test_generate_makes_a_connected_graph_and_an_answer_key_that_checks(tmp_path
     assert sum(e["quantity"] == "adjacency" for e in data["entries"]) == nodes * nodes
 
 
+def test_generate_with_edges_is_the_same_problem_as_without_plus_a_graph():
+    from nodeclf_cli.generate import generate
+
+    for seed in range(20):
+        plain, graph = generate(5, 3, 3, seed), generate(5, 3, 3, seed, edges=6)
+        assert graph.pop("edges") and graph == plain, seed
+
+
 def test_generate_refuses_a_number_of_edges_no_connected_graph_has():
     assert "a connected graph of 5 nodes has 4 to 10 edges, not 11" in run(
         "generate", "--nodes", "5", "--edges", "11", code=2).output
