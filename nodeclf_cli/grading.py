@@ -475,9 +475,14 @@ class Grader:
         return f"should be {shown(exact_value, d)}"
 
     def _fed_by(self, name: str) -> str:
-        """What the messages call the nearest quantity ``name`` rests on that was written."""
-        nearest = self._nearest_written(name)
-        return BY_NAME[nearest or BY_NAME[name].parents[0]].called if BY_NAME[name].parents else ""
+        """What the messages call the nearest quantity ``name`` rests on that was written:
+        the nearest one written wrong where there is one (L + R follows from a wrong L,
+        not from the right R beside it)."""
+        if not BY_NAME[name].parents:
+            return ""
+        wrong = next((q for q in reversed(upstream(name))
+                      if q in self.written and self.wrong_taint.get(q, np.zeros(0, bool)).any()), None)
+        return BY_NAME[wrong or self._nearest_written(name) or BY_NAME[name].parents[0]].called
 
     def _nearest_written(self, name: str) -> str | None:
         """The nearest quantity ``name`` is computed from that the student wrote any of."""

@@ -368,6 +368,18 @@ def _convention_mistakes() -> list[Mistake]:
     def plain_gradient(c: Context, w: World) -> np.ndarray:
         return loss_scale(len(c.problem.y), c.reduction) * (w["probabilities"] - c.one_hot)
 
+    def over_n(name: str) -> Callable[[Context, World], np.ndarray]:
+        """The weighted loss's gradient with the plain mean's 1/N: (s_i p_i − a_i)/N."""
+        def gradient(c: Context, w: World) -> np.ndarray:
+            at_logits = conv.grad_logits(w["probabilities"], c.problem.y, 1 / len(c.problem.y), c.problem.convention)
+            return c.gradient(name, at_logits, w)
+        return gradient
+
+    # before the plain P − Y: on a node of weight 1 both give the same, and this one explains the rest too
+    over_n_words = ("right for the gradient of the plain mean (1/N) Σ ℓ_i; this problem uses the "
+                    "weighted mean Σ ℓ_i / Σ w_{y_i}")
+    found += [Mistake("convention", name, over_n_words, "probabilities", over_n(name), weighted)
+              for name in ("grad_logits", "grad_W", "grad_b")]
     found += [
         Mistake("convention", "loss_per_node",
                 lambda c: f"right for the plain ℓ_i = −ln p_i[y_i]; this problem uses {used(c)}",
@@ -377,6 +389,7 @@ def _convention_mistakes() -> list[Mistake]:
                 "probabilities", plain_gradient, adjusted),
     ]
     plain_words = "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean Σ ℓ_i / Σ w_{y_i}"
+
     found += [
         Mistake("convention", "loss", plain_words, "loss_per_node", plain_mean, weighted),
         Mistake("convention", "regularized_loss", plain_words, "loss_per_node",
