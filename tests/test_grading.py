@@ -157,7 +157,7 @@ def test_the_articles_gradient_is_p_minus_one_without_the_mean():
 
 
 def test_the_registry_names_every_quantity_of_a_step_in_the_order_it_is_worked():
-    fields = [f.name for f in dataclasses.fields(core.StepResult) if f.name != "predicted"]
+    fields = [f.name for f in dataclasses.fields(core.StepResult) if f.name not in ("predicted", "state")]
     assert list(quantities.NAMES) == fields
     for q in quantities.QUANTITIES:
         for parent in q.parents:  # computed from what came before
@@ -165,8 +165,15 @@ def test_the_registry_names_every_quantity_of_a_step_in_the_order_it_is_worked()
 
 
 def test_as_2d_and_back():
-    result = core.gradient_step(A.Z, A.y, A.W, A.b, A.lr)
-    for q in quantities.QUANTITIES:
+    from nodeclf_cli.optimstep import Optimiser, OptimiserSettings
+
+    for name in ("sgd", "momentum", "adam"):
+        check_as_2d_and_back(core.gradient_step(A.Z, A.y, A.W, A.b, A.lr, optimiser=Optimiser(OptimiserSettings(name))),
+                             quantities.present(False, False, name))
+
+
+def check_as_2d_and_back(result, present):
+    for q in present:
         value = np.asarray(getattr(result, q.name))
         two = quantities.as_2d(q.name, value)
         assert two.ndim == 2
