@@ -4,8 +4,8 @@ One function a rule: :func:`sgd` (plain, with momentum, or Nesterov's), :func:`a
 :func:`adamw`, each composed of the one function of each of its quantities (:func:`momentum_buffer`,
 :func:`first_moment`, :func:`second_moment`, :func:`bias_corrected`, the update Δθ), which
 ``core.gradient_step`` calls one by one to carry each value as by hand. Each rule takes the
-parameters θ (a tuple of arrays: W, b), their gradients g (of the loss, penalty included) and the optimiser's state, and returns the new parameters
-and the new state; nothing is changed in place, nothing is printed. A state starts empty
+parameters θ (a tuple of arrays: W, b), their gradients g (of the loss, penalty included) and
+the optimiser's state, and returns the new parameters and the new state; nothing is changed in place, nothing is printed. A state starts empty
 (t = 0, no buffers): the first step fills its buffers.
 
 Sources: the pseudocode of ``torch.optim.SGD``, ``torch.optim.Adam`` and
