@@ -612,6 +612,14 @@ def check(
         None, "--feedback", help="Write a page per student (Markdown and HTML) into this folder."
     ),
     force: bool = typer.Option(False, "--force", help="Allow --gradebook and --feedback to overwrite files."),
+    optimizer: Optional[StepOptimizer] = OptimizerOpt,
+    momentum: Optional[float] = MomentumOpt,
+    dampening: Optional[float] = DampeningOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
+    weight_decay: Optional[float] = WeightDecayOpt,
+    state: Optional[Path] = StateOpt,
 ) -> None:
     """Grade hand-worked answers: right, follows through, or wrong and why. Given
     several sheets (or a folder), mark them as a class: a row per student, the most
@@ -624,7 +632,11 @@ def check(
     a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
     """
     class_options = (manifest, marks, gradebook, feedback)
+    optimiser = _optimiser_options(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay, state)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
+        if any(value is not None for value in optimiser.values()):
+            raise typer.BadParameter("the optimiser's options apply to one sheet; for a class, give each problem "
+                                     "its optimizer: key")
         status = _check_class(answers, reduction.value, output_format, *class_options, force)
         if status:
             raise typer.Exit(status)
@@ -633,7 +645,7 @@ def check(
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers[0])
+    sheet = load_answers(answers[0], optimizer=optimiser)
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:

@@ -64,18 +64,24 @@ class Quantity:
             return self.axes[1]
         return "class" if self.axes == ("class",) else None
 
-    def formula_for(self, reduction: str = "mean", graph: bool = False) -> str:
-        """The formula as text, for a mean or summed loss, with a graph or without."""
-        return self._forms(reduction, graph)[0]
+    def formula_for(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
+        """The formula as text, for a mean or summed loss, with a graph or without, for an optimiser."""
+        return self._forms(reduction, graph, optimiser)[0]
 
-    def latex_for(self, reduction: str = "mean", graph: bool = False) -> str:
-        return self._forms(reduction, graph)[1]
+    def latex_for(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
+        return self._forms(reduction, graph, optimiser)[1]
 
-    def heading(self, reduction: str = "mean", graph: bool = False) -> str:
+    def heading(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
         """``Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])``."""
-        return f"{self.title}  {self.formula_for(reduction, graph)}"
+        return f"{self.title}  {self.formula_for(reduction, graph, optimiser)}"
 
-    def _forms(self, reduction: str, graph: bool) -> tuple[str, str]:
+    def _forms(self, reduction: str, graph: bool, optimiser: str = "sgd") -> tuple[str, str]:
+        if optimiser != "sgd" and self.name in ("W_new", "b_new"):  # θ_new = θ + Δθ
+            return {"W_new": ("W_new = W + ΔW", r"W' = W + \Delta W"),
+                    "b_new": ("b_new = b + Δb", r"b' = b + \Delta b")}[self.name]
+        if optimiser in UPDATE_RULES and self.name.startswith("update_"):
+            text, latex = UPDATE_RULES[optimiser]
+            return f"{self.formula} = {text.split(' = ', 1)[1]}", f"{self.latex} = {latex.split(' = ', 1)[1]}"
         if graph and self.on_graph:
             return self.on_graph
         if reduction == "sum" and self.sum_formula:
@@ -116,7 +122,8 @@ def _optimiser_quantities() -> list[Quantity]:
     for key, symbol, called, title, formula, latex, parents, optimisers in _OPTIMISER:
         for part, axes in (("W", ("class", "feature")), ("b", ("class",))):
             found.append(Quantity(
-                f"{key}_{part}", symbol.format(p=part.lower()), f"{called} of {part}", title, formula, latex, axes,
+                f"{key}_{part}", symbol.format(p=part.lower()), f"{called} of {part}", f"{title} of {part}", formula,
+                latex, axes,
                 tuple(f"{parent}_{part}" for parent in parents), row_by_row=part == "W", optimisers=optimisers,
             ))
     return found
@@ -204,9 +211,11 @@ def present(graph: bool, penalised: bool = False, optimiser: str = "sgd") -> tup
                  and (q.optimisers is None or optimiser in q.optimisers))
 
 
-def new_weights_formula() -> tuple[str, str]:
-    """W_new's and b_new's formula (text, LaTeX) with an optimiser other than plain SGD: θ_new = θ + Δθ."""
-    return "W_new = W + ΔW,  b_new = b + Δb", r"W' = W + \Delta W,\ b' = b + \Delta b"
+def new_weights_formula(optimiser: str) -> tuple[str, str]:
+    """W_new's and b_new's formula side by side (text, LaTeX) for an optimiser other than plain SGD."""
+    W_new, b_new = BY_NAME["W_new"], BY_NAME["b_new"]
+    return (f"{W_new.formula_for(optimiser=optimiser)},  {b_new.formula_for(optimiser=optimiser)}",
+            rf"{W_new.latex_for(optimiser=optimiser)},\ {b_new.latex_for(optimiser=optimiser)}")
 
 
 def degrees_formula(self_loops: bool) -> tuple[str, str]:

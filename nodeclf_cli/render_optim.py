@@ -9,7 +9,7 @@ from typing import Any
 from .core import StepResult
 from .handwork import latex_escape
 from .problem import Problem
-from .quantities import BY_NAME, UPDATE_RULES, new_weights_formula, present
+from .quantities import BY_NAME, new_weights_formula, present
 from .render import Cells, Section, per_class_section
 from .rounding import Precision
 
@@ -44,18 +44,15 @@ def optimiser_sections(problem: Problem, result: StepResult, precision: Precisio
     for q in present(False, False, name):
         if q.optimisers is None or not q.name.endswith("_W"):
             continue
-        key = q.name[:-2]
-        text, latex = q.formula, q.latex
-        if key == "update":
-            text, latex = f"{text} = {UPDATE_RULES[name][0].split(' = ', 1)[1]}", \
-                f"{latex} = {UPDATE_RULES[name][1].split(' = ', 1)[1]}"
+        key, title = q.name[:-2], q.title.removesuffix(" of W")  # one table for W and b
+        text, latex = q.formula_for(optimiser=name), q.latex_for(optimiser=name)
         words, words_latex = _settings_words(problem, key)
         sections.append(per_class_section(
-            f"{q.title} ({name})  {text}  ({words})", problem, getattr(result, q.name),
+            f"{title} ({name})  {text}  ({words})", problem, getattr(result, q.name),
             getattr(result, f"{key}_b"), SYMBOLS[key], Cells(precision),
-            rf"{latex_escape(q.title)} ({name}) \quad ${latex} \quad ({words_latex})$",
+            rf"{latex_escape(title)} ({name}) \quad ${latex} \quad ({words_latex})$",
         ))
-    text, latex = new_weights_formula()
+    text, latex = new_weights_formula(name)
     sections.append(per_class_section(
         f"{BY_NAME['W_new'].title} ({name})  {text}", problem, result.W_new, result.b_new, ("w_c", "b_c"),
         Cells(precision), rf"{BY_NAME['W_new'].title} ({name}) \quad ${latex}$",
