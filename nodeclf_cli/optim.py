@@ -5,8 +5,8 @@ One function a rule: :func:`sgd` (plain, with momentum, or Nesterov's), :func:`a
 :func:`first_moment`, :func:`second_moment`, :func:`bias_corrected`, the update Δθ), which
 ``core.gradient_step`` calls one by one to carry each value as by hand. Each rule takes the
 parameters θ (a tuple of arrays: W, b), their gradients g (of the loss, penalty included) and
-the optimiser's state, and returns the new parameters and the new state; nothing is changed in place, nothing is printed. A state starts empty
-(t = 0, no buffers): the first step fills its buffers.
+the optimiser's state, and returns the new parameters and the new state; nothing is changed in
+place, nothing is printed. A state starts empty (t = 0, no buffers): the first step fills its buffers.
 
 Sources: the pseudocode of ``torch.optim.SGD``, ``torch.optim.Adam`` and
 ``torch.optim.AdamW`` (PyTorch 2 documentation); Kingma and Ba, "Adam" (2015), Algorithm 1;

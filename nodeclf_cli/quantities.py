@@ -91,7 +91,8 @@ class Quantity:
 
 MOMENTUM, ADAM = ("momentum", "nesterov"), ("adam", "adamw")
 # (key, symbol ({p}: w or b), called, title, formula, LaTeX, parents, optimisers) of each optimiser
-# quantity; θ is W or b, g its gradient, and each is one entry per parameter: key_W (class x feature), key_b (one per class)
+# quantity; θ is W or b, g its gradient, and each is one entry per parameter: key_W (class x feature),
+# key_b (one per class)
 _OPTIMISER = (
     ("velocity", "b_t({p})", "velocity", "Velocity", "b_t = μ b_{t−1} + (1 − τ) g   (b_1 = g)",
      r"b_t = \mu b_{t-1} + (1 - \tau) g \quad (b_1 = g)", ("grad",), MOMENTUM),
