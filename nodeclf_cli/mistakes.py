@@ -444,7 +444,8 @@ def _optimiser_mistakes() -> list[Mistake]:
             found.append(Mistake(cause, f"{part}_new", what, sources["update"],
                                  lambda c, w, u=values["update"], p=part: c.theta(p) + u(c, w), applies))
 
-    for part in ("W", "b"):
+    def alternatives(part: str) -> None:
+        """Each alternative's values for W or b (a function per part: its helpers close over it)."""
         grad, velocity = f"grad_{part}", f"velocity_{part}"
         m, v, m_hat, v_hat = f"m_{part}", f"v_{part}", f"m_hat_{part}", f"v_hat_{part}"
 
@@ -563,6 +564,9 @@ def _optimiser_mistakes() -> list[Mistake]:
             "to g before the moments", part, l2_adam, {"m": grad, "update": grad},
             {"m": lambda c, w, p=part, f=data_gradient: s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * f(c, w)[0],
              "update": decoupled_update})
+
+    for part in ("W", "b"):
+        alternatives(part)
     return found
 
 
