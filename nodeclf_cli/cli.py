@@ -746,6 +746,13 @@ def generate(
     gift: Optional[Path] = typer.Option(
         None, "--gift", readable=False, help="Also write the problem as a GIFT quiz (a question per number)."
     ),
+    optimizer: Optional[StepOptimizer] = OptimizerOpt,
+    momentum: Optional[float] = MomentumOpt,
+    dampening: Optional[float] = DampeningOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
+    weight_decay: Optional[float] = WeightDecayOpt,
 ) -> None:
     """Make a practice problem with nice numbers, and optionally its answer key; or,
     with --students, one per student of a roster and a manifest.
@@ -761,7 +768,10 @@ def generate(
             f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
             f"not {edges}"
         )
+    optimiser = _generated_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
     if students is not None or out_dir is not None or id_column is not None:
+        if optimiser is not None:
+            raise typer.BadParameter("--optimizer makes one problem: leave out --students")
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force,
@@ -776,8 +786,9 @@ def generate(
         if path is not None:
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals, edges),
-                            gen.command_line(nodes, dim, classes, seed, decimals, edges))
+    text = gen.problem_yaml({**gen.generate(nodes, dim, classes, seed, decimals, edges), "optimizer": optimiser},
+                            gen.command_line(nodes, dim, classes, seed, decimals, edges)
+                            + gen.optimiser_options(optimiser))
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
@@ -790,6 +801,14 @@ def generate(
         for path, quiz_target in ((moodle, moodle_target), (gift, gift_target)):
             if path is not None:
                 _wrote(publish(quiz_target, quizzes[path]), "wrote the quiz to {}")
+
+
+def _generated_optimiser(optimizer: StepOptimizer | None, *settings: float | None) -> Any:
+    """generate's optimiser settings (None: none asked), each checked as step checks them."""
+    from .problem import load_optimiser
+
+    chosen = load_optimiser(None, "command line", None, None, None, _optimiser_options(optimizer, *settings))
+    return None if chosen is None else chosen.settings
 
 
 def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
