@@ -155,10 +155,12 @@ class AnswerSheet:
     student: str | None = None  # the sheet's student:, when it names one
 
 
-def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> AnswerSheet:
+def load_answers(path: Path, problems: dict[Path, Problem] | None = None, optimizer: dict | None = None) -> AnswerSheet:
     """The problem an answers file refers to, the rows of answers it gives and the
     precision required; ``path`` may also name bundled answers (see :func:`find_answers`).
-    ``problems`` caches the problem files loaded, by resolved path, for a class's sheets."""
+    ``problems`` caches the problem files loaded, by resolved path, for a class's sheets;
+    ``optimizer``: the optimiser's options, overriding the problem's key (see
+    :func:`problem.load_optimiser`)."""
     path = find_answers(path)
     data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
@@ -166,13 +168,13 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
     spec = data.get("problem")
     needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:
-        problem = load_problem(bundled_example(), require=needs, options=False)
+        problem = load_problem(bundled_example(), require=needs, options=False, optimizer=optimizer)
     elif isinstance(spec, Mapping):
-        problem = problem_from_data(spec, source, path.parent, require=needs, options=False)
+        problem = problem_from_data(spec, source, path.parent, require=needs, options=False, optimizer=optimizer)
     elif isinstance(spec, str):
         problem_path = find_problem(Path(spec), path.parent)
         if problems is None:
-            problem = load_problem(problem_path, require=needs, options=False)
+            problem = load_problem(problem_path, require=needs, options=False, optimizer=optimizer)
         else:
             problem = _cached_problem(problem_path, problems, needs)
     else:
@@ -199,6 +201,10 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None) -> Ans
         if BY_NAME[name].graph and problem.graph is None:
             raise NodeclfError("the problem has no graph (no edges:), so no " + BY_NAME[name].called,
                                path, answers.key_lines[name], name)
+        optimisers = BY_NAME[name].optimisers
+        if optimisers is not None and problem.optimiser_name not in optimisers:
+            raise NodeclfError(f"the problem's optimizer is {problem.optimiser_name}, which has no {name} "
+                               f"(it is {' or '.join(optimisers)}'s)", path, answers.key_lines[name], name)
         rows += _rows(name, value, problem, source, answers.key_lines[name])
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 

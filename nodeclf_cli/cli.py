@@ -369,6 +369,33 @@ class StepOptimizer(str, enum.Enum):
     adamw = "adamw"
 
 
+# the optimiser's options of step, check and generate (each overrides the problem's optimizer: key)
+OptimizerOpt = typer.Option(
+    None, "--optimizer", help="sgd, momentum, nesterov, adam or adamw, as torch.optim: its state and update "
+    "[default: the problem's optimizer:, else sgd].",
+)
+MomentumOpt = typer.Option(None, "--momentum", help="μ of momentum, nesterov [default: 0.9].")
+DampeningOpt = typer.Option(None, "--dampening", help="τ of momentum [default: 0].")
+Beta1Opt = typer.Option(None, "--beta1", help="Adam's β1 [default: 0.9].")
+Beta2Opt = typer.Option(None, "--beta2", help="Adam's β2 [default: 0.999].")
+EpsOpt = typer.Option(None, "--eps", help="Adam's ε [default: 1e-08].")
+WeightDecayOpt = typer.Option(
+    None, "--weight-decay", help="AdamW's decoupled λ [default: 0.01] (else use --l2-form weight-decay)."
+)
+StateOpt = typer.Option(
+    None, "--state", help="The optimiser's state before this step (JSON from --save-state) [default: the problem's "
+    "optimizer: state, else zero]."
+)
+
+
+def _optimiser_options(optimizer: StepOptimizer | None, momentum: float | None, dampening: float | None,
+                       beta1: float | None, beta2: float | None, eps: float | None, weight_decay: float | None,
+                       state: Path | None = None) -> dict[str, Any]:
+    """The optimiser's options as problem.load_optimiser takes them (None: not given)."""
+    return {"name": optimizer.value if optimizer is not None else None, "momentum": momentum, "dampening": dampening,
+            "beta1": beta1, "beta2": beta2, "eps": eps, "weight_decay": weight_decay, "state": state}
+
+
 @app.command(short_help="One gradient step, every number shown.")
 def step(
     problem: Optional[Path] = ProblemArg,
@@ -415,21 +442,14 @@ def step(
     ),
     output: Optional[Path] = OutputOpt,
     force: bool = ForceOpt,
-    optimizer: StepOptimizer = typer.Option(
-        StepOptimizer.sgd, "--optimizer",
-        help="sgd, momentum, nesterov, adam or adamw, as torch.optim: shows its state and update.",
-    ),
-    momentum: Optional[float] = typer.Option(None, "--momentum", help="μ of momentum, nesterov [default: 0.9]."),
-    dampening: Optional[float] = typer.Option(None, "--dampening", help="τ of momentum [default: 0]."),
-    beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1 [default: 0.9]."),
-    beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2 [default: 0.999]."),
-    eps: Optional[float] = typer.Option(None, "--eps", help="Adam's ε [default: 1e-08]."),
-    weight_decay: Optional[float] = typer.Option(
-        None, "--weight-decay", help="AdamW's decoupled λ [default: 0.01] (else use --l2-form weight-decay)."
-    ),
-    state: Optional[Path] = typer.Option(
-        None, "--state", help="The optimiser's state before this step (JSON from --save-state) [default: zero]."
-    ),
+    optimizer: Optional[StepOptimizer] = OptimizerOpt,
+    momentum: Optional[float] = MomentumOpt,
+    dampening: Optional[float] = DampeningOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
+    weight_decay: Optional[float] = WeightDecayOpt,
+    state: Optional[Path] = StateOpt,
     save_state: Optional[Path] = typer.Option(
         None, "--save-state", parser=_file_name, help="Write the optimiser's state after this step (JSON)."
     ),
@@ -444,22 +464,22 @@ def step(
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
-    optimiser = _step_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
     [target, state_target] = check_outputs(force, ("--output", output), ("--save-state", save_state),
                                            inputs=(problem, embeddings, labels, weights, edges, state))
-    if optimiser.name != "sgd" and (carry is CarryMode.rounded or explain):
-        raise NodeclfError(f"--optimizer {optimiser.name} is worked exactly: leave --carry rounded and --explain out")
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
         problem, embeddings=embeddings, labels=labels, weights=weights, learning_rate=lr,
         require=("weights", "learning_rate"), edges=edges, propagation=_propagation(norm, no_self_loops, hops),
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
+        optimizer=_optimiser_options(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay, state),
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     explain_at = None
     convention = loaded.convention
+    if explain and loaded.optimiser_name != "sgd":
+        raise NodeclfError(f"--explain writes plain SGD's update, not {loaded.optimiser_name}'s: leave --explain out")
     if explain and (not convention.plain or convention.penalised):
         raise NodeclfError("--explain writes the plain cross-entropy's formulas; it does not write class weights, "
                            "label smoothing or an L2 penalty: leave those out, or --explain out")
@@ -473,60 +493,14 @@ def step(
         loaded, _requirement(decimals, sig_figs, rounding, loaded.requirement), reduction.value,
         carry is CarryMode.rounded, explain_at,
     )
-    optimised = None
-    if optimiser.name != "sgd" or state is not None or save_state is not None:
-        optimised = _work_optimiser(optimiser, worked, state)
-    _emit(_step_report(worked, show_nodes, output_format, optimised), target)
+    _emit(_step_report(worked, show_nodes, output_format), target)
     if state_target is not None:
         from .jsonout import dumps
         from .optimstep import state_json
         from .output import publish
 
-        _wrote(publish(state_target, dumps(state_json(optimised))), "wrote the optimiser's state to {}")
-
-
-def _step_optimiser(optimizer: Any, momentum: float | None, dampening: float | None, beta1: float | None,
-                    beta2: float | None, eps: float | None, weight_decay: float | None) -> Any:
-    """Step's optimiser settings as given, each checked and refused with an optimiser it does not belong to."""
-    from .optimstep import OptimiserSettings
-
-    name = optimizer.value
-    given = {"--momentum": momentum, "--dampening": dampening, "--beta1": beta1, "--beta2": beta2, "--eps": eps,
-             "--weight-decay": weight_decay}
-    belongs = {"--momentum": ("momentum", "nesterov"), "--dampening": ("momentum",), "--beta1": ("adam", "adamw"),
-               "--beta2": ("adam", "adamw"), "--eps": ("adam", "adamw"), "--weight-decay": ("adamw",)}
-    settings = {}
-    for option, value in given.items():
-        if value is None:
-            continue
-        if name not in belongs[option]:
-            raise NodeclfError(f"applies to --optimizer {' or '.join(belongs[option])}, not {name}", option)
-        below_one = option in ("--momentum", "--dampening", "--beta1", "--beta2")
-        _check_range(option, value, "at least 0 and below 1" if below_one else "at least 0", below_one=below_one)
-        settings[option.lstrip("-").replace("-", "_")] = value
-    if name == "adamw" and weight_decay is None:
-        settings["weight_decay"] = 0.01  # AdamW's default in PyTorch
-    return OptimiserSettings(name=name, **settings)
-
-
-def _work_optimiser(settings: Any, worked: Any, state_file: Path | None) -> Any:
-    """The optimiser's step from the state file's state (or zero) with the step's gradients."""
-    import json
-
-    from .optimstep import empty_state, state_from_json, work
-
-    problem, result = worked.problem, worked.result
-    state = empty_state(settings.name)
-    if state_file is not None:
-        try:
-            data = json.loads(state_file.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise NodeclfError(f"cannot read the state file: {error.strerror or error}", state_file) from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            line = getattr(error, "lineno", None)
-            raise NodeclfError(f"not a JSON state file: {getattr(error, 'msg', error)}", state_file, line) from None
-        state = state_from_json(data, settings.name, problem.W, problem.b, state_file)
-    return work(settings, problem.W, problem.b, result.grad_W, result.grad_b, problem.learning_rate, state)
+        state_after = state_json(loaded.optimiser_name, worked.result.state)
+        _wrote(publish(state_target, dumps(state_after)), "wrote the optimiser's state to {}")
 
 
 def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:
@@ -543,19 +517,18 @@ def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding,
     return Requirement.from_values(precision)
 
 
-def _step_report(worked: Any, show_nodes: int, output_format: StepFormat, optimised: Any = None) -> Any:
+def _step_report(worked: Any, show_nodes: int, output_format: StepFormat) -> Any:
     """The step in the chosen format: JSON text, Rich renderables, or a Markdown or
     LaTeX document. With carried rounding, values that it changes are marked. With an
-    optimiser's step, its tables take the place of plain SGD's update."""
+    optimiser other than plain SGD, its tables take the place of plain SGD's update."""
     from . import render
+    from .render_optim import optimiser_json, optimiser_sections
 
+    problem = worked.problem
     if output_format is StepFormat.json:
-        data = render.step_json(worked.problem, worked.result, worked.reduction)
-        if optimised is not None:
-            from .render_optim import optimiser_json
-
-            data["W_new"], data["b_new"] = optimised.W_new, optimised.b_new
-            data["optimizer"] = optimiser_json(optimised)
+        data = render.step_json(problem, worked.result, worked.reduction)
+        if problem.optimiser_name != "sgd":
+            data["optimizer"] = optimiser_json(problem)
         data["carry"] = "rounded" if worked.carried else "exact"
         if worked.explanation is not None:
             data["explanation"] = {"title": worked.explanation.title, "groups": dict(worked.explanation.groups)}
@@ -564,17 +537,17 @@ def _step_report(worked: Any, show_nodes: int, output_format: StepFormat, optimi
         return Document(data)
     precision, loss_precision = worked.requirement.values, worked.requirement.losses
     most = show_nodes or None  # 0: all nodes
-    sections = render.step_sections(worked.problem, worked.result, precision, loss_precision, worked.reduction, most)
-    if worked.carried:
-        exact_sections = render.step_sections(
-            worked.problem, worked.exact, precision, loss_precision, worked.reduction, most
-        )
-        render.mark_carry_changes(sections, exact_sections)
-    if optimised is not None:
-        from .render_optim import optimiser_sections
 
-        sections = sections[:-1] + optimiser_sections(worked.problem, optimised, precision)  # in place of SGD's
-    title = _title(worked.problem, precision, worked.carried)
+    def sections_of(result: Any) -> list:
+        found = render.step_sections(problem, result, precision, loss_precision, worked.reduction, most)
+        if problem.optimiser_name != "sgd":  # in place of SGD's update
+            found = found[:-1] + optimiser_sections(problem, result, precision)
+        return found
+
+    sections = sections_of(worked.result)
+    if worked.carried:
+        render.mark_carry_changes(sections, sections_of(worked.exact))
+    title = _title(problem, precision, worked.carried)
     explanation = worked.explanation
     if output_format is StepFormat.table:
         return [render.heading(title), *sections, *([render.explanation(explanation)] if explanation else [])]
@@ -639,6 +612,14 @@ def check(
         None, "--feedback", help="Write a page per student (Markdown and HTML) into this folder."
     ),
     force: bool = typer.Option(False, "--force", help="Allow --gradebook and --feedback to overwrite files."),
+    optimizer: Optional[StepOptimizer] = OptimizerOpt,
+    momentum: Optional[float] = MomentumOpt,
+    dampening: Optional[float] = DampeningOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
+    weight_decay: Optional[float] = WeightDecayOpt,
+    state: Optional[Path] = StateOpt,
 ) -> None:
     """Grade hand-worked answers: right, follows through, or wrong and why. Given
     several sheets (or a folder), mark them as a class: a row per student, the most
@@ -651,7 +632,11 @@ def check(
     a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
     """
     class_options = (manifest, marks, gradebook, feedback)
+    optimiser = _optimiser_options(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay, state)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
+        if any(value is not None for value in optimiser.values()):
+            raise typer.BadParameter("the optimiser's options apply to one sheet; for a class, give each problem "
+                                     "its optimizer: key")
         status = _check_class(answers, reduction.value, output_format, *class_options, force)
         if status:
             raise typer.Exit(status)
@@ -660,7 +645,7 @@ def check(
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers[0])
+    sheet = load_answers(answers[0], optimizer=optimiser)
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
@@ -761,6 +746,13 @@ def generate(
     gift: Optional[Path] = typer.Option(
         None, "--gift", readable=False, help="Also write the problem as a GIFT quiz (a question per number)."
     ),
+    optimizer: Optional[StepOptimizer] = OptimizerOpt,
+    momentum: Optional[float] = MomentumOpt,
+    dampening: Optional[float] = DampeningOpt,
+    beta1: Optional[float] = Beta1Opt,
+    beta2: Optional[float] = Beta2Opt,
+    eps: Optional[float] = EpsOpt,
+    weight_decay: Optional[float] = WeightDecayOpt,
 ) -> None:
     """Make a practice problem with nice numbers, and optionally its answer key; or,
     with --students, one per student of a roster and a manifest.
@@ -776,7 +768,10 @@ def generate(
             f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
             f"not {edges}"
         )
+    optimiser = _generated_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
     if students is not None or out_dir is not None or id_column is not None:
+        if optimiser is not None:
+            raise typer.BadParameter("--optimizer makes one problem: leave out --students")
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force,
@@ -791,8 +786,9 @@ def generate(
         if path is not None:
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals, edges),
-                            gen.command_line(nodes, dim, classes, seed, decimals, edges))
+    text = gen.problem_yaml({**gen.generate(nodes, dim, classes, seed, decimals, edges), "optimizer": optimiser},
+                            gen.command_line(nodes, dim, classes, seed, decimals, edges)
+                            + gen.optimiser_options(optimiser))
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
@@ -805,6 +801,14 @@ def generate(
         for path, quiz_target in ((moodle, moodle_target), (gift, gift_target)):
             if path is not None:
                 _wrote(publish(quiz_target, quizzes[path]), "wrote the quiz to {}")
+
+
+def _generated_optimiser(optimizer: StepOptimizer | None, *settings: float | None) -> Any:
+    """generate's optimiser settings (None: none asked), each checked as step checks them."""
+    from .problem import load_optimiser
+
+    chosen = load_optimiser(None, "command line", None, None, None, _optimiser_options(optimizer, *settings))
+    return None if chosen is None else chosen.settings
 
 
 def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:

@@ -19,6 +19,13 @@ Conventions (N nodes, d features, C classes)::
     grad_W  (C, d)  dL/dW = (dL/dH)^T Z
     grad_b  (C,)    dL/db = sum over nodes of dL/dH
 
+With an optimiser other than plain SGD (:mod:`optim`'s rules, PyTorch's), per parameter θ
+(W (C, d) and b (C,), g its gradient), before the new weights::
+
+    velocity_W, velocity_b  b_t = mu b_{t-1} + (1 - tau) g, b_1 = g         (momentum, nesterov)
+    m_W, v_W, m_hat_W, v_hat_W (and _b)  Adam's moments and their corrections (adam, adamw)
+    update_W, update_b      the update: W_new = W + update_W, b_new = b + update_b
+
 With a graph (:mod:`graph`), the layer sees the propagated embeddings instead of Z::
 
     degrees     (N,)    d̃_i = sum_j Ã[i, j],  Ã = A + I
@@ -28,15 +35,17 @@ With a graph (:mod:`graph`), the layer sees the propagated embeddings instead of
 
 from __future__ import annotations
 
-from dataclasses import InitVar, dataclass
-from typing import TYPE_CHECKING, Callable
+from dataclasses import InitVar, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from . import conventions as conv
+from . import optim
 
 if TYPE_CHECKING:
     from . import graph as graphs
+    from .optimstep import Optimiser
 
 REDUCTIONS = ("mean", "sum")
 
@@ -144,6 +153,11 @@ def exact(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _none() -> np.ndarray:
+    """A quantity the step has not: an empty array."""
+    return np.empty((0, 0))
+
+
 @dataclass(frozen=True)
 class StepResult:
     """Every intermediate value of one gradient step (shapes as in the module notes).
@@ -166,8 +180,23 @@ class StepResult:
     grad_logits: np.ndarray
     grad_W: np.ndarray
     grad_b: np.ndarray
-    W_new: np.ndarray
-    b_new: np.ndarray
+    # with an optimiser other than plain SGD: its quantities (as in the module notes); else empty arrays
+    velocity_W: np.ndarray = field(default_factory=_none)
+    velocity_b: np.ndarray = field(default_factory=_none)
+    m_W: np.ndarray = field(default_factory=_none)
+    m_b: np.ndarray = field(default_factory=_none)
+    v_W: np.ndarray = field(default_factory=_none)
+    v_b: np.ndarray = field(default_factory=_none)
+    m_hat_W: np.ndarray = field(default_factory=_none)
+    m_hat_b: np.ndarray = field(default_factory=_none)
+    v_hat_W: np.ndarray = field(default_factory=_none)
+    v_hat_b: np.ndarray = field(default_factory=_none)
+    update_W: np.ndarray = field(default_factory=_none)
+    update_b: np.ndarray = field(default_factory=_none)
+    W_new: np.ndarray = field(default_factory=_none)  # always given
+    b_new: np.ndarray = field(default_factory=_none)
+    # the optimiser's state after the step (optim.MomentumState or optim.AdamState; None for plain SGD)
+    state: Any = None
     # each hop's Ẑ⁽ᵏ⁾ for k = 1..K (the last is Ẑ), kept as the attribute ``hops`` (not a
     # quantity of its own: the fields are exactly the registry's, and ``predicted``)
     hops: InitVar[list | None] = None
@@ -212,6 +241,7 @@ def gradient_step(
     carry: Carry = exact,
     graph: graphs.Graph | None = None,
     convention: conv.LossConvention = conv.PLAIN,
+    optimiser: Optimiser | None = None,
 ) -> StepResult:
     """Forward pass, loss, backward pass and update, keeping every intermediate.
 
@@ -235,6 +265,11 @@ def gradient_step(
     penalty: ℓ_i = −Σ_c a_i[c] ln p_i[c], dL/dH = scale (s_i p_i − a_i), R and its share
     ∂R/∂W, ∂R/∂b added to the gradients (so to the update). The plain convention is the
     formulas above, computed by the same functions as without one.
+
+    An ``optimiser`` (:class:`optimstep.Optimiser`: settings and the state before the step)
+    other than plain SGD works the update with :func:`optimiser_step`, each of its
+    quantities carried (velocity, m, v, m̂, v̂, the update, then W_new and b_new); with
+    :func:`exact` it equals :mod:`optim`'s rule exactly.
     """
     plain = convention.plain
     scale = loss_scale(len(y), reduction) if plain else conv.loss_scale(y, reduction, convention)
@@ -265,8 +300,16 @@ def gradient_step(
         share_W, share_b = conv.penalty_gradients(W, b, convention, scale)
         grad_W, grad_b = grad_W + share_W, grad_b + share_b
     grad_W, grad_b = carry("grad_W", grad_W), carry("grad_b", grad_b)
-    W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
+    worked: dict[str, Any] = {}
+    if optimiser is None or optimiser.settings.name == "sgd":
+        W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
+        if optimiser is not None:  # plain SGD's state: the steps taken
+            worked["state"] = optim.MomentumState(t=optimiser.state.t + 1)
+    else:
+        worked = optimiser_step(optimiser, W, b, grad_W, grad_b, learning_rate, carry)
+        W_new, b_new = W + worked["update_W"], b + worked["update_b"]
     return StepResult(
+        **worked,
         logits=H,
         probabilities=P,
         predicted=P.argmax(axis=1),
@@ -284,3 +327,43 @@ def gradient_step(
         propagated=np.empty((0, 0)) if graph is None else Z,
         hops=propagation[2],
     )
+
+
+def optimiser_step(
+    optimiser: Optimiser, W: np.ndarray, b: np.ndarray, grad_W: np.ndarray, grad_b: np.ndarray,
+    learning_rate: float, carry: Carry = exact,
+) -> dict[str, Any]:
+    """An optimiser's quantities for W and b (names as in :mod:`quantities`) and the state
+    after the step (``state``), each carried before the next uses it, by :mod:`optim`'s rules.
+
+    Notes
+    -----
+    momentum, nesterov:  b_t = μ b_{t−1} + (1 − τ) g (b_1 = g);  Δθ = −α b_t, or −α (g + μ b_t).
+    adam, adamw:  m_t = β1 m_{t−1} + (1 − β1) g,  v_t = β2 v_{t−1} + (1 − β2) g²,
+    m̂_t = m_t / (1 − β1^t),  v̂_t = v_t / (1 − β2^t),  Δθ = −α m̂_t / (√v̂_t + ε)  (adamw: also −αλθ).
+    Then θ_new = θ + Δθ.
+    """
+    s, state = optimiser.settings, optimiser.state
+    t = state.t + 1
+    out: dict[str, Any] = {}
+    for part, theta, g in (("W", W, grad_W), ("b", b, grad_b)):
+        k = 0 if part == "W" else 1
+        if s.name in ("momentum", "nesterov"):
+            previous = state.velocity[k] if state.velocity is not None else None
+            dampening = s.dampening if s.name == "momentum" else 0.0
+            b_t = out[f"velocity_{part}"] = carry(f"velocity_{part}",
+                                                  optim.momentum_buffer(previous, g, s.momentum, dampening))
+            update = optim.momentum_update(g, b_t, learning_rate, s.momentum, s.name == "nesterov")
+        else:
+            m = out[f"m_{part}"] = carry(f"m_{part}", optim.first_moment(state.m[k] if state.m else None, g, s.beta1))
+            v = out[f"v_{part}"] = carry(f"v_{part}", optim.second_moment(state.v[k] if state.v else None, g, s.beta2))
+            m_hat = out[f"m_hat_{part}"] = carry(f"m_hat_{part}", optim.bias_corrected(m, s.beta1, t))
+            v_hat = out[f"v_hat_{part}"] = carry(f"v_hat_{part}", optim.bias_corrected(v, s.beta2, t))
+            decay = s.weight_decay if s.name == "adamw" else 0.0
+            update = optim.adam_update(theta, m_hat, v_hat, learning_rate, s.eps, decay)
+        out[f"update_{part}"] = carry(f"update_{part}", update)
+    if s.name in ("momentum", "nesterov"):
+        out["state"] = optim.MomentumState(t=t, velocity=(out["velocity_W"], out["velocity_b"]))
+    else:
+        out["state"] = optim.AdamState(t=t, m=(out["m_W"], out["m_b"]), v=(out["v_W"], out["v_b"]))
+    return out

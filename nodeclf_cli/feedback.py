@@ -46,7 +46,8 @@ def entry_sections(sheet: MarkedSheet) -> list[Section]:
     """A section per quantity answered, a row per number (see :data:`HEADERS`)."""
     grader, sections = sheet.grader, []
     for name, entries in groupby(sheet.grade.entries, key=lambda e: e.quantity):
-        section = Section(BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None), HEADERS)
+        section = Section(BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None,
+                                                grader.problem.optimiser_name), HEADERS)
         for e in entries:
             section.add_row(grader.label(e.quantity, e.row, e.column), e.given, expected_text(grader, e),
                             f"{MARKS[e.verdict]} {VERDICT_WORDS[e.verdict]}", CAUSES[e.cause] if e.cause else "",

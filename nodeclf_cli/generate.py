@@ -1,7 +1,8 @@
 """Practice problems with "nice" numbers, and their answer keys in the check format.
 
 A problem states the precision its answers must be written at (``precision:``); its
-key writes every quantity of the registry at that precision.
+key writes every quantity of the registry at that precision. With an optimiser (``optimizer:``,
+from ``generate --optimizer``), the key holds its state and update too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .core import StepResult, gradient_step
+from .optimstep import OptimiserSettings
 from .problem import problem_from_data
 from .quantities import present
 from .roster import Assignment, Roster, file_stems, manifest_csv, student_seed
@@ -86,20 +88,46 @@ def problem_yaml(problem: dict, command: str) -> str:
         f"learning_rate: {problem['learning_rate']}",
         *(["# The graph: Ẑ = D̃^-1/2 (A + I) D̃^-1/2 Z feeds the layer (one hop, GCN's normalisation)",
            "edges: [" + ", ".join(f"[{i}, {j}]" for i, j in problem["edges"]) + "]"] if "edges" in problem else []),
+        *optimiser_lines(problem.get("optimizer")),
         "# Answers are marked at this precision (a number written coarser is noted):",
         "precision: {" + ", ".join(f"{k}: {v}" for k, v in problem["precision"].items()) + "}",
     ]
     return "\n".join(lines) + "\n"
 
 
+def _yaml_number(x: float) -> str:
+    """A number as YAML reads it back as one: 1.0e-08, not 1e-08 (which YAML 1.1 reads as text)."""
+    text = format(x, "g")
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}{'' if '.' in mantissa else '.0'}e{exponent}" if exponent else text
+
+
+def optimiser_lines(settings: OptimiserSettings | None) -> list[str]:
+    """The problem's ``optimizer:`` key: the name and every setting of it, the state zero (the first step)."""
+    if settings is None:
+        return []
+    values = ", ".join(f"{key}: {_yaml_number(value)}" for key, value in settings.as_dict().items())
+    return ["# The update: as torch.optim's optimiser of this name, from a state of zero (t = 1)",
+            f"optimizer: {{name: {settings.name}{', ' + values if values else ''}}}"]
+
+
+def optimiser_options(settings: OptimiserSettings | None) -> str:
+    """``generate``'s options that give this optimiser (for the problem's first comment)."""
+    if settings is None:
+        return ""
+    return f" --optimizer {settings.name}" + "".join(
+        f" --{key.replace('_', '-')} {value:g}" for key, value in settings.as_dict().items())
+
+
 def answers_yaml(
     result: StepResult, problem_ref: str, node_ids: tuple, classes: tuple, requirement: Requirement,
-    penalised: bool = False,
+    penalised: bool = False, optimiser: str = "sgd",
 ) -> str:
     """The answer key in the ``nodeclf check`` format, every quantity of the registry
     at the precision the problem requires; ``problem_ref`` is the text after
     ``problem:`` (a relative path, or an indented inline problem); ``penalised``: the
-    loss has an L2 penalty term (the penalty and the regularised loss are asked)."""
+    loss has an L2 penalty term (the penalty and the regularised loss are asked); ``optimiser``:
+    the optimiser's name (its state and update are asked, as the registry has them)."""
     lines = [
         "# The answer key: every value of one exact gradient step, written rounded",
         f"# (half-up) to the {requirement.describe()} the problem requires.",
@@ -108,7 +136,7 @@ def answers_yaml(
         "answers:",
     ]
     keys = {"node": node_ids, "class": classes}
-    for q in present(result.hops is not None, penalised):
+    for q in present(result.hops is not None, penalised, optimiser):
         precision = requirement.of(q.loss_precision)
         values = np.asarray(getattr(result, q.name))  # Â as a node x node matrix
 
@@ -132,14 +160,14 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
     path relative to the key, or the problem itself when it has no file."""
     problem = problem_from_data(parse_yaml(problem_text, "generated problem"), "generated problem", Path.cwd())
     result = gradient_step(problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, graph=problem.graph,
-                           convention=problem.convention)
+                           convention=problem.convention, optimiser=problem.optimiser)
     if problem_path is not None:
         ref = Path(os.path.relpath(problem_path.resolve(), key_path.resolve().parent)).as_posix()
     else:
         body = [line for line in problem_text.splitlines() if not line.startswith("#")]
         ref = "".join(f"\n  {line}" for line in body)
     return answers_yaml(result, ref, problem.node_ids, problem.classes, problem.requirement or Requirement(),
-                        problem.convention.has_penalty_term)
+                        problem.convention.has_penalty_term, problem.optimiser_name)
 
 
 def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int, edges: int | None = None) -> str:

@@ -291,7 +291,8 @@ class Grader:
         self.inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
         self.graph = problem.graph
         # the step's quantities, in order
-        self.quantities = present(problem.graph is not None, problem.convention.has_penalty_term)
+        self.quantities = present(problem.graph is not None, problem.convention.has_penalty_term,
+                                  problem.optimiser_name)
         self.exact = self._world(substitute=False)
         self._arrays = _written_arrays({name: v.shape for name, v in self.exact.values.items()}, given)
         self.own = self._world(substitute=True)
@@ -309,7 +310,7 @@ class Grader:
         hops = self.graph.propagation.hops if self.graph is not None else 1
         carry = Substitute(self._arrays if substitute else {}, precision, loss_precision, hops)
         result = gradient_step(*self.inputs, carry=carry if substitute or precision else exact, graph=self.graph,
-                               convention=self.problem.convention)
+                               convention=self.problem.convention, optimiser=self.problem.optimiser)
         values = {q.name: np.empty((0, 0)) for q in QUANTITIES}
         values.update((q.name, as_2d(q.name, getattr(result, q.name))) for q in self.quantities)
         return World(values, {**values, **carry.follows})

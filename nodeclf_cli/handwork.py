@@ -355,11 +355,12 @@ def work_step(
     """The exact step; the step carried at ``requirement`` when ``carried``; and the
     explanation ``explain_at`` asks for, of the step as shown."""
     inputs = (problem.Z, problem.y, problem.W, problem.b, problem.learning_rate, reduction)
-    exact = gradient_step(*inputs, graph=problem.graph, convention=problem.convention)
+    settings = {"graph": problem.graph, "convention": problem.convention, "optimiser": problem.optimiser}
+    exact = gradient_step(*inputs, **settings)
     result = exact
     if carried:
         carry = rounded_carry(requirement.values, requirement.losses)
-        result = gradient_step(*inputs, carry=carry, graph=problem.graph, convention=problem.convention)
+        result = gradient_step(*inputs, carry=carry, **settings)
     explanation = None
     if explain_at is not None:
         e = explain_at

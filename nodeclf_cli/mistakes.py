@@ -11,13 +11,14 @@ one function and one :class:`Mistake` entry below.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from . import conventions as conv
 from .core import grad_params, loss_scale
 from .graph import Propagation, normalized_adjacency, propagate
+from .optimstep import PLAIN_SGD, Optimiser
 from .problem import Problem
 
 # Each cause, as it is named in a table's "why" column.
@@ -40,6 +41,7 @@ CAUSES = {
     "row_normalized": "other normalisation",
     "not_normalized": "not normalised",
     "wrong_hops": "wrong hops",
+    "no_bias_correction": "no bias correction",
     "convention": "another convention",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
@@ -83,6 +85,27 @@ class Context:
     def layer_input(self, world: World) -> np.ndarray:
         """What the layer sees: Z, or with a graph the world's propagated Ẑ."""
         return self.problem.Z if self.problem.graph is None else world["propagated"]
+
+    @property
+    def optimiser(self) -> Optimiser:
+        """The problem's optimiser (plain SGD where it names none)."""
+        return self.problem.optimiser or PLAIN_SGD
+
+    @property
+    def sgd(self) -> bool:
+        """Whether the update is plain SGD's θ − α g (the update's own mistakes are written for it)."""
+        return self.problem.optimiser_name == "sgd"
+
+    def theta(self, part: str) -> np.ndarray:
+        """The parameter W, or b as one row, before the step."""
+        return self.problem.W if part == "W" else self.problem.b[None, :]
+
+    def buffer(self, key: str, part: str) -> np.ndarray | float:
+        """The optimiser's buffer ``key`` (velocity, m, v) of W or b before the step (2-d); 0 before the first."""
+        pair = getattr(self.optimiser.state, key, None)
+        if pair is None:
+            return 0.0
+        return pair[0] if part == "W" else pair[1][None, :]
 
     def gradient(self, name: str, grad_logits: np.ndarray, world: World) -> np.ndarray:
         """grad_logits, grad_W or grad_b (as 2-d) from a gradient at the logits."""
@@ -178,17 +201,23 @@ def _update_mistakes(name: str) -> list[Mistake]:
     def old(c: Context) -> np.ndarray:
         return c.problem.W if name == "W_new" else c.problem.b[None, :]
 
+    update = "update_W" if name == "W_new" else "update_b"
+
     def with_rate(rate: float) -> Mistake:
         return Mistake(
             "wrong_lr", name, f"the learning rate {rate:g} used instead of the problem's", grad,
-            lambda c, w: old(c) - rate * w[grad], lambda c: not np.isclose(c.problem.learning_rate, rate),
+            lambda c, w: old(c) - rate * w[grad], lambda c: c.sgd and not np.isclose(c.problem.learning_rate, rate),
         )
 
+    # the gradient's and α's mistakes are plain SGD's θ − α g; an optimiser's update is added as worked
+    sgd = lambda c: c.sgd  # noqa: E731
     return [
         Mistake("added_gradient", name, "the gradient added instead of subtracted", grad,
-                lambda c, w: old(c) + c.problem.learning_rate * w[grad]),
+                lambda c, w: old(c) + c.problem.learning_rate * w[grad], sgd),
+        Mistake("added_gradient", name, f"the update Δ{symbol} subtracted instead of added", update,
+                lambda c, w: old(c) - w[update], lambda c: not c.sgd),
         Mistake("forgot_lr", name, f"the learning rate α left out of {symbol} − α ∂L/∂{symbol}", grad,
-                lambda c, w: old(c) - w[grad]),
+                lambda c, w: old(c) - w[grad], sgd),
         Mistake("not_updated", name, f"the {what} before the update, not after it", None, lambda c, w: old(c)),
         *(with_rate(rate) for rate in OTHER_LEARNING_RATES),
     ]
@@ -342,9 +371,11 @@ def _convention_mistakes() -> list[Mistake]:
             Mistake("convention", "grad_b", says(other_of), "grad_logits",
                     lambda c, w, theirs=theirs: theirs(c, w, "grad_b", 1), applies),
             Mistake("convention", "W_new", says(other_of), "grad_W",
-                    lambda c, w, share=share: c.problem.W - lr(c) * (w["grad_W"] + share(c)[0]), applies),
+                    lambda c, w, share=share: c.problem.W - lr(c) * (w["grad_W"] + share(c)[0]),
+                    lambda c, applies=applies: c.sgd and applies(c)),
             Mistake("convention", "b_new", says(other_of), "grad_b",
-                    lambda c, w, share=share: c.problem.b[None, :] - lr(c) * (w["grad_b"] + share(c)[1]), applies),
+                    lambda c, w, share=share: c.problem.b[None, :] - lr(c) * (w["grad_b"] + share(c)[1]),
+                    lambda c, applies=applies: c.sgd and applies(c)),
         ]
 
     def weighted(c: Context) -> bool:
@@ -399,13 +430,168 @@ def _convention_mistakes() -> list[Mistake]:
     return found
 
 
+PYTORCH_MOMENTUM = "PyTorch's b_t = μ b_{t−1} + (1 − τ) g (θ −= α b_t)"
+PYTORCH_ADAM = "m̂_t / (√v̂_t + ε) (PyTorch; Kingma and Ba)"
+
+
+def _optimiser_mistakes() -> list[Mistake]:
+    """An optimiser's values worked under another known convention (cause ``convention``, naming
+    both), for W and b: each alternative gives its own state and update, and the new weights
+    θ + Δθ follow. The state before the step is the problem's, read in the other convention
+    (Sutskever's v_{t−1} = −α b_{t−1}, the same history). Sources: PyTorch's torch.optim.SGD,
+    Adam, AdamW; Sutskever et al. (2013) and CS231n for v_t = μ v_{t−1} − α g; deeplearning.ai
+    for the moving average; Kingma and Ba (2015), §2, for the efficient form; Loshchilov and
+    Hutter (2019) for the decoupled decay and its schedule multiplier η."""
+    def on(*names: str, also: Callable[[Context], bool] = lambda c: True) -> Callable[[Context], bool]:
+        return lambda c: c.problem.optimiser_name in names and also(c)
+
+    found: list[Mistake] = []
+
+    def add(cause: str, what: str | Callable, part: str, applies: Callable, sources: dict[str, str | None],
+            values: dict[str, Callable[[Context, World], np.ndarray]]) -> None:
+        """One alternative's values: ``values[key]`` (velocity, m, ..., update) of ``part``,
+        each worked from ``sources[key]``; the new weights θ + Δθ follow from its update."""
+        for key, compute in values.items():
+            found.append(Mistake(cause, f"{key}_{part}", what, sources[key], compute, applies))
+        if "update" in values:
+            found.append(Mistake(cause, f"{part}_new", what, sources["update"],
+                                 lambda c, w, u=values["update"], p=part: c.theta(p) + u(c, w), applies))
+
+    def alternatives(part: str) -> None:
+        """Each alternative's values for W or b (a function per part: its helpers close over it)."""
+        grad, velocity = f"grad_{part}", f"velocity_{part}"
+        m, v, m_hat, v_hat = f"m_{part}", f"v_{part}", f"m_hat_{part}", f"v_hat_{part}"
+
+        def s(c: Context) -> Any:
+            return c.optimiser.settings
+
+        def lr(c: Context) -> float:
+            return c.problem.learning_rate
+
+        # momentum: Sutskever's and CS231n's v_t = μ v_{t−1} − α g, θ += v_t (so v = −α b, same history)
+        def sutskever(c: Context, w: World, p=part, g=grad) -> np.ndarray:
+            return s(c).momentum * -lr(c) * c.buffer("velocity", p) - lr(c) * w[g]
+
+        add("convention", f"right for Sutskever's and CS231n's v_t = μ v_{{t−1}} − α g (θ += v_t); this problem "
+            f"uses {PYTORCH_MOMENTUM}", part, on("momentum", "nesterov"), {"velocity": grad},
+            {"velocity": sutskever})
+        # (its update θ += v_t = −α (μ b_{t−1} + g) is PyTorch's −α b_t from the same history where τ = 0:
+        # the same numbers, so only the velocity tells the two apart)
+
+        # momentum: the moving average v_t = β v_{t−1} + (1 − β) g, β = μ
+        def moving(c: Context, w: World, p=part, g=grad) -> np.ndarray:
+            return s(c).momentum * c.buffer("velocity", p) + (1 - s(c).momentum) * w[g]
+
+        add("convention", f"right for the moving average v_t = β v_{{t−1}} + (1 − β) g (deeplearning.ai, β = μ); "
+            f"this problem uses {PYTORCH_MOMENTUM}", part, on("momentum"), {"velocity": grad, "update": grad},
+            {"velocity": moving, "update": lambda c, w, moving=moving: -lr(c) * moving(c, w)})
+
+        # momentum: the first step dampened too
+        def dampened(c: Context, w: World, g=grad) -> np.ndarray:
+            return (1 - s(c).dampening) * w[g]
+
+        add("convention", "right for b_1 = (1 − τ) g, the first step dampened too; this problem uses PyTorch's "
+            "b_1 = g", part, on("momentum", also=lambda c: c.optimiser.state.t == 0 and s(c).dampening > 0),
+            {"velocity": grad, "update": grad},
+            {"velocity": dampened, "update": lambda c, w, dampened=dampened: -lr(c) * dampened(c, w)})
+
+        # Nesterov written as plain momentum, and the reverse
+        add("convention", "right for plain momentum's θ −= α b_t; this problem uses Nesterov's θ −= α (g + μ b_t)",
+            part, on("nesterov"), {"update": velocity}, {"update": lambda c, w, b=velocity: -lr(c) * w[b]})
+        add("convention", "right for Nesterov's θ −= α (g + μ b_t); this problem uses plain momentum's θ −= α b_t",
+            part, on("momentum"), {"update": velocity},
+            {"update": lambda c, w, b=velocity, g=grad: -lr(c) * (w[g] + s(c).momentum * w[b])})
+
+        # Adam's update in other forms (AdamW's decoupled decay kept where the problem has it)
+        def decay(c: Context, p=part) -> np.ndarray | float:
+            return lr(c) * s(c).weight_decay * c.theta(p) if c.problem.optimiser_name == "adamw" else 0.0
+
+        add("convention", f"right for ε inside the root, m̂_t / √(v̂_t + ε); this problem uses {PYTORCH_ADAM}", part,
+            on("adam", "adamw"), {"update": m_hat},
+            {"update": lambda c, w, mh=m_hat, vh=v_hat: -decay(c) - lr(c) * w[mh] / np.sqrt(w[vh] + s(c).eps)})
+
+        def efficient(c: Context, w: World, mm=m, vv=v) -> np.ndarray:
+            t = c.optimiser.state.t + 1
+            rate = lr(c) * np.sqrt(1 - s(c).beta2**t) / (1 - s(c).beta1**t)
+            return -decay(c) - rate * w[mm] / (np.sqrt(w[vv]) + s(c).eps)
+
+        add("convention", "right for Kingma and Ba's efficient form α_t = α √(1 − β2^t) / (1 − β1^t), "
+            f"θ −= α_t m_t / (√v_t + ε) (TensorFlow, Keras); this problem uses {PYTORCH_ADAM}", part,
+            on("adam", "adamw"), {"update": m}, {"update": efficient})
+
+        # No bias correction is its own cause, not a convention: every Adam that a course or library
+        # teaches corrects m and v (Kingma and Ba's Algorithm 1, PyTorch, Keras); leaving it out is a
+        # step of the algorithm left out, which a marker calls a mistake.
+        add("no_bias_correction", "the bias correction left out: m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t)",
+            part, on("adam", "adamw"), {"m_hat": m, "v_hat": v, "update": m},
+            {"m_hat": lambda c, w, mm=m: w[mm], "v_hat": lambda c, w, vv=v: w[vv],
+             "update": lambda c, w, mm=m, vv=v: -decay(c) - lr(c) * w[mm] / (np.sqrt(w[vv]) + s(c).eps)})
+
+        # AdamW's decay written as Adam's L2 (λθ joins g before the moments), from the gradient or from
+        # the student's own moments
+        def with_l2(c: Context, w: World, p=part, g=grad) -> np.ndarray:
+            return w[g] + s(c).weight_decay * c.theta(p)
+
+        def l2_moments(c: Context, w: World, p=part, with_l2=with_l2) -> tuple[np.ndarray, np.ndarray]:
+            t, g = c.optimiser.state.t + 1, with_l2(c, w)
+            first = s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * g
+            second = s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * g * g
+            return first / (1 - s(c).beta1**t), second / (1 - s(c).beta2**t)
+
+        l2_words = ("right for Adam's weight decay, λθ added to g before the moments; this problem uses AdamW's "
+                    "decoupled θ −= αλθ")
+        decoupled = on("adamw", also=lambda c: s(c).weight_decay > 0)
+        from_gradient = {key: grad for key in ("m", "v", "m_hat", "v_hat", "update")}
+        add("convention", l2_words, part, decoupled, from_gradient,
+            {"m": lambda c, w, p=part, f=with_l2: s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * f(c, w),
+             "v": lambda c, w, p=part, f=with_l2: s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * f(c, w) ** 2,
+             "m_hat": lambda c, w, f=l2_moments: f(c, w)[0], "v_hat": lambda c, w, f=l2_moments: f(c, w)[1],
+             "update": lambda c, w, f=l2_moments: -lr(c) * f(c, w)[0] / (np.sqrt(f(c, w)[1]) + s(c).eps)})
+        add("convention", l2_words, part, decoupled, {"update": m_hat},
+            {"update": lambda c, w, mh=m_hat, vh=v_hat: -lr(c) * w[mh] / (np.sqrt(w[vh]) + s(c).eps)})
+
+        # AdamW's decay without α: θ −= λθ (the paper's schedule multiplier η = 1)
+        add("convention", "right for AdamW's decay without α, θ −= λθ (the paper's η = 1); this problem uses "
+            "PyTorch's θ −= αλθ", part, on("adamw", also=lambda c: s(c).weight_decay > 0 and lr(c) != 1),
+            {"update": m_hat},
+            {"update": lambda c, w, p=part, mh=m_hat, vh=v_hat:
+             -s(c).weight_decay * c.theta(p) - lr(c) * w[mh] / (np.sqrt(w[vh]) + s(c).eps)})
+
+        # Adam's L2 weight decay (the loss convention weight-decay) written as AdamW's decoupled decay
+        def data_gradient(c: Context, w: World, p=part, g=grad) -> np.ndarray:
+            convention = c.problem.convention
+            shares = conv.penalty_gradients(c.problem.W, c.problem.b, convention,
+                                            conv.loss_scale(c.problem.y, c.reduction, convention))
+            return w[g] - (shares[0] if p == "W" else shares[1][None, :]), \
+                (shares[0] if p == "W" else shares[1][None, :])
+
+        def decoupled_update(c: Context, w: World, p=part, f=data_gradient) -> np.ndarray:
+            t, (g, share) = c.optimiser.state.t + 1, f(c, w)
+            first = (s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * g) / (1 - s(c).beta1**t)
+            second = (s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * g * g) / (1 - s(c).beta2**t)
+            return -lr(c) * share - lr(c) * first / (np.sqrt(second) + s(c).eps)
+
+        l2_adam = on("adam", also=lambda c: c.problem.convention.penalised
+                     and c.problem.convention.l2_form == "weight-decay")
+        add("convention", "right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay, λθ added "
+            "to g before the moments", part, l2_adam, {"m": grad, "update": grad},
+            {"m": lambda c, w, p=part, f=data_gradient: s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * f(c, w)[0],
+             "update": decoupled_update})
+
+    for part in ("W", "b"):
+        alternatives(part)
+    return found
+
+
 # the graph's mistakes (on the degrees, Â and Ẑ), which apply only to a problem with a graph
 GRAPH_MISTAKES: tuple[Mistake, ...] = tuple(_graph_mistakes())
 # another convention's values (a penalty's form, a penalised bias, a weighted mean), for problems that set one
 CONVENTION_MISTAKES: tuple[Mistake, ...] = tuple(_convention_mistakes())
+# an optimiser's values under another convention (momentum's forms, Adam's ε, decay and bias correction)
+OPTIMISER_MISTAKES: tuple[Mistake, ...] = tuple(_optimiser_mistakes())
 
 
 def mistakes_for(name: str, context: Context) -> list[Mistake]:
     """The mistakes registered for quantity ``name`` that apply to this problem."""
-    return [m for m in (*GRAPH_MISTAKES, *MISTAKES, *CONVENTION_MISTAKES)
+    return [m for m in (*GRAPH_MISTAKES, *MISTAKES, *CONVENTION_MISTAKES, *OPTIMISER_MISTAKES)
             if m.quantity == name and m.applies(context)]

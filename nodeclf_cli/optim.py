@@ -1,10 +1,12 @@
 """The optimisers' update rules, written as PyTorch's ``torch.optim`` documents them.
 
 One function a rule: :func:`sgd` (plain, with momentum, or Nesterov's), :func:`adam` and
-:func:`adamw`. Each takes the parameters θ (a tuple of arrays: W, b), their gradients g
-(of the loss, penalty included) and the optimiser's state, and returns the new parameters
-and the new state; nothing is changed in place, nothing is printed. A state starts empty
-(t = 0, no buffers): the first step fills its buffers.
+:func:`adamw`, each composed of the one function of each of its quantities (:func:`momentum_buffer`,
+:func:`first_moment`, :func:`second_moment`, :func:`bias_corrected`, the update Δθ), which
+``core.gradient_step`` calls one by one to carry each value as by hand. Each rule takes the
+parameters θ (a tuple of arrays: W, b), their gradients g (of the loss, penalty included) and
+the optimiser's state, and returns the new parameters and the new state; nothing is changed in
+place, nothing is printed. A state starts empty (t = 0, no buffers): the first step fills its buffers.
 
 Sources: the pseudocode of ``torch.optim.SGD``, ``torch.optim.Adam`` and
 ``torch.optim.AdamW`` (PyTorch 2 documentation); Kingma and Ba, "Adam" (2015), Algorithm 1;
@@ -40,6 +42,40 @@ class AdamState:
     v: Arrays | None = None
 
 
+def momentum_buffer(previous: np.ndarray | None, g: np.ndarray, momentum: float, dampening: float) -> np.ndarray:
+    """PyTorch's momentum buffer: b_t = μ b_{t−1} + (1 − τ) g, and b_1 = g (no buffer before)."""
+    return g.copy() if previous is None else momentum * previous + (1 - dampening) * g
+
+
+def momentum_update(g: np.ndarray, b_t: np.ndarray, lr: float, momentum: float, nesterov: bool) -> np.ndarray:
+    """Δθ = −α b_t (momentum), or −α (g + μ b_t) (Nesterov)."""
+    return -(lr * (g + momentum * b_t if nesterov else b_t))
+
+
+def first_moment(previous: np.ndarray | None, g: np.ndarray, beta1: float) -> np.ndarray:
+    """m_t = β1 m_{t−1} + (1 − β1) g  (m_0 = 0)."""
+    return beta1 * (np.zeros_like(g) if previous is None else previous) + (1 - beta1) * g
+
+
+def second_moment(previous: np.ndarray | None, g: np.ndarray, beta2: float) -> np.ndarray:
+    """v_t = β2 v_{t−1} + (1 − β2) g²  (v_0 = 0)."""
+    return beta2 * (np.zeros_like(g) if previous is None else previous) + (1 - beta2) * g * g
+
+
+def bias_corrected(moment: np.ndarray, beta: float, t: int) -> np.ndarray:
+    """m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t)."""
+    return moment / (1 - beta**t)
+
+
+def adam_update(
+    theta: np.ndarray, m_hat: np.ndarray, v_hat: np.ndarray, lr: float, eps: float, decoupled_decay: float = 0.0
+) -> np.ndarray:
+    """Δθ = −α m̂_t / (√v̂_t + ε), and with AdamW's decoupled λ also −αλθ (θ the parameter the
+    gradient was taken at)."""
+    step = lr * m_hat / (np.sqrt(v_hat) + eps)
+    return -(lr * decoupled_decay * theta + step) if decoupled_decay else -step
+
+
 def sgd(
     params: Arrays,
     grads: Arrays,
@@ -54,20 +90,17 @@ def sgd(
 
         g   := g + λ θ                        (where λ ≠ 0)
         b_t := μ b_{t−1} + (1 − τ) g,   b_1 := g   (where μ ≠ 0)
-        g   := g + μ b_t  (Nesterov),  else  g := b_t
-        θ   := θ − lr g
+        θ   := θ + Δθ,  Δθ = −α b_t,  or −α (g + μ b_t) (Nesterov),  or −α g (μ = 0)
     """
     if weight_decay:
         grads = tuple(g + weight_decay * p for g, p in zip(grads, params))
-    velocity = state.velocity
-    if momentum:
-        if velocity is None:
-            velocity = tuple(g.copy() for g in grads)
-        else:
-            velocity = tuple(momentum * v + (1 - dampening) * g for v, g in zip(velocity, grads))
-        grads = tuple(g + momentum * v for g, v in zip(grads, velocity)) if nesterov else velocity
-    params = tuple(p - lr * g for p, g in zip(params, grads))
+    if not momentum:
+        return tuple(p - lr * g for p, g in zip(params, grads)), MomentumState(t=state.t + 1)
+    previous = state.velocity or (None,) * len(grads)
+    velocity = tuple(momentum_buffer(b, g, momentum, dampening) for b, g in zip(previous, grads))
+    params = tuple(p + momentum_update(g, b, lr, momentum, nesterov) for p, g, b in zip(params, grads, velocity))
     return params, MomentumState(t=state.t + 1, velocity=velocity)
+
 
 
 def adam(
@@ -87,11 +120,11 @@ def adam(
         v_t := β2 v_{t−1} + (1 − β2) g²       (v_0 = 0)
         m̂_t := m_t / (1 − β1^t)
         v̂_t := v_t / (1 − β2^t)
-        θ   := θ − α m̂_t / (√v̂_t + ε)
+        θ   := θ + Δθ,  Δθ = −α m̂_t / (√v̂_t + ε)
     """
     if weight_decay:
         grads = tuple(g + weight_decay * p for g, p in zip(grads, params))
-    return _adam_step(params, grads, state, lr, beta1, beta2, eps)
+    return _adam_step(params, grads, state, lr, beta1, beta2, eps, 0.0)
 
 
 def adamw(
@@ -106,27 +139,25 @@ def adamw(
 ) -> tuple[Arrays, AdamState]:
     """One step of ``torch.optim.AdamW``: the decay is decoupled from the gradient (α = lr, λ = weight_decay):
 
-        θ   := θ − α λ θ                      (first, with the θ the gradient was taken at)
-        then Adam's step without decay: m_t, v_t, m̂_t, v̂_t as in :func:`adam`,
-        θ   := θ − α m̂_t / (√v̂_t + ε)
+        m_t, v_t, m̂_t, v̂_t as in :func:`adam` (g without decay),
+        θ   := θ + Δθ,  Δθ = −αλθ − α m̂_t / (√v̂_t + ε)   (θ the one the gradient was taken at)
 
+    PyTorch decays θ first, then takes Adam's step: the same, but for the order the two are added.
     PyTorch's default λ is 0.01 (Adam's is 0).
     """
-    if weight_decay:
-        params = tuple(p - lr * weight_decay * p for p in params)
-    return _adam_step(params, grads, state, lr, beta1, beta2, eps)
+    return _adam_step(params, grads, state, lr, beta1, beta2, eps, weight_decay)
 
 
 def _adam_step(
-    params: Arrays, grads: Arrays, state: AdamState, lr: float, beta1: float, beta2: float, eps: float
+    params: Arrays, grads: Arrays, state: AdamState, lr: float, beta1: float, beta2: float, eps: float,
+    decoupled_decay: float,
 ) -> tuple[Arrays, AdamState]:
     """The moments, their bias corrections and the step shared by :func:`adam` and :func:`adamw`."""
     t = state.t + 1
-    m_prev = state.m if state.m is not None else tuple(np.zeros_like(g) for g in grads)
-    v_prev = state.v if state.v is not None else tuple(np.zeros_like(g) for g in grads)
-    m = tuple(beta1 * m0 + (1 - beta1) * g for m0, g in zip(m_prev, grads))
-    v = tuple(beta2 * v0 + (1 - beta2) * g * g for v0, g in zip(v_prev, grads))
-    m_hat = tuple(mt / (1 - beta1**t) for mt in m)
-    v_hat = tuple(vt / (1 - beta2**t) for vt in v)
-    params = tuple(p - lr * mh / (np.sqrt(vh) + eps) for p, mh, vh in zip(params, m_hat, v_hat))
+    m = tuple(first_moment(m0, g, beta1) for m0, g in zip(state.m or (None,) * len(grads), grads))
+    v = tuple(second_moment(v0, g, beta2) for v0, g in zip(state.v or (None,) * len(grads), grads))
+    params = tuple(
+        p + adam_update(p, bias_corrected(mt, beta1, t), bias_corrected(vt, beta2, t), lr, eps, decoupled_decay)
+        for p, mt, vt in zip(params, m, v)
+    )
     return params, AdamState(t=t, m=m, v=v)

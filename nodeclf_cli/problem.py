@@ -38,7 +38,7 @@ from .sources import (
 )
 
 PROBLEM_KEYS = ("embeddings", "labels", "classes", "weights", "learning_rate", "precision", "edges", "propagation",
-                "loss")
+                "loss", "optimizer")
 LOSS_KEYS = ("class_weights", "label_smoothing", "l2", "l2_form", "l2_bias")
 # the command-line option that overrides each key
 OPTION_NAMES = {
@@ -114,6 +114,7 @@ class Problem:
     requirement: Requirement | None = None
     graph: Any = None  # a graph.Graph over the nodes (None: no edges, the layer sees Z itself)
     loss: Any = None  # a conventions.LossConvention (None: the plain mean cross-entropy)
+    optimiser: Any = None  # an optimstep.Optimiser: settings and state before the step (None: plain SGD)
 
     @property
     def convention(self) -> Any:
@@ -121,6 +122,11 @@ class Problem:
         from .conventions import PLAIN
 
         return PLAIN if self.loss is None else self.loss
+
+    @property
+    def optimiser_name(self) -> str:
+        """The optimiser's name (``sgd`` where none was given)."""
+        return "sgd" if self.optimiser is None else self.optimiser.name
 
     @property
     def n_classes(self) -> int:
@@ -678,6 +684,7 @@ def load_problem(
     edges: Path | None = None,
     propagation: dict | None = None,
     loss: dict | None = None,
+    optimizer: dict | None = None,
 ) -> Problem:
     """Load and check a problem; options given here override the file's entries.
     ``require``: keys (``weights``, ``learning_rate``) the command needs besides the
@@ -709,6 +716,7 @@ def load_problem(
         edges=edges,
         propagation=propagation,
         loss=loss,
+        optimizer=optimizer,
     )
 
 
@@ -727,10 +735,12 @@ def problem_from_data(
     edges: Path | None = None,
     propagation: dict | None = None,
     loss: dict | None = None,
+    optimizer: dict | None = None,
 ) -> Problem:
     """A problem from parsed YAML ``data`` (None: options only); paths relative to ``base``;
     ``require`` and ``options`` as in :func:`load_problem`; ``edges`` (``--edges``) and
-    ``propagation`` (``hops``, ``norm``, ``self_loops`` given as options) override the file's.
+    ``propagation`` (``hops``, ``norm``, ``self_loops`` given as options) override the file's,
+    as ``loss`` and ``optimizer`` (see :func:`load_loss`, :func:`load_optimiser`) do its keys.
     Everything needed is checked to be there, and the learning rate read, before any
     table is (a missing learning rate is not found after minutes of reading)."""
     if data is None:
@@ -817,6 +827,7 @@ def problem_from_data(
     node_ids = tuple(emb_rows.ids) if emb_rows.places is not None else emb_rows.ids
     graph, origins["edges"] = _load_graph(data, source, base, node_ids, edges, propagation)
     convention = load_loss(data.get("loss"), source, data.key_lines.get("loss"), tuple(classes), loss)
+    optimiser = load_optimiser(data.get("optimizer"), source, data.key_lines.get("optimizer"), W, b, optimizer)
     return Problem(
         node_ids=node_ids,
         Z=Z,
@@ -831,6 +842,7 @@ def problem_from_data(
         requirement=requirement,
         graph=graph,
         loss=convention,
+        optimiser=optimiser,
     )
 
 
@@ -1298,3 +1310,101 @@ def _weights_text(text: str, source: str, line: int | None, where: str | None) -
         pairs = [part.split("=", 1) for part in parts]
         return {name.strip(): number(value) for name, value in pairs}
     return [number(part) for part in parts]
+
+
+# the option that overrides each setting of a problem's optimizer: key
+OPTIMISER_OPTIONS = {"name": "--optimizer", "momentum": "--momentum", "dampening": "--dampening", "beta1": "--beta1",
+                     "beta2": "--beta2", "eps": "--eps", "weight_decay": "--weight-decay", "state": "--state"}
+BELOW_ONE = ("momentum", "dampening", "beta1", "beta2")  # settings from 0 up to (not including) 1
+
+
+def load_optimiser(value: Any, source: str, line: int | None, W: np.ndarray | None, b: np.ndarray | None,
+                   options: dict | None = None) -> Any:
+    """The optimiser of a step (an optimstep.Optimiser; None where neither the problem nor an
+    option names one): ``optimizer: adam``, or ``optimizer: {name: momentum, momentum: 0.8,
+    state: {t: 1, velocity: {W: rows, b: numbers}}}``. ``options`` (the same keys as given on
+    the command line, ``state`` a JSON file's path; None values left out) override it: another
+    name takes the place of the key (its settings and state with it), a setting or the state
+    replaces the key's own. A setting of another optimiser is refused, naming the key or option."""
+    import json
+
+    from .optimstep import SETTINGS, STEP_OPTIMIZERS, Optimiser, OptimiserSettings, empty_state, state_from_mapping
+
+    options = {key: item for key, item in (options or {}).items() if item is not None}
+    if value is None and not options:
+        return None
+    key_name, keys = None, {}
+    if isinstance(value, str):
+        key_name = value
+    elif isinstance(value, Mapping):
+        key_name = value.get("name")
+        keys = {key: item for key, item in value.items() if key != "name"}
+        if key_name is None:
+            raise NodeclfError(f"expected name: one of {', '.join(STEP_OPTIMIZERS)}", source, line, "optimizer")
+    elif value is not None:
+        raise NodeclfError(f"expected an optimiser's name ({', '.join(STEP_OPTIMIZERS)}) or a mapping with name:; "
+                           f"found {kind_of(value)}", source, line, "optimizer")
+    key_line = (lambda key: value.key_lines.get(key, line)) if isinstance(value, Mapping) else (lambda key: line)
+    if key_name is not None and key_name not in STEP_OPTIMIZERS:
+        raise NodeclfError(f"expected one of {', '.join(STEP_OPTIMIZERS)}, found {_clipped(key_name)}", source,
+                           key_line("name"), "optimizer.name" if isinstance(value, Mapping) else "optimizer")
+    for key in keys:  # the key's settings belong to its own optimiser, whatever the options say
+        if key != "state" and key not in SETTINGS[key_name]:
+            owners = [name for name in STEP_OPTIMIZERS if key in SETTINGS[name]]
+            expected = f"applies to {' or '.join(owners)}, not {key_name}" if owners else \
+                f"unknown key {str(key)!r}: {key_name} takes {', '.join(('name', *SETTINGS[key_name], 'state'))}"
+            raise NodeclfError(expected, source, key_line(key), f"optimizer.{key}")
+    name = options.get("name", key_name or "sgd")
+    if name != key_name:  # another optimiser than the key's: none of the key's settings or state
+        keys = {}
+    settings: dict = {}
+    for key, item in keys.items():
+        if key != "state":
+            settings[key] = _optimiser_number(key, item, source, key_line(key), f"optimizer.{key}")
+    for key, item in options.items():
+        if key in ("name", "state"):
+            continue
+        option = OPTIMISER_OPTIONS[key]
+        if key not in SETTINGS[name]:
+            owners = [other for other in STEP_OPTIMIZERS if key in SETTINGS[other]]
+            raise NodeclfError(f"applies to --optimizer {' or '.join(owners)}, not {name}", option)
+        settings[key] = _optimiser_number(key, item, option, None, None)
+    chosen = OptimiserSettings(name=name, **settings)
+    state = empty_state(name)
+    if options.get("state") is not None:
+        path = Path(options["state"])
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise NodeclfError(f"cannot read the state file: {error.strerror or error}", path) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            place = getattr(error, "lineno", None)
+            raise NodeclfError(f"not a JSON state file: {getattr(error, 'msg', error)}", path, place) from None
+        state = state_from_mapping(data, name, *_state_shapes(W, b, path, None, "--state"), path)
+    elif "state" in keys:
+        written = keys["state"]
+        state_line = key_line("state")
+        lines = (lambda key: written.key_lines.get(key, state_line)) if isinstance(written, Mapping) else \
+            (lambda key: state_line)
+        state = state_from_mapping(written, name, *_state_shapes(W, b, source, state_line, "optimizer.state"),
+                                   source, lines, "optimizer.state.", named=False)
+    return Optimiser(chosen, state)
+
+
+def _state_shapes(W: np.ndarray | None, b: np.ndarray | None, source: Any, line: int | None,
+                  where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The weights a state's buffers are shaped as; a state without weights to shape it is refused."""
+    if W is None or b is None:
+        raise NodeclfError("an optimiser's state needs the weights it was taken at: add weights: or pass --weights",
+                           source, line, where)
+    return W, b
+
+
+def _optimiser_number(key: str, item: Any, source: Any, line: int | None, where: str | None) -> float:
+    """A setting of an optimiser: a finite number at least 0 (below 1 for μ, τ, β1, β2)."""
+    number = _loss_number(item, source, line, where)
+    below_one = key in BELOW_ONE
+    if not (number >= 0 and (number < 1 or not below_one)):
+        expected = "at least 0 and below 1" if below_one else "at least 0"
+        raise NodeclfError(f"must be a finite number {expected}, found {_clipped(item)}", source, line, where)
+    return number

@@ -48,6 +48,8 @@ class Quantity:
     on_graph: tuple[str, str] | None = None
     sum_formula: str | None = None  # the formula where the loss is the sum, not the mean (else the same)
     sum_latex: str | None = None
+    # the optimisers whose step has it (optimstep.STEP_OPTIMIZERS); None: every optimiser's
+    optimisers: tuple[str, ...] | None = None
 
     @property
     def rows(self) -> str | None:
@@ -62,23 +64,70 @@ class Quantity:
             return self.axes[1]
         return "class" if self.axes == ("class",) else None
 
-    def formula_for(self, reduction: str = "mean", graph: bool = False) -> str:
-        """The formula as text, for a mean or summed loss, with a graph or without."""
-        return self._forms(reduction, graph)[0]
+    def formula_for(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
+        """The formula as text, for a mean or summed loss, with a graph or without, for an optimiser."""
+        return self._forms(reduction, graph, optimiser)[0]
 
-    def latex_for(self, reduction: str = "mean", graph: bool = False) -> str:
-        return self._forms(reduction, graph)[1]
+    def latex_for(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
+        return self._forms(reduction, graph, optimiser)[1]
 
-    def heading(self, reduction: str = "mean", graph: bool = False) -> str:
+    def heading(self, reduction: str = "mean", graph: bool = False, optimiser: str = "sgd") -> str:
         """``Softmax  p_i[c] = exp(h_i[c]) / Σ_q exp(h_i[q])``."""
-        return f"{self.title}  {self.formula_for(reduction, graph)}"
+        return f"{self.title}  {self.formula_for(reduction, graph, optimiser)}"
 
-    def _forms(self, reduction: str, graph: bool) -> tuple[str, str]:
+    def _forms(self, reduction: str, graph: bool, optimiser: str = "sgd") -> tuple[str, str]:
+        if optimiser != "sgd" and self.name in ("W_new", "b_new"):  # θ_new = θ + Δθ
+            return {"W_new": ("W_new = W + ΔW", r"W' = W + \Delta W"),
+                    "b_new": ("b_new = b + Δb", r"b' = b + \Delta b")}[self.name]
+        if optimiser in UPDATE_RULES and self.name.startswith("update_"):
+            text, latex = UPDATE_RULES[optimiser]
+            return f"{self.formula} = {text.split(' = ', 1)[1]}", f"{self.latex} = {latex.split(' = ', 1)[1]}"
         if graph and self.on_graph:
             return self.on_graph
         if reduction == "sum" and self.sum_formula:
             return self.sum_formula, self.sum_latex or self.latex
         return self.formula, self.latex
+
+
+MOMENTUM, ADAM = ("momentum", "nesterov"), ("adam", "adamw")
+# (key, symbol ({p}: w or b), called, title, formula, LaTeX, parents, optimisers) of each optimiser
+# quantity; θ is W or b, g its gradient, and each is one entry per parameter: key_W (class x feature),
+# key_b (one per class)
+_OPTIMISER = (
+    ("velocity", "b_t({p})", "velocity", "Velocity", "b_t = μ b_{t−1} + (1 − τ) g   (b_1 = g)",
+     r"b_t = \mu b_{t-1} + (1 - \tau) g \quad (b_1 = g)", ("grad",), MOMENTUM),
+    ("m", "m({p})", "first moments m", "First moment", "m_t = β1 m_{t−1} + (1 − β1) g",
+     r"m_t = \beta_1 m_{t-1} + (1 - \beta_1) g", ("grad",), ADAM),
+    ("v", "v({p})", "second moments v", "Second moment", "v_t = β2 v_{t−1} + (1 − β2) g²",
+     r"v_t = \beta_2 v_{t-1} + (1 - \beta_2) g^2", ("grad",), ADAM),
+    ("m_hat", "m̂({p})", "bias-corrected first moments m̂", "Bias-corrected first moment", "m̂_t = m_t / (1 − β1^t)",
+     r"\hat m_t = m_t / (1 - \beta_1^t)", ("m",), ADAM),
+    ("v_hat", "v̂({p})", "bias-corrected second moments v̂", "Bias-corrected second moment", "v̂_t = v_t / (1 − β2^t)",
+     r"\hat v_t = v_t / (1 - \beta_2^t)", ("v",), ADAM),
+    ("update", "Δ{p}", "updates Δθ", "Update", "Δθ = θ_new − θ", r"\Delta\theta = \theta' - \theta",
+     ("grad", "velocity", "m_hat", "v_hat"), MOMENTUM + ADAM),
+)
+# each optimiser's update Δθ (text, LaTeX), in the update's title after its formula
+UPDATE_RULES = {
+    "momentum": ("Δθ = −α b_t", r"\Delta\theta = -\alpha b_t"),
+    "nesterov": ("Δθ = −α (g + μ b_t)", r"\Delta\theta = -\alpha (g + \mu b_t)"),
+    "adam": ("Δθ = −α m̂_t / (√v̂_t + ε)", r"\Delta\theta = -\alpha \hat m_t / (\sqrt{\hat v_t} + \epsilon)"),
+    "adamw": ("Δθ = −αλθ − α m̂_t / (√v̂_t + ε)",
+              r"\Delta\theta = -\alpha\lambda\theta - \alpha \hat m_t / (\sqrt{\hat v_t} + \epsilon)"),
+}
+
+
+def _optimiser_quantities() -> list[Quantity]:
+    """An optimiser's quantities, for W and for b (see ``_OPTIMISER``)."""
+    found = []
+    for key, symbol, called, title, formula, latex, parents, optimisers in _OPTIMISER:
+        for part, axes in (("W", ("class", "feature")), ("b", ("class",))):
+            found.append(Quantity(
+                f"{key}_{part}", symbol.format(p=part.lower()), f"{called} of {part}", f"{title} of {part}", formula,
+                latex, axes,
+                tuple(f"{parent}_{part}" for parent in parents), row_by_row=part == "W", optimisers=optimisers,
+            ))
+    return found
 
 
 QUANTITIES: tuple[Quantity, ...] = (
@@ -140,23 +189,34 @@ QUANTITIES: tuple[Quantity, ...] = (
         "grad_b", "∂L/∂b", "gradients of b", "Gradient of b", "∂L/∂b = Σ_i ∂L/∂h_i",
         r"\partial L/\partial b = \sum_i \partial L/\partial h_i", ("class",), ("grad_logits",),
     ),
+    *_optimiser_quantities(),
     Quantity(
         "W_new", "w", "updated weights", "Updated weights", "W := W − α ∂L/∂W",
-        r"W \leftarrow W - \alpha\, \partial L/\partial W", ("class", "feature"), ("grad_W",), row_by_row=True,
+        r"W \leftarrow W - \alpha\, \partial L/\partial W", ("class", "feature"), ("grad_W", "update_W"),
+        row_by_row=True,
     ),
     Quantity(
         "b_new", "b", "updated biases", "Updated biases", "b := b − α ∂L/∂b",
-        r"b \leftarrow b - \alpha\, \partial L/\partial b", ("class",), ("grad_b",),
+        r"b \leftarrow b - \alpha\, \partial L/\partial b", ("class",), ("grad_b", "update_b"),
     ),
 )
 BY_NAME: dict[str, Quantity] = {q.name: q for q in QUANTITIES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
 
 
-def present(graph: bool, penalised: bool = False) -> tuple[Quantity, ...]:
+def present(graph: bool, penalised: bool = False, optimiser: str = "sgd") -> tuple[Quantity, ...]:
     """The quantities of a step: those of the graph only with a graph, the penalty and
-    the regularised loss only with an L2 penalty term in the loss."""
-    return tuple(q for q in QUANTITIES if (graph or not q.graph) and (penalised or not q.penalised))
+    the regularised loss only with an L2 penalty term in the loss, an optimiser's state
+    and update only with that optimiser (plain ``sgd`` has none)."""
+    return tuple(q for q in QUANTITIES if (graph or not q.graph) and (penalised or not q.penalised)
+                 and (q.optimisers is None or optimiser in q.optimisers))
+
+
+def new_weights_formula(optimiser: str) -> tuple[str, str]:
+    """W_new's and b_new's formula side by side (text, LaTeX) for an optimiser other than plain SGD."""
+    W_new, b_new = BY_NAME["W_new"], BY_NAME["b_new"]
+    return (f"{W_new.formula_for(optimiser=optimiser)},  {b_new.formula_for(optimiser=optimiser)}",
+            rf"{W_new.latex_for(optimiser=optimiser)},\ {b_new.latex_for(optimiser=optimiser)}")
 
 
 def degrees_formula(self_loops: bool) -> tuple[str, str]:

@@ -423,7 +423,7 @@ def step_json(problem: Problem, result: StepResult, reduction: str) -> dict:
         data["loss_convention"] = problem.loss.as_dict()
     if problem.graph is not None:
         data.update(graph_json(problem, result))
-    for q in present(problem.graph is not None, problem.convention.has_penalty_term):
+    for q in present(problem.graph is not None, problem.convention.has_penalty_term, problem.optimiser_name):
         value = getattr(result, q.name)
         if q.name == "adjacency":  # its non-zeros, [row_id, col_id, value]
             ids = data["node_ids"]

@@ -45,7 +45,8 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         entries = list(entries)
         q = BY_NAME[name]
         headers = ["class" if q.axes == ("class",) else (q.rows or ""), "given", "expected", "verdict", "why"]
-        heading = BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None)
+        heading = BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None,
+                                        grader.problem.optimiser_name)
         if name == "penalty":  # its formula is the problem's form's
             heading = f"{BY_NAME[name].title}  {penalty_formula(grader.problem.convention)}"
         section = Section(heading, headers)

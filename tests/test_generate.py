@@ -80,3 +80,22 @@ def test_generate_writes_yaml_only_into_a_yaml_file(tmp_path, option):
     written = tmp_path / "p.YML"  # .yaml or .yml, in any case
     run("generate", option, str(written))
     assert yaml.safe_load(written.read_text())
+
+
+def test_generate_with_an_optimiser_writes_its_key_and_an_answer_key_with_its_quantities(tmp_path):
+    import numpy as np
+
+    problem, key = tmp_path / "hw.yaml", tmp_path / "key.yaml"
+    run("generate", "--optimizer", "momentum", "--momentum", "0.5", "--dampening", "0.25", "-o", str(problem),
+        "--answers", str(key))
+    loaded = load_problem(problem)
+    assert loaded.optimiser.settings.as_dict() == {"momentum": 0.5, "dampening": 0.25}
+    answers = yaml.safe_load(key.read_text())["answers"]
+    assert {"velocity_W", "velocity_b", "update_W", "update_b"} <= set(answers) and "m_W" not in answers
+    g, velocity = np.array(answers["grad_b"]), np.array(answers["velocity_b"])
+    np.testing.assert_allclose(velocity, g, atol=0.0051)  # b_1 = g: no dampening on the first step
+    run("check", str(key))  # the key is all right
+
+
+def test_generate_refuses_an_optimisers_setting_without_it(tmp_path):
+    assert "--beta1: applies to --optimizer adam or adamw, not sgd" in run("generate", "--beta1", "0.5", code=2).output

@@ -10,7 +10,7 @@ import pytest
 
 from nodeclf_cli import core, quantities
 from nodeclf_cli.grading import Candidate, GivenRow, Grader, Substitute, Written, judge, within
-from nodeclf_cli.mistakes import CAUSES, MISTAKES, Context, mistakes_for
+from nodeclf_cli.mistakes import CAUSES, MISTAKES, OPTIMISER_MISTAKES, Context, mistakes_for
 from nodeclf_cli.problem import Problem
 from nodeclf_cli.rounding import Precision, Requirement, coarser_than
 
@@ -121,17 +121,36 @@ def test_coarse_probabilities_make_their_losses_drift_and_what_follows_follows_t
 # --- mistakes ---------------------------------------------------------------------
 
 
+def _optimised(name: str, **settings) -> Problem:
+    from nodeclf_cli.optimstep import Optimiser, OptimiserSettings
+
+    return dataclasses.replace(ARTICLE, optimiser=Optimiser(OptimiserSettings(name, **settings)))
+
+
+# problems every mistake applies to one of: plain SGD, and each optimiser (ε large enough for its
+# forms to differ, a dampening for the first step's, Adam with PyTorch's weight_decay as the loss's)
+def _problems() -> list[Problem]:
+    from nodeclf_cli.conventions import LossConvention
+
+    square = dataclasses.replace(ARTICLE, Z=A.Z[:, :3], W=A.W[:, :3])  # for transposed_W
+    other_rate = dataclasses.replace(ARTICLE, learning_rate=0.3)  # for wrong_lr's 0.2
+    adam_l2 = dataclasses.replace(_optimised("adam", eps=0.1), loss=LossConvention(l2=0.1, l2_form="weight-decay"))
+    return [ARTICLE, square, other_rate, _optimised("momentum", dampening=0.3), _optimised("nesterov"),
+            _optimised("adam", eps=0.1), _optimised("adamw", eps=0.1, weight_decay=0.1), adam_l2]
+
+
+ALL_MISTAKES = (*MISTAKES, *OPTIMISER_MISTAKES)
+
+
 def test_every_mistake_names_a_known_quantity_cause_and_source():
-    for m in MISTAKES:
+    for m in ALL_MISTAKES:
         assert m.quantity in quantities.BY_NAME and m.cause in CAUSES
         assert m.source is None or m.source in quantities.upstream(m.quantity)
 
 
-@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: f"{m.quantity}-{m.cause}-{MISTAKES.index(m)}")
+@pytest.mark.parametrize("mistake", ALL_MISTAKES, ids=lambda m: f"{m.quantity}-{m.cause}-{ALL_MISTAKES.index(m)}")
 def test_every_mistake_gives_values_shaped_as_its_quantity_and_differs_from_the_exact(mistake):
-    square = dataclasses.replace(ARTICLE, Z=A.Z[:, :3], W=A.W[:, :3])  # for transposed_W
-    other_rate = dataclasses.replace(ARTICLE, learning_rate=0.3)  # for wrong_lr's 0.2
-    context = next(Context(problem, reduction) for problem in (ARTICLE, square, other_rate)
+    context = next(Context(problem, reduction) for problem in _problems()
                    for reduction in ("mean", "sum") if mistake.applies(Context(problem, reduction)))
     exact = Grader(context.problem, [], context.reduction).exact
     values = mistake.compute(context, exact.basis(mistake.quantity))
@@ -157,7 +176,7 @@ def test_the_articles_gradient_is_p_minus_one_without_the_mean():
 
 
 def test_the_registry_names_every_quantity_of_a_step_in_the_order_it_is_worked():
-    fields = [f.name for f in dataclasses.fields(core.StepResult) if f.name != "predicted"]
+    fields = [f.name for f in dataclasses.fields(core.StepResult) if f.name not in ("predicted", "state")]
     assert list(quantities.NAMES) == fields
     for q in quantities.QUANTITIES:
         for parent in q.parents:  # computed from what came before
@@ -165,8 +184,15 @@ def test_the_registry_names_every_quantity_of_a_step_in_the_order_it_is_worked()
 
 
 def test_as_2d_and_back():
-    result = core.gradient_step(A.Z, A.y, A.W, A.b, A.lr)
-    for q in quantities.QUANTITIES:
+    from nodeclf_cli.optimstep import Optimiser, OptimiserSettings
+
+    for name in ("sgd", "momentum", "adam"):
+        check_as_2d_and_back(core.gradient_step(A.Z, A.y, A.W, A.b, A.lr, optimiser=Optimiser(OptimiserSettings(name))),
+                             quantities.present(False, False, name))
+
+
+def check_as_2d_and_back(result, present):
+    for q in present:
         value = np.asarray(getattr(result, q.name))
         two = quantities.as_2d(q.name, value)
         assert two.ndim == 2
