@@ -299,7 +299,7 @@ class Grader:
         self._worlds: dict[tuple, World] = {}
         self.wrong_taint: dict[str, np.ndarray] = {}  # rows resting on a wrong written value
         self.coarse_taint: dict[str, np.ndarray] = {}  # rows resting on a too coarse written value
-        self.causes: dict[str, set[str]] = {}  # the causes named for each quantity graded so far
+        self.named: dict[str, list[tuple[str, str]]] = {}  # (cause, message) of each wrong number, by quantity
 
     # -- worlds --
 
@@ -386,7 +386,7 @@ class Grader:
                     e.coarse and not self._right_at_required(e) for e in entries
                 )
             self._one_cause(judged, dict(enumerate(wrong.tolist())))  # then across its rows
-            self.causes[q.name] = {e.cause for e in judged if e.verdict == "wrong"}
+            self.named[q.name] = [(e.cause, e.message) for e in judged if e.verdict == "wrong"]
             grade.entries += judged
         return grade
 
@@ -533,15 +533,16 @@ class Grader:
         students = [p for p in acceptable + too_coarse if p.rounding == "half-up"][:2]  # as written; required
         # the mistake already named for the value it rests on, made again here: penalised once (a marker's
         # error carried forward), whether it was carried from the written values or worked afresh
-        repeated = self.causes.get(self._nearest_written(name) or "", set()) if upstream_wrong else set()
+        named = self.named.get(self._nearest_written(name) or "", []) if upstream_wrong else []
         for basis, world in self._bases(name, students):
             for mistake in mistakes_for(name, self.context):
                 values = mistake.compute(self.context, world.basis(name))
-                if mistake.cause in repeated:
-                    label = cause_label(mistake.cause, self.reduction)
+                what = mistake.message(self.context)
+                if any(cause == mistake.cause and message.startswith(what) for cause, message in named):
+                    same = "the same convention as in your " + fed_by if mistake.cause == "convention" else \
+                        f"the same mistake as in your {fed_by} ({cause_label(mistake.cause, self.reduction)})"
                     yield Candidate(values[r, c], "follows_through", None,
-                                    f"the same mistake as in your {fed_by} ({label}), carried on: "
-                                    f"{shown(values[r, c], d)} (exact: {exact_shown})")
+                                    f"{same}, carried on: {shown(values[r, c], d)} (exact: {exact_shown})")
                     continue
                 yield Candidate(values[r, c], "wrong", mistake.cause,
                                 self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))

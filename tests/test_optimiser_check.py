@@ -126,6 +126,15 @@ def assert_named(entries: list[dict], name: str, says: str, cause: str = "conven
         assert says in e["message"] and "this problem uses" in e["message"] or cause != "convention", e["message"]
 
 
+def assert_followed(entries: list[dict], name: str) -> None:
+    """Every number of ``name`` that is not right anyway follows through: it repeats the
+    mistake (or convention) already named in what it rests on, which is penalised once."""
+    marked = [e for e in by_quantity(entries, name) if e["verdict"] != "correct"]
+    assert marked, f"every {name} is right"
+    for e in marked:
+        assert e["verdict"] == "follows_through" and e["message"].startswith("the same "), e
+
+
 def test_momentum_conventions_are_named(tmp_path):
     g_W, _ = gradients()
     key = "{name: momentum, momentum: 0.9, dampening: 0.5}"
@@ -169,17 +178,20 @@ def test_adams_conventions_are_named(tmp_path):
     entries = check(sheet(tmp_path, key, {"m_hat_W": right["m"], "update_W": -LR * right["m"] / (
         np.sqrt(right["v"]) + 0.1)}))
     assert_named(entries, "m_hat_W", "", cause="no_bias_correction")
-    assert_named(entries, "update_W", "", cause="no_bias_correction")
+    assert_followed(entries, "update_W")  # without the correction either: the mistake named in m̂, penalised once
+    alone = check(sheet(tmp_path, key, {"update_W": -LR * right["m"] / (np.sqrt(right["v"]) + 0.1)}))
+    assert_named(alone, "update_W", "", cause="no_bias_correction")  # where m̂ is not written, it is named there
 
 
 def test_adamw_decay_conventions_are_named(tmp_path):
     g, th = gradients()[0], theta()[0]
     key = "{name: adamw, weight_decay: 0.5, eps: 0.1}"
     l2 = adam_by_hand(g + 0.5 * th, th, 0.0, 0.0, 1, eps=0.1)  # Adam's L2: λθ joins g
+    says = "right for Adam's weight decay, λθ added to g before the moments; this problem uses AdamW's decoupled θ −= αλθ"
     entries = check(sheet(tmp_path, key, {"m_W": l2["m"], "update_W": l2["update"], "W_new": l2["new"]}))
-    for name in ("m_W", "update_W"):
-        assert_named(entries, name, "right for Adam's weight decay, λθ added to g before the moments; "
-                     "this problem uses AdamW's decoupled θ −= αλθ")
+    assert_named(entries, "m_W", says)
+    assert_followed(entries, "update_W")  # the convention already named in m: named once
+    assert_named(check(sheet(tmp_path, key, {"update_W": l2["update"]})), "update_W", says)
     no_alpha = adam_by_hand(g, th, 0.0, 0.0, 1, eps=0.1)["update"] - 0.5 * th  # θ −= λθ
     assert_named(check(sheet(tmp_path, key, {"update_W": no_alpha})), "update_W", "right for AdamW's decay without α")
 
@@ -189,9 +201,11 @@ def test_adams_weight_decay_written_as_adamws_is_named(tmp_path):
     loss = "loss: {l2: 0.5, l2_form: weight-decay}\n"
     decoupled = adam_by_hand(g, th, 0.0, 0.0, 1, eps=0.1, decay=0.5)
     key = "{name: adam, eps: 0.1}"
+    says = "right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay"
     entries = check(sheet(tmp_path, key, {"m_W": decoupled["m"], "update_W": decoupled["update"]}, extra=loss))
-    for name in ("m_W", "update_W"):
-        assert_named(entries, name, "right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay")
+    assert_named(entries, "m_W", says)
+    assert_followed(entries, "update_W")
+    assert_named(check(sheet(tmp_path, key, {"update_W": decoupled["update"]}, extra=loss)), "update_W", says)
 
 
 def test_a_wrong_m_makes_m_hat_follow_through(tmp_path):
