@@ -519,9 +519,9 @@ def _optimiser_mistakes() -> list[Mistake]:
             f"θ −= α_t m_t / (√v_t + ε) (TensorFlow, Keras); this problem uses {PYTORCH_ADAM}", part,
             on("adam", "adamw"), {"update": m}, {"update": efficient})
 
-        # No bias correction is its own cause, not a convention: every Adam that a course or library
-        # teaches corrects m and v (Kingma and Ba's Algorithm 1, PyTorch, Keras); leaving it out is a
-        # step of the algorithm left out, which a marker calls a mistake.
+        # No bias correction is its own cause, not a convention: the Adam courses teach corrects m and v
+        # (Kingma and Ba's Algorithm 1, PyTorch, Keras; BERT's AdamWeightDecay is a rare exception);
+        # leaving it out is a step of the algorithm left out, which a marker calls a mistake.
         add("no_bias_correction", "the bias correction left out: m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t)",
             part, on("adam", "adamw"), {"m_hat": m, "v_hat": v, "update": m},
             {"m_hat": lambda c, w, mm=m: w[mm], "v_hat": lambda c, w, vv=v: w[vv],
