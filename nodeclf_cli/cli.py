@@ -433,6 +433,10 @@ def step(
     save_state: Optional[Path] = typer.Option(
         None, "--save-state", parser=_file_name, help="Write the optimiser's state after this step (JSON)."
     ),
+    save_weights: Optional[Path] = typer.Option(
+        None, "--save-weights", parser=_file_name,
+        help="Write the step's new weights W_new, b_new for the next step's --weights: CSV (.csv) or YAML (.yaml).",
+    ),
 ) -> None:
     """One gradient step, every number shown: logits, softmax, loss, gradients, update.
 
@@ -445,8 +449,11 @@ def step(
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
     optimiser = _step_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
-    [target, state_target] = check_outputs(force, ("--output", output), ("--save-state", save_state),
-                                           inputs=(problem, embeddings, labels, weights, edges, state))
+    _check_weights_suffix("--save-weights", save_weights)
+    [target, state_target, weights_target] = check_outputs(
+        force, ("--output", output), ("--save-state", save_state), ("--save-weights", save_weights),
+        inputs=(problem, embeddings, labels, weights, edges, state),
+    )
     if optimiser.name != "sgd" and (carry is CarryMode.rounded or explain):
         raise NodeclfError(f"--optimizer {optimiser.name} is worked exactly: leave --carry rounded and --explain out")
     if not explain and (node is not None or class_name is not None or feature is not None):
@@ -483,6 +490,26 @@ def step(
         from .output import publish
 
         _wrote(publish(state_target, dumps(state_json(optimised))), "wrote the optimiser's state to {}")
+    if weights_target is not None:
+        new_weights = (worked.result.W_new, worked.result.b_new) if optimised is None else (
+            optimised.W_new, optimised.b_new)
+        _write_weights(weights_target, worked.problem.classes, *new_weights, "wrote the new weights to {}")
+
+
+def _check_weights_suffix(option: str, path: Path | None) -> None:
+    """A weights file is written as --weights reads it: CSV (.csv) or YAML (.yaml, .yml)."""
+    from .render_train import WEIGHTS_SUFFIXES
+
+    if path is not None and path.suffix.lower() not in WEIGHTS_SUFFIXES:
+        raise NodeclfError(f"{option} writes the weights as --weights reads them: name the file .csv or .yaml", path)
+
+
+def _write_weights(target: Any, classes: Any, W: Any, b: Any, saying: str) -> None:
+    """Publish W and b to ``target`` in the format its suffix names (:data:`render_train.WEIGHTS_SUFFIXES`)."""
+    from .output import publish
+    from .render_train import WEIGHTS_SUFFIXES
+
+    _wrote(publish(target, WEIGHTS_SUFFIXES[target.path.suffix.lower()](classes, W, b)), saying)
 
 
 def _step_optimiser(optimizer: Any, momentum: float | None, dampening: float | None, beta1: float | None,

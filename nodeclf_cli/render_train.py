@@ -259,6 +259,18 @@ def weights_csv(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
     return out.getvalue()
 
 
+def weights_yaml(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
+    """The weights as ``--weights`` reads a YAML file: ``weights:`` with ``W:`` (a row per class, in the
+    problem's order of the classes, which a comment names) and ``b:``."""
+    lines = [f"# rows in the order of the classes: {_flow(classes)}", "weights:", "  W:"]
+    lines += [f"    - {_flow(row)}" for row in W.astype(float)]
+    lines.append(f"  b: {_flow(b.astype(float))}")
+    return "\n".join(lines) + "\n"
+
+
+WEIGHTS_SUFFIXES = {".csv": weights_csv, ".yaml": weights_yaml, ".yml": weights_yaml}
+
+
 def _graph_lines(problem: Problem, edges_ref: str | None) -> list[str]:
     """``edges:`` (the file they came from, or each edge inline) and ``propagation:``,
     so that the saved problem propagates as it was trained."""
