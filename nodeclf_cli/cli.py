@@ -936,10 +936,14 @@ def train(
         None, "--save", parser=_file_name,
         help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
     ),
+    save_state: Optional[Path] = typer.Option(
+        None, "--save-state", parser=_file_name,
+        help="Write the optimiser's state after the last epoch (JSON), for step --state to take the next step.",
+    ),
     history: Optional[Path] = typer.Option(
         None, "--history", parser=_file_name, help="Write each epoch's figures: CSV, or JSON for a .json file."
     ),
-    force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
+    force: bool = typer.Option(False, "--force", help="Allow --save/--save-state/--history/--plot to overwrite files."),
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
     """Train the layer by full-batch gradient descent, with the same maths as step.
@@ -956,7 +960,7 @@ def train(
     _check_range("--weight-decay", weight_decay, "at least 0")
     adam_settings = _adam_settings(optimizer, momentum, beta1, beta2, eps)
     targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
-                            inputs=(problem, embeddings, labels, weights, edges))
+                            ("--save-state", save_state), inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
     if plot is not None:
@@ -1043,16 +1047,37 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
     return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
 
-def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any) -> None:
-    """--save (a problem file or a weights CSV), --history and --plot: targets checked
-    before training, each published so that neither a file that appeared meanwhile nor
-    the training is lost (:func:`output.publish`)."""
+def _trained_optimiser(trainer: Any) -> dict:
+    """Train's optimiser as step names it (sgd with momentum is step's ``momentum``): ``name``, ``settings``
+    as step's options give them, and ``state``, the state after the epochs taken as --save-state writes it."""
+    from .optimstep import BUFFERS, OptimiserSettings, OptimiserStep, state_json
+    from .render_optim import optimiser_json
+
+    s, state = trainer.settings, trainer.optimizer_state
+    name = "momentum" if s.optimizer == "sgd" and s.momentum else s.optimizer
+    settings = OptimiserSettings(name=name, momentum=s.momentum, dampening=0.0, beta1=s.beta1, beta2=s.beta2,
+                                 eps=s.eps, weight_decay=s.weight_decay if name == "adamw" else 0.0)
+    step = OptimiserStep(settings, state.t, [], trainer.W, trainer.b, state)
+    started = state.t > 0 or not BUFFERS.get(name)  # before the first epoch there are no buffers yet
+    saved = state_json(step) if started else {"optimizer": name, "t": 0}
+    return {"name": name, "settings": optimiser_json(step)["settings"], "state": saved}
+
+
+def _write_train_files(
+    loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any, save_state: Any = None
+) -> None:
+    """--save (a problem file, with the optimiser's state where it has one, or a weights CSV), --history,
+    --plot and --save-state: targets checked before training, each published so that neither a file that
+    appeared meanwhile nor the training is lost (:func:`output.publish`)."""
     from dataclasses import replace
 
     from . import render_train
     from .output import publish
 
     s = trainer.settings
+    optimizer = _trained_optimiser(trainer)
+    if save_state is not None:
+        _wrote(publish(save_state, _json_text(optimizer["state"])), "wrote the optimiser's state to {}")
     if save is not None:
         if save.path.suffix.lower() == ".csv":
             saved: Any = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
@@ -1068,7 +1093,8 @@ def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, hist
             )
 
             def saved(where: Path) -> str:  # its data files are named relative to where it is written
-                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note)
+                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note,
+                                                         None if optimizer["name"] == "sgd" else optimizer)
 
         try:
             _wrote(publish(save, saved), "wrote the trained weights to {}")

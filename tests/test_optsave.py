@@ -134,3 +134,99 @@ def test_a_yaml_weights_file_names_the_classes_order_and_reads_back_exactly(tmp_
     W1, b1, _ = optim_steps("adam", {}, 1)
     assert np.array_equal(np.array(data["weights"]["W"]), W1) and np.array_equal(np.array(data["weights"]["b"]), b1)
     assert saved.read_text().startswith("# rows in the order of the classes: [0, 1, 2]\n")
+
+
+TRAINED = {  # train's options, then the step options that continue it
+    "adam": (["--optimizer", "adam", "--beta1", "0.8", "--eps", "0.001"],
+             ["--optimizer", "adam", "--beta1", "0.8", "--eps", "0.001"]),
+    "adamw": (["--optimizer", "adamw", "--weight-decay", "0.05"], ["--optimizer", "adamw", "--weight-decay", "0.05"]),
+    "momentum": (["--momentum", "0.9"], ["--optimizer", "momentum", "--momentum", "0.9"]),
+    "adam with an L2 weight decay": (["--optimizer", "adam", "--weight-decay", "0.1"],
+                                     ["--optimizer", "adam", "--l2", "0.1", "--l2-form", "weight-decay"]),
+    "sgd": ([], ["--optimizer", "sgd"]),
+}
+
+
+def train_json(*args: str) -> dict:
+    return json.loads(run("train", str(EXAMPLE), "--format", "json", "--quiet", "--no-plot", *args).stdout)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".yaml"])
+@pytest.mark.parametrize("case", list(TRAINED))
+def test_a_step_from_trains_saved_state_is_the_next_epoch(tmp_path, case, suffix):
+    train_options, step_options = TRAINED[case]
+    saved, state = tmp_path / f"trained{suffix}", tmp_path / "state.json"
+    run("train", str(EXAMPLE), "--epochs", "3", "--quiet", "--no-plot", *train_options, "--save", str(saved),
+        "--save-state", str(state))
+    assert json.loads(state.read_text())["t"] == 3
+    nxt = step_json(*step_options, "--weights", str(saved), "--state", str(state))
+    fourth = train_json("--epochs", "4", *train_options)
+    assert_allclose(nxt["W_new"], fourth["W"], rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["b_new"], fourth["b"], rtol=1e-12, atol=1e-14)
+    assert not np.allclose(nxt["W_new"], nxt["W"])
+
+
+def test_train_then_step_equals_torchs_next_epoch(tmp_path):
+    torch = pytest.importorskip("torch")
+    saved, state = tmp_path / "trained.csv", tmp_path / "state.json"
+    run("train", str(EXAMPLE), "--epochs", "5", "--quiet", "--no-plot", "--optimizer", "adam", "--save", str(saved),
+        "--save-state", str(state))
+    nxt = step_json("--optimizer", "adam", "--weights", str(saved), "--state", str(state))
+    problem = load_problem(EXAMPLE)
+    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
+    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([W, b], lr=problem.learning_rate, foreach=False)
+    for _ in range(6):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
+        optimizer.step()
+    assert_allclose(nxt["W_new"], W.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["b_new"], b.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["optimizer"]["v"]["W"], optimizer.state[W]["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-18)
+
+
+def test_a_trained_problem_file_holds_the_optimiser_and_its_state(tmp_path):
+    saved, state = tmp_path / "trained.yaml", tmp_path / "state.json"
+    run("train", str(EXAMPLE), "--epochs", "2", "--quiet", "--no-plot", "--optimizer", "adamw", "--beta2", "0.9",
+        "--save", str(saved), "--save-state", str(state))
+    key = yaml.safe_load(saved.read_text())["optimizer"]
+    assert {k: v for k, v in key.items() if k != "state"} == {"name": "adamw", "beta1": 0.9, "beta2": 0.9,
+                                                               "eps": 1e-8, "weight_decay": 0.0}
+    assert key["state"] == json.loads(state.read_text())  # the same object --save-state writes
+    _, _, expected = optim_steps("adamw", {"beta2": 0.9, "weight_decay": 0.0}, 2)
+    assert key["state"]["t"] == 2
+    assert_allclose(key["state"]["v"]["W"], expected.v[0], rtol=1e-12, atol=1e-18)
+
+
+def test_a_trained_problem_file_with_momentum_names_steps_momentum(tmp_path):
+    saved = tmp_path / "trained.yaml"
+    run("train", str(EXAMPLE), "--epochs", "2", "--quiet", "--no-plot", "--momentum", "0.5", "--save", str(saved))
+    key = yaml.safe_load(saved.read_text())["optimizer"]
+    assert key["name"] == "momentum" and key["momentum"] == 0.5 and key["dampening"] == 0.0
+    assert key["state"]["optimizer"] == "momentum" and set(key["state"]) == {"optimizer", "t", "velocity"}
+    plain = tmp_path / "plain.yaml"
+    run("train", str(EXAMPLE), "--epochs", "2", "--quiet", "--no-plot", "--save", str(plain))
+    assert "optimizer" not in yaml.safe_load(plain.read_text())  # plain SGD has no state to carry
+
+
+def test_train_save_state_is_refused_over_a_file_before_training(tmp_path):
+    state = tmp_path / "state.json"
+    state.write_text("kept")
+    result = run("train", str(EXAMPLE), "--quiet", "--no-plot", "--save-state", str(state), code=2)
+    assert "already exists; pass --force to overwrite it" in result.stderr
+    assert state.read_text() == "kept"
+
+
+def test_the_readmes_train_then_step_runs_as_written(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Going on by hand.**"):]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
+    commands = [shlex.split(line.split("#")[0]) for line in block.splitlines() if line.strip()]
+    assert [words[:2] for words in commands] == [["nodeclf", "train"], ["nodeclf", "step"]]
+    monkeypatch.chdir(tmp_path)
+    run(*commands[0][1:], "--quiet", "--no-plot")
+    run(*commands[1][1:])
+    epoch4 = load_problem(EXAMPLE, weights=tmp_path / commands[1][commands[1].index("--save-weights") + 1])
+    fourth = train_json("--optimizer", "adam", "--epochs", "4")
+    assert_allclose(epoch4.W, fourth["W"], rtol=1e-12, atol=1e-14)
