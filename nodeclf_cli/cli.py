@@ -454,8 +454,8 @@ def step(
         force, ("--output", output), ("--save-state", save_state), ("--save-weights", save_weights),
         inputs=(problem, embeddings, labels, weights, edges, state),
     )
-    if optimiser.name != "sgd" and (carry is CarryMode.rounded or explain):
-        raise NodeclfError(f"--optimizer {optimiser.name} is worked exactly: leave --carry rounded and --explain out")
+    if optimiser.name != "sgd" and carry is CarryMode.rounded:
+        raise NodeclfError(f"--optimizer {optimiser.name} is worked exactly: leave --carry rounded out")
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
@@ -482,7 +482,16 @@ def step(
     )
     optimised = None
     if optimiser.name != "sgd" or state is not None or save_state is not None:
-        optimised = _work_optimiser(optimiser, worked, state)
+        from dataclasses import replace
+
+        from .optimstep import work
+
+        problem_, result = worked.problem, worked.result
+        before = _optimiser_state(optimiser, problem_, state)
+        optimised = work(optimiser, problem_.W, problem_.b, result.grad_W, result.grad_b, problem_.learning_rate,
+                         before)
+        if explain_at is not None and optimiser.name != "sgd":
+            worked = replace(worked, explanation=_explain_optimiser(worked, explain_at, optimiser, before))
     _emit(_step_report(worked, show_nodes, output_format, optimised), target)
     if state_target is not None:
         from .jsonout import dumps
@@ -536,13 +545,26 @@ def _step_optimiser(optimizer: Any, momentum: float | None, dampening: float | N
     return OptimiserSettings(name=name, **settings)
 
 
-def _work_optimiser(settings: Any, worked: Any, state_file: Path | None) -> Any:
-    """The optimiser's step from the state file's state (or zero) with the step's gradients."""
+def _explain_optimiser(worked: Any, explain_at: Any, settings: Any, before: Any) -> Any:
+    """The step's explanation with the optimiser's update of w_c[j] and b_c (:mod:`explain_optim`) in place
+    of plain SGD's."""
+    from .explain_optim import explain_update
+    from .handwork import Explanation
+
+    problem, result, at = worked.problem, worked.result, explain_at
+    update = explain_update(settings, before, problem.W, problem.b, result.grad_W, result.grad_b,
+                            problem.learning_rate, at.cls, at.feature, problem.classes[at.cls],
+                            worked.requirement.values, at.notation)
+    groups = [group for group in worked.explanation.groups if group[0] != "Update"] + update.groups
+    return Explanation(worked.explanation.title, groups)
+
+
+def _optimiser_state(settings: Any, problem: Any, state_file: Path | None) -> Any:
+    """The optimiser's state before the step: the state file's, or zero."""
     import json
 
-    from .optimstep import empty_state, state_from_json, work
+    from .optimstep import empty_state, state_from_json
 
-    problem, result = worked.problem, worked.result
     state = empty_state(settings.name)
     if state_file is not None:
         try:
@@ -553,7 +575,7 @@ def _work_optimiser(settings: Any, worked: Any, state_file: Path | None) -> Any:
             line = getattr(error, "lineno", None)
             raise NodeclfError(f"not a JSON state file: {getattr(error, 'msg', error)}", state_file, line) from None
         state = state_from_json(data, settings.name, problem.W, problem.b, state_file)
-    return work(settings, problem.W, problem.b, result.grad_W, result.grad_b, problem.learning_rate, state)
+    return state
 
 
 def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:

@@ -1,0 +1,150 @@
+"""step --optimizer --explain: one weight's and one bias's update with the numbers substituted, every
+number as optim.py works it out (from zero and from a saved state), in text, JSON and LaTeX."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from nodeclf_cli import core, optim
+from nodeclf_cli.cli import app
+from nodeclf_cli.explain_optim import explain_update
+from nodeclf_cli.handwork import LATEX, TEXT
+from nodeclf_cli.optimstep import OptimiserSettings
+from nodeclf_cli.problem import load_problem
+from nodeclf_cli.rounding import Precision, full
+
+from .conftest import EXAMPLE
+
+runner = CliRunner()
+PRECISION = Precision(decimals=2)
+
+
+def run(*args: str, code: int = 0):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert result.exit_code == code, result.output
+    return result
+
+
+def shown(x: float) -> str:
+    """A number as the explanation writes it, worked out (6 significant digits), standing alone."""
+    return TEXT.signed(full(x))
+
+
+def results(lines: list[str]) -> list[str]:
+    """Each line's result: after its last '=', before '≈'."""
+    return [line.rsplit(" = ", 1)[1].split(" ≈ ")[0] for line in lines]
+
+
+def second_step(settings: OptimiserSettings, rule, keywords: dict, empty):
+    """The example's second step: its weights, gradient and state before it, and optim.py's result."""
+    p = load_problem(EXAMPLE)
+    first = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
+    (W, b), state = rule((p.W, p.b), (first.grad_W, first.grad_b), empty, p.learning_rate, **keywords)
+    second = core.gradient_step(p.Z, p.y, W, b, p.learning_rate)
+    (W_new, b_new), after = rule((W, b), (second.grad_W, second.grad_b), state, p.learning_rate, **keywords)
+    return p, W, b, second, state, W_new, b_new, after
+
+
+@pytest.mark.parametrize("c, j", [(0, 0), (2, 3)])
+def test_adams_second_step_writes_optims_numbers(c, j):
+    settings = OptimiserSettings("adam", beta1=0.8, beta2=0.99, eps=1e-3)
+    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.adam,
+                                                        {"beta1": 0.8, "beta2": 0.99, "eps": 1e-3}, optim.AdamState())
+    explained = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, c, j, p.classes[c],
+                               PRECISION)
+    (w_heading, w_lines), (b_heading, b_lines) = explained.groups
+    assert w_heading == f"Adam's update of w_{c}[{j}] (t = 2)" and b_heading == f"Adam's update of b_{c} (t = 2)"
+    for lines, at, grad, theta, theta_new in ((w_lines, (0, c, j), g.grad_W[c, j], W[c, j], W_new[c, j]),
+                                              (b_lines, (1, c), g.grad_b[c], b[c], b_new[c])):
+        def of(pair):
+            return pair[at[0]][at[1:]]
+        m, v = of(after.m), of(after.v)
+        m_hat, v_hat = m / (1 - 0.8**2), v / (1 - 0.99**2)
+        assert results(lines) == [shown(x) for x in (grad, m, v, m_hat, v_hat, theta_new, theta_new - theta)]
+        assert f"0.8·{TEXT.num(full(of(state.m)))} + 0.2·{TEXT.num(full(grad))}" in lines[1]  # m_{t−1}, (1 − β1)
+        assert f"0.99·{full(of(state.v))} + 0.01·{TEXT.num(full(grad))}²" in lines[2]
+        assert "(1 − 0.8^2)" in lines[3] and "(1 − 0.99^2)" in lines[4]
+        assert f"{TEXT.num(full(theta))} − 0.2·{TEXT.num(full(m_hat))} / (√{full(v_hat)} + 0.001)" in lines[5]
+
+
+def test_adamw_decays_theta_first():
+    settings = OptimiserSettings("adamw", weight_decay=0.3)
+    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.adamw, {"weight_decay": 0.3},
+                                                        optim.AdamState())
+    lines = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, 1, 2, 1, PRECISION).groups[0][1]
+    decayed = W[1, 2] - 0.2 * 0.3 * W[1, 2]
+    assert lines[1].startswith("θ' = θ − α·λ·θ = ") and results(lines)[1] == shown(decayed)
+    assert f"θ_new = θ' − α·m̂_t / (√v̂_t + ε) = {TEXT.num(full(decayed))} − 0.2·" in lines[6]
+    assert results(lines)[6:] == [shown(W_new[1, 2]), shown(W_new[1, 2] - W[1, 2])]
+    assert results(lines)[2] == shown(after.m[0][1, 2])
+
+
+@pytest.mark.parametrize("name, nesterov", [("momentum", False), ("nesterov", True)])
+def test_momentums_second_step_writes_optims_numbers(name, nesterov):
+    keywords = {"momentum": 0.8, "dampening": 0.0 if nesterov else 0.3, "nesterov": nesterov}
+    settings = OptimiserSettings(name, momentum=0.8, dampening=keywords["dampening"])
+    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.sgd, keywords, optim.MomentumState())
+    lines = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, 0, 1, 0, PRECISION).groups[0][1]
+    velocity = after.velocity[0][0, 1]
+    assert results(lines) == [shown(x) for x in (g.grad_W[0, 1], velocity, W_new[0, 1], W_new[0, 1] - W[0, 1])]
+    tau = "(1 − 0)" if nesterov else "(1 − 0.3)"
+    assert f"= 0.8·{TEXT.num(full(state.velocity[0][0, 1]))} + {tau}·{TEXT.num(full(g.grad_W[0, 1]))} =" in lines[1]
+    rule = "θ − α·(g + μ·b_t)" if nesterov else "θ − α·b_t"
+    assert lines[2].startswith(f"θ_new = {rule} = {TEXT.num(full(W[0, 1]))} − 0.2·")
+
+
+def test_the_first_momentum_step_is_the_gradient():
+    p = load_problem(EXAMPLE)
+    g = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
+    settings = OptimiserSettings("momentum", dampening=0.5)
+    lines = explain_update(settings, optim.MomentumState(), p.W, p.b, g.grad_W, g.grad_b, p.learning_rate, 0, 0, 0,
+                           PRECISION).groups[1][1]
+    assert lines[1].startswith(f"b_1 = g = {shown(g.grad_b[0])}") and "no dampening" in lines[1]
+
+
+def test_step_explain_with_an_optimiser_replaces_sgds_update(tmp_path):
+    data = json.loads(run("step", str(EXAMPLE), "--optimizer", "adam", "--explain", "--class", "1", "--feature", "2",
+                          "--format", "json").stdout)
+    headings = list(data["explanation"]["groups"])
+    assert headings[-2:] == ["Adam's update of w_1[2] (t = 1)", "Adam's update of b_1 (t = 1)"]
+    assert "Update" not in headings and "Softmax" in headings
+    m_hat = data["optimizer"]["m_hat"]["W"][1][2]
+    assert any(line.startswith("m̂_t") and line.split(" = ")[-1].split(" ≈ ")[0] == shown(m_hat)
+               for line in data["explanation"]["groups"][headings[-2]])
+    out = run("step", str(EXAMPLE), "--optimizer", "nesterov", "--explain").stdout
+    assert "Nesterov momentum's update of w_0[0] (t = 1)" in out and "θ_new = θ − α·(g + μ·b_t)" in out
+    plain = run("step", str(EXAMPLE), "--explain").stdout
+    assert "w_0[0] := 0.17 − 0.2·(−0.0675447) = 0.183509 ≈ 0.18" in plain  # plain SGD's update as before
+    result = run("step", str(EXAMPLE), "--optimizer", "adam", "--carry", "rounded", code=2)
+    assert "leave --carry rounded out" in result.stderr
+
+
+def test_latex_notation_writes_the_same_numbers():
+    p = load_problem(EXAMPLE)
+    g = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
+    settings = OptimiserSettings("adam")
+    lines = explain_update(settings, optim.AdamState(), p.W, p.b, g.grad_W, g.grad_b, p.learning_rate, 0, 0, 0,
+                           PRECISION, LATEX).groups[0][1]
+    assert lines[3].startswith(r"\hat m_t = m_t / (1 - \beta_1^t) = ")
+    assert r"(\sqrt{\hat v_t} + \epsilon)" in lines[5] and r"\theta_{\text{new}}" in lines[5]
+    assert all(line.isascii() for line in lines)
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("name", ["momentum", "nesterov", "adam", "adamw"])
+def test_the_latex_explanation_compiles_and_adds_nothing_too_wide(tmp_path, name):
+    overfull = {}
+    for stem, extra in (("plain", []), ("explained", ["--explain", "--class", "2"])):
+        tex = tmp_path / f"{stem}.tex"
+        run("step", str(EXAMPLE), "--optimizer", name, "--format", "latex", "--output", str(tex), *extra)
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:]
+        overfull[stem] = (tmp_path / f"{stem}.log").read_text(errors="replace").count("Overfull")
+    assert "update of" in (tmp_path / "explained.tex").read_text()
+    assert overfull["explained"] == overfull["plain"]  # the tables' titles may be wide; the formulas wrap
