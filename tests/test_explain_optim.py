@@ -148,3 +148,27 @@ def test_the_latex_explanation_compiles_and_adds_nothing_too_wide(tmp_path, name
         overfull[stem] = (tmp_path / f"{stem}.log").read_text(errors="replace").count("Overfull")
     assert "update of" in (tmp_path / "explained.tex").read_text()
     assert overfull["explained"] == overfull["plain"]  # the tables' titles may be wide; the formulas wrap
+
+
+def test_the_readmes_explained_second_step_is_the_real_output(tmp_path, monkeypatch):
+    """The README's two commands, run in turn: the second prints every line shown, in order."""
+    import re
+    import shlex
+
+    from .conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```text\n(.*?)```", readme, flags=re.S) if "'s update of w_" in b)
+    lines = block.rstrip("\n").split("\n")
+    first, second = [i for i, line in enumerate(lines) if line.startswith("$ nodeclf ")]
+    monkeypatch.chdir(tmp_path)
+    env = {"COLUMNS": "100", "NO_COLOR": "1"}
+    made = runner.invoke(app, shlex.split(lines[first][2:].split(">")[0])[1:], env=env)
+    assert made.exit_code == 0 and made.stderr.splitlines() == lines[first + 1:second]
+    printed = runner.invoke(app, shlex.split(lines[second][2:])[1:], env=env).stdout.split("\n")
+    position = 0
+    for line in lines[second + 1:]:
+        if line != "...":
+            assert line in printed[position:], line
+            position = printed.index(line, position) + 1
+    assert position > 8
