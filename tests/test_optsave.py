@@ -230,3 +230,18 @@ def test_the_readmes_train_then_step_runs_as_written(tmp_path, monkeypatch):
     epoch4 = load_problem(EXAMPLE, weights=tmp_path / commands[1][commands[1].index("--save-weights") + 1])
     fourth = train_json("--optimizer", "adam", "--epochs", "4")
     assert_allclose(epoch4.W, fourth["W"], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.skipif("optimizer" not in __import__("nodeclf_cli.problem").problem.PROBLEM_KEYS,
+                    reason="this version of problem files has no optimizer: key")
+@pytest.mark.parametrize("case", ["adam", "adamw", "momentum"])
+def test_a_step_on_the_trained_problem_file_is_the_next_epoch(tmp_path, case):
+    """The problem file train --save writes carries the optimiser and its state: a step on it alone is the
+    next epoch."""
+    train_options = TRAINED[case][0]
+    saved = tmp_path / "trained.yaml"
+    run("train", str(EXAMPLE), "--epochs", "3", "--quiet", "--no-plot", *train_options, "--save", str(saved))
+    nxt = json.loads(run("step", str(saved), "--format", "json").stdout)
+    fourth = train_json("--epochs", "4", *train_options)
+    assert_allclose(nxt["W_new"], fourth["W"], rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["b_new"], fourth["b"], rtol=1e-12, atol=1e-14)
