@@ -9,13 +9,14 @@
     adamw     θ' = θ − α·λ·θ first; then as adam from θ'
     and       Δθ = θ_new − θ
 
-Every number comes from :func:`optimstep.work` (that is, :mod:`optim`'s rules); this module only
-writes them, as :class:`handwork.Explanation` groups, in plain text or LaTeX (:class:`handwork.Notation`).
-Pure: no files, no printing.
+Every number comes from :func:`optimstep.work` (that is, :mod:`optim`'s rules; :func:`step_numbers`);
+:func:`write_update` only writes them, as :class:`handwork.Explanation` groups, in plain text or LaTeX
+(:class:`handwork.Notation`), from any :class:`StepNumbers`. Pure: no files, no printing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,34 @@ _SYMBOLS = {
     "delta": ("Δθ", r"\Delta\theta"), "m_hat": ("m̂_t", r"\hat m_t"), "v_hat": ("v̂_t", r"\hat v_t"),
     "previous": ("{}_{{t−1}}", "{}_{{t-1}}"), "one_minus": ("(1 − {})", "(1 - {})"),
 }
+
+
+Pair = tuple[np.ndarray, np.ndarray]  # a quantity's values for W (C, d) and for b (C,)
+
+
+@dataclass(frozen=True)
+class StepNumbers:
+    """One optimiser step's numbers, each a :data:`Pair`: the parameters θ and the gradient g, each buffer of the
+    state before (None: zero, before the first step) and after (``velocity``, or ``m``, ``v``, ``m_hat``,
+    ``v_hat``; and ``update``, Δθ), and the new parameters; t counts this step."""
+
+    t: int
+    theta: Pair
+    grad: Pair
+    before: dict[str, Pair | None]
+    after: dict[str, Pair]
+    new: Pair
+
+
+def step_numbers(
+    settings: OptimiserSettings, state: optim.MomentumState | optim.AdamState, W: np.ndarray, b: np.ndarray,
+    grad_W: np.ndarray, grad_b: np.ndarray, lr: float,
+) -> StepNumbers:
+    """The step of ``settings.name`` from ``state`` with g = (grad_W, grad_b), as :func:`optimstep.work` works it."""
+    step = work(settings, W, b, grad_W, grad_b, lr, state)
+    buffers = ("velocity",) if settings.name in ("momentum", "nesterov") else ("m", "v")
+    return StepNumbers(step.t, (W, b), (grad_W, grad_b), {key: getattr(state, key) for key in buffers},
+                       {shown.key: (shown.W, shown.b) for shown in step.shown}, (step.W_new, step.b_new))
 
 
 def explain_update(
@@ -57,22 +86,27 @@ def explain_update(
     W (C, d), b (C,), grad_W (C, d), grad_b (C,); ``class_name`` names class ``cls`` in the symbols.
     Results are written as worked out and, where that differs, as rounded at ``precision``.
     """
-    step = work(settings, W, b, grad_W, grad_b, lr, state)
-    after = {shown.key: (shown.W, shown.b) for shown in step.shown}
-    buffers = ("velocity",) if settings.name in ("momentum", "nesterov") else ("m", "v")
-    before = {key: getattr(state, key) for key in buffers}
-    c, j = cls, feature
-    places = [  # the parameter's symbol in the formulas, in the heading, and where it is in (W, b)
-        (n.sub("w", class_name) + f"[{j}]", f"w_{class_name}[{j}]", lambda pair: pair[0][c, j]),
-        (n.sub("b", class_name), f"b_{class_name}", lambda pair: pair[1][c]),
+    numbers = step_numbers(settings, state, W, b, grad_W, grad_b, lr)
+    return write_update(settings, numbers, lr, cls, feature, class_name, precision, n)
+
+
+def write_update(
+    settings: OptimiserSettings, numbers: StepNumbers, lr: float, cls: int, feature: int, class_name: Any,
+    precision: Precision, n: Notation = TEXT,
+) -> Explanation:
+    """:func:`explain_update` from the step's numbers, however they were worked out."""
+    c, j, t = cls, feature, numbers.t
+    places = [  # the parameter's symbol in the formulas, in the heading (c named apart), and where it is in a Pair
+        (n.sub("w", class_name) + f"[{j}]", f"w_c[{j}]", lambda pair: pair[0][c, j]),
+        (n.sub("b", class_name), "b_c", lambda pair: pair[1][c]),
     ]
     groups = []
     for symbol, heading, at in places:
-        values = {key: at(pair) for key, pair in after.items()}
-        previous = {key: None if pair is None else at(pair) for key, pair in before.items()}
-        lines = _lines(settings, step.t, at((W, b)), at((grad_W, grad_b)), at((step.W_new, step.b_new)), lr,
-                       values, previous, symbol, precision, n)
-        groups.append((f"{NAMES[settings.name]}'s update of {heading} (t = {step.t})", lines))
+        values = {key: at(pair) for key, pair in numbers.after.items()}
+        previous = {key: None if pair is None else at(pair) for key, pair in numbers.before.items()}
+        lines = _lines(settings, t, at(numbers.theta), at(numbers.grad), at(numbers.new), lr, values, previous,
+                       symbol, precision, n)
+        groups.append((f"{NAMES[settings.name]}'s update of {heading} (class {class_name}, t = {t})", lines))
     return Explanation(f"{NAMES[settings.name]}'s update, worked by hand for class {class_name}", groups)
 
 

@@ -58,7 +58,8 @@ def test_adams_second_step_writes_optims_numbers(c, j):
     explained = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, c, j, p.classes[c],
                                PRECISION)
     (w_heading, w_lines), (b_heading, b_lines) = explained.groups
-    assert w_heading == f"Adam's update of w_{c}[{j}] (t = 2)" and b_heading == f"Adam's update of b_{c} (t = 2)"
+    assert w_heading == f"Adam's update of w_c[{j}] (class {c}, t = 2)"
+    assert b_heading == f"Adam's update of b_c (class {c}, t = 2)"
     for lines, at, grad, theta, theta_new in ((w_lines, (0, c, j), g.grad_W[c, j], W[c, j], W_new[c, j]),
                                               (b_lines, (1, c), g.grad_b[c], b[c], b_new[c])):
         def of(pair):
@@ -111,13 +112,13 @@ def test_step_explain_with_an_optimiser_replaces_sgds_update(tmp_path):
     data = json.loads(run("step", str(EXAMPLE), "--optimizer", "adam", "--explain", "--class", "1", "--feature", "2",
                           "--format", "json").stdout)
     headings = list(data["explanation"]["groups"])
-    assert headings[-2:] == ["Adam's update of w_1[2] (t = 1)", "Adam's update of b_1 (t = 1)"]
+    assert headings[-2:] == ["Adam's update of w_c[2] (class 1, t = 1)", "Adam's update of b_c (class 1, t = 1)"]
     assert "Update" not in headings and "Softmax" in headings
     m_hat = data["optimizer"]["m_hat"]["W"][1][2]
     assert any(line.startswith("m̂_t") and line.split(" = ")[-1].split(" ≈ ")[0] == shown(m_hat)
                for line in data["explanation"]["groups"][headings[-2]])
     out = run("step", str(EXAMPLE), "--optimizer", "nesterov", "--explain").stdout
-    assert "Nesterov momentum's update of w_0[0] (t = 1)" in out and "θ_new = θ − α·(g + μ·b_t)" in out
+    assert "Nesterov momentum's update of w_c[0] (class 0, t = 1)" in out and "θ_new = θ − α·(g + μ·b_t)" in out
     plain = run("step", str(EXAMPLE), "--explain").stdout
     assert "w_0[0] := 0.17 − 0.2·(−0.0675447) = 0.183509 ≈ 0.18" in plain  # plain SGD's update as before
     result = run("step", str(EXAMPLE), "--optimizer", "adam", "--carry", "rounded", code=2)
@@ -172,3 +173,26 @@ def test_the_readmes_explained_second_step_is_the_real_output(tmp_path, monkeypa
             assert line in printed[position:], line
             position = printed.index(line, position) + 1
     assert position > 8
+
+
+NAMED = """\
+embeddings: {a_1: [1.0, 2.0], "b&c": [0.5, 0.1], "Mr. Hi": [0.2, 0.2]}
+labels: {a_1: "x%", "b&c": "y_#", "Mr. Hi": "x%"}
+classes: ["x%", "y_#"]
+weights: {W: [[0.1, 0.2], [0.3, 0.4]], b: [0, 0]}
+learning_rate: 0.1
+"""
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("name", ["momentum", "adamw"])
+def test_latex_with_class_names_holding_latex_specials_compiles(tmp_path, name):
+    problem, tex = tmp_path / "named.yaml", tmp_path / "named.tex"
+    problem.write_text(NAMED)
+    run("step", str(problem), "--optimizer", name, "--explain", "--class", "y_#", "--format", "latex",
+        "--output", str(tex))
+    text = tex.read_text(encoding="utf-8")
+    assert r"w_{\text{y\_\#}}[0]" in text and text.isascii()
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
