@@ -196,3 +196,9 @@ def test_latex_with_class_names_holding_latex_specials_compiles(tmp_path, name):
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_markdown_carries_the_optimisers_update():
+    out = run("step", str(EXAMPLE), "--optimizer", "momentum", "--explain", "--format", "markdown").stdout
+    assert "**Momentum's update of w_c[0] (class 0, t = 1)**" in out
+    assert "θ_new = θ − α·b_t = 0.17 − 0.2·(−0.0675447) = 0.183509 ≈ 0.18" in out  # b_1 = g: SGD's first step
