@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from nodeclf_cli import core, optim
 from nodeclf_cli.cli import app
-from nodeclf_cli.explain_optim import explain_update
+from nodeclf_cli.explain_optim import StepNumbers, explain_update, write_update
 from nodeclf_cli.handwork import LATEX, TEXT
 from nodeclf_cli.optimstep import OptimiserSettings
 from nodeclf_cli.problem import load_problem
@@ -40,24 +40,54 @@ def results(lines: list[str]) -> list[str]:
     return [line.rsplit(" = ", 1)[1].split(" ≈ ")[0] for line in lines]
 
 
-def second_step(settings: OptimiserSettings, rule, keywords: dict, empty):
+RULES = {"momentum": optim.sgd, "nesterov": optim.sgd, "adam": optim.adam, "adamw": optim.adamw}
+
+
+def keywords(s: OptimiserSettings) -> dict:
+    """optim.py's keywords for the settings."""
+    if s.name in ("momentum", "nesterov"):
+        return {"momentum": s.momentum, "dampening": s.dampening, "nesterov": s.name == "nesterov"}
+    return {"beta1": s.beta1, "beta2": s.beta2, "eps": s.eps, **({"weight_decay": s.weight_decay} if s.name == "adamw"
+                                                                 else {})}
+
+
+def optim_numbers(s: OptimiserSettings, state, W, b, grad_W, grad_b, lr) -> StepNumbers:
+    """The step's numbers as optim.py's rule works them out (m̂ and v̂ from its m and v)."""
+    (W_new, b_new), after = RULES[s.name]((W, b), (grad_W, grad_b), state, lr, **keywords(s))
+    buffers = ("velocity",) if s.name in ("momentum", "nesterov") else ("m", "v")
+    quantities = {key: getattr(after, key) for key in buffers}
+    if s.name in ("adam", "adamw"):
+        quantities["m_hat"] = tuple(m / (1 - s.beta1**after.t) for m in after.m)
+        quantities["v_hat"] = tuple(v / (1 - s.beta2**after.t) for v in after.v)
+    quantities["update"] = (W_new - W, b_new - b)
+    return StepNumbers(after.t, (W, b), (grad_W, grad_b), {key: getattr(state, key) for key in buffers}, quantities,
+                       (W_new, b_new))
+
+
+def second_step(s: OptimiserSettings):
     """The example's second step: its weights, gradient and state before it, and optim.py's result."""
     p = load_problem(EXAMPLE)
     first = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
-    (W, b), state = rule((p.W, p.b), (first.grad_W, first.grad_b), empty, p.learning_rate, **keywords)
+    empty = optim.MomentumState() if s.name in ("momentum", "nesterov") else optim.AdamState()
+    (W, b), state = RULES[s.name]((p.W, p.b), (first.grad_W, first.grad_b), empty, p.learning_rate, **keywords(s))
     second = core.gradient_step(p.Z, p.y, W, b, p.learning_rate)
-    (W_new, b_new), after = rule((W, b), (second.grad_W, second.grad_b), state, p.learning_rate, **keywords)
+    (W_new, b_new), after = RULES[s.name]((W, b), (second.grad_W, second.grad_b), state, p.learning_rate,
+                                          **keywords(s))
     return p, W, b, second, state, W_new, b_new, after
+
+
+def explained(s: OptimiserSettings, c: int, j: int, n=TEXT):
+    """write_update of the example's second step, for w_c[j] and b_c."""
+    p, W, b, g, state, *_ = second_step(s)
+    numbers = optim_numbers(s, state, W, b, g.grad_W, g.grad_b, p.learning_rate)
+    return write_update(s, numbers, p.learning_rate, c, j, p.classes[c], PRECISION, n)
 
 
 @pytest.mark.parametrize("c, j", [(0, 0), (2, 3)])
 def test_adams_second_step_writes_optims_numbers(c, j):
     settings = OptimiserSettings("adam", beta1=0.8, beta2=0.99, eps=1e-3)
-    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.adam,
-                                                        {"beta1": 0.8, "beta2": 0.99, "eps": 1e-3}, optim.AdamState())
-    explained = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, c, j, p.classes[c],
-                               PRECISION)
-    (w_heading, w_lines), (b_heading, b_lines) = explained.groups
+    p, W, b, g, state, W_new, b_new, after = second_step(settings)
+    (w_heading, w_lines), (b_heading, b_lines) = explained(settings, c, j).groups
     assert w_heading == f"Adam's update of w_c[{j}] (class {c}, t = 2)"
     assert b_heading == f"Adam's update of b_c (class {c}, t = 2)"
     for lines, at, grad, theta, theta_new in ((w_lines, (0, c, j), g.grad_W[c, j], W[c, j], W_new[c, j]),
@@ -75,9 +105,8 @@ def test_adams_second_step_writes_optims_numbers(c, j):
 
 def test_adamw_decays_theta_first():
     settings = OptimiserSettings("adamw", weight_decay=0.3)
-    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.adamw, {"weight_decay": 0.3},
-                                                        optim.AdamState())
-    lines = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, 1, 2, 1, PRECISION).groups[0][1]
+    p, W, b, g, state, W_new, b_new, after = second_step(settings)
+    lines = explained(settings, 1, 2).groups[0][1]
     decayed = W[1, 2] - 0.2 * 0.3 * W[1, 2]
     assert lines[1].startswith("θ' = θ − α·λ·θ = ") and results(lines)[1] == shown(decayed)
     assert f"θ_new = θ' − α·m̂_t / (√v̂_t + ε) = {TEXT.num(full(decayed))} − 0.2·" in lines[6]
@@ -87,10 +116,9 @@ def test_adamw_decays_theta_first():
 
 @pytest.mark.parametrize("name, nesterov", [("momentum", False), ("nesterov", True)])
 def test_momentums_second_step_writes_optims_numbers(name, nesterov):
-    keywords = {"momentum": 0.8, "dampening": 0.0 if nesterov else 0.3, "nesterov": nesterov}
-    settings = OptimiserSettings(name, momentum=0.8, dampening=keywords["dampening"])
-    p, W, b, g, state, W_new, b_new, after = second_step(settings, optim.sgd, keywords, optim.MomentumState())
-    lines = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, 0, 1, 0, PRECISION).groups[0][1]
+    settings = OptimiserSettings(name, momentum=0.8, dampening=0.0 if nesterov else 0.3)
+    p, W, b, g, state, W_new, b_new, after = second_step(settings)
+    lines = explained(settings, 0, 1).groups[0][1]
     velocity = after.velocity[0][0, 1]
     assert results(lines) == [shown(x) for x in (g.grad_W[0, 1], velocity, W_new[0, 1], W_new[0, 1] - W[0, 1])]
     tau = "(1 − 0)" if nesterov else "(1 − 0.3)"
@@ -103,9 +131,18 @@ def test_the_first_momentum_step_is_the_gradient():
     p = load_problem(EXAMPLE)
     g = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
     settings = OptimiserSettings("momentum", dampening=0.5)
-    lines = explain_update(settings, optim.MomentumState(), p.W, p.b, g.grad_W, g.grad_b, p.learning_rate, 0, 0, 0,
-                           PRECISION).groups[1][1]
+    numbers = optim_numbers(settings, optim.MomentumState(), p.W, p.b, g.grad_W, g.grad_b, p.learning_rate)
+    lines = write_update(settings, numbers, p.learning_rate, 0, 0, 0, PRECISION).groups[1][1]
     assert lines[1].startswith(f"b_1 = g = {shown(g.grad_b[0])}") and "no dampening" in lines[1]
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_explain_update_works_the_step_as_optim_does(name):
+    """explain_update's own numbers (optimstep.work) are optim.py's, to the last digit written."""
+    settings = OptimiserSettings(name, weight_decay=0.2 if name == "adamw" else 0.0)
+    p, W, b, g, state, *_ = second_step(settings)
+    mine = explain_update(settings, state, W, b, g.grad_W, g.grad_b, p.learning_rate, 2, 1, 2, PRECISION)
+    assert mine == explained(settings, 2, 1)
 
 
 def test_step_explain_with_an_optimiser_replaces_sgds_update(tmp_path):
@@ -126,14 +163,12 @@ def test_step_explain_with_an_optimiser_replaces_sgds_update(tmp_path):
 
 
 def test_latex_notation_writes_the_same_numbers():
-    p = load_problem(EXAMPLE)
-    g = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate)
-    settings = OptimiserSettings("adam")
-    lines = explain_update(settings, optim.AdamState(), p.W, p.b, g.grad_W, g.grad_b, p.learning_rate, 0, 0, 0,
-                           PRECISION, LATEX).groups[0][1]
+    lines = explained(OptimiserSettings("adam"), 0, 0, LATEX).groups[0][1]
     assert lines[3].startswith(r"\hat m_t = m_t / (1 - \beta_1^t) = ")
     assert r"(\sqrt{\hat v_t} + \epsilon)" in lines[5] and r"\theta_{\text{new}}" in lines[5]
     assert all(line.isascii() for line in lines)
+    text = explained(OptimiserSettings("adam"), 0, 0).groups[0][1]
+    assert [result.split(r" \approx ")[0] for result in results(lines)] == [r.replace("−", "-") for r in results(text)]
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
