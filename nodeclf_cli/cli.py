@@ -453,6 +453,10 @@ def step(
     save_state: Optional[Path] = typer.Option(
         None, "--save-state", parser=_file_name, help="Write the optimiser's state after this step (JSON)."
     ),
+    save_weights: Optional[Path] = typer.Option(
+        None, "--save-weights", parser=_file_name,
+        help="Write the step's new weights W_new, b_new for the next step's --weights: CSV (.csv) or YAML (.yaml).",
+    ),
 ) -> None:
     """One gradient step, every number shown: logits, softmax, loss, gradients, update.
 
@@ -464,8 +468,11 @@ def step(
 
     _precision(decimals, sig_figs, rounding)  # refuses both options before any work
     output_format = output_format or _format_of(output)
-    [target, state_target] = check_outputs(force, ("--output", output), ("--save-state", save_state),
-                                           inputs=(problem, embeddings, labels, weights, edges, state))
+    _check_weights_suffix("--save-weights", save_weights)
+    [target, state_target, weights_target] = check_outputs(
+        force, ("--output", output), ("--save-state", save_state), ("--save-weights", save_weights),
+        inputs=(problem, embeddings, labels, weights, edges, state),
+    )
     if not explain and (node is not None or class_name is not None or feature is not None):
         raise typer.BadParameter("--node, --class and --feature choose what --explain writes; add --explain")
     loaded = load_problem(
@@ -478,8 +485,6 @@ def step(
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     explain_at = None
     convention = loaded.convention
-    if explain and loaded.optimiser_name != "sgd":
-        raise NodeclfError(f"--explain writes plain SGD's update, not {loaded.optimiser_name}'s: leave --explain out")
     if explain and (not convention.plain or convention.penalised):
         raise NodeclfError("--explain writes the plain cross-entropy's formulas; it does not write class weights, "
                            "label smoothing or an L2 penalty: leave those out, or --explain out")
@@ -489,10 +494,19 @@ def step(
             handwork.find_feature(loaded, feature),
             handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT, show_nodes or None,
         )
+    requirement = _requirement(decimals, sig_figs, rounding, loaded.requirement)
+    if carry is CarryMode.rounded and loaded.optimiser_name in ("adam", "adamw") and requirement.values.decimals:
+        raise NodeclfError(f"--carry rounded at {requirement.values.decimals} decimals rounds {loaded.optimiser_name}'s "
+                           "second moment v (about (1 − β2) g², near 0.00001) to 0, and the update α m̂ / (√v̂ + ε) "
+                           "then blows up: carry at significant figures (--sig-figs 3, or precision: {sig_figs: 3} "
+                           "in the problem)")
     worked = handwork.work_step(
-        loaded, _requirement(decimals, sig_figs, rounding, loaded.requirement), reduction.value,
-        carry is CarryMode.rounded, explain_at,
+        loaded, requirement, reduction.value, carry is CarryMode.rounded, explain_at,
     )
+    if explain_at is not None and loaded.optimiser_name != "sgd":
+        from dataclasses import replace
+
+        worked = replace(worked, explanation=_explain_optimiser(worked, explain_at))
     _emit(_step_report(worked, show_nodes, output_format), target)
     if state_target is not None:
         from .jsonout import dumps
@@ -501,6 +515,50 @@ def step(
 
         state_after = state_json(loaded.optimiser_name, worked.result.state)
         _wrote(publish(state_target, dumps(state_after)), "wrote the optimiser's state to {}")
+    if weights_target is not None:
+        _write_weights(weights_target, worked.problem.classes, worked.result.W_new, worked.result.b_new,
+                       "wrote the new weights to {}")
+
+
+def _check_weights_suffix(option: str, path: Path | None) -> None:
+    """A weights file is written as --weights reads it: CSV (.csv) or YAML (.yaml, .yml)."""
+    from .render_train import WEIGHTS_SUFFIXES
+
+    if path is not None and path.suffix.lower() not in WEIGHTS_SUFFIXES:
+        raise NodeclfError(f"{option} writes the weights as --weights reads them: name the file .csv or .yaml", path)
+
+
+def _write_weights(target: Any, classes: Any, W: Any, b: Any, saying: str) -> None:
+    """Publish W and b to ``target`` in the format its suffix names (:data:`render_train.WEIGHTS_SUFFIXES`)."""
+    from .output import publish
+    from .render_train import WEIGHTS_SUFFIXES
+
+    _wrote(publish(target, WEIGHTS_SUFFIXES[target.path.suffix.lower()](classes, W, b)), saying)
+
+
+def _explain_optimiser(worked: Any, explain_at: Any) -> Any:
+    """The step's explanation with the optimiser's update of w_c[j] and b_c (:mod:`explain_optim`) in place
+    of plain SGD's, from the step's numbers as carried."""
+    from .explain_optim import StepNumbers, write_update
+    from .handwork import Explanation
+    from .optimstep import BUFFERS
+
+    problem, result, at = worked.problem, worked.result, explain_at
+    optimiser = problem.optimiser
+    keys = (*BUFFERS[optimiser.name], *(("m_hat", "v_hat") if "m" in BUFFERS[optimiser.name] else ()), "update")
+    numbers = StepNumbers(
+        optimiser.state.t + 1, (problem.W, problem.b), (result.grad_W, result.grad_b),
+        {key: getattr(optimiser.state, key) for key in BUFFERS[optimiser.name]},
+        {key: (getattr(result, f"{key}_W"), getattr(result, f"{key}_b")) for key in keys}, (result.W_new, result.b_new),
+    )
+    update = write_update(optimiser.settings, numbers, problem.learning_rate, at.cls, at.feature,
+                          problem.classes[at.cls], worked.requirement.values, at.notation)
+    groups = [group for group in worked.explanation.groups if group[0] != "Update"] + update.groups
+    return Explanation(worked.explanation.title, groups)
+
+
+
+
 
 
 def _requirement(decimals: int | None, sig_figs: int | None, rounding: Rounding, required: Any) -> Any:
@@ -913,10 +971,14 @@ def train(
         None, "--save", parser=_file_name,
         help="Write the trained weights: a problem file (.yaml) or the weights alone (.csv).",
     ),
+    save_state: Optional[Path] = typer.Option(
+        None, "--save-state", parser=_file_name,
+        help="Write the optimiser's state after the last epoch (JSON), for step --state to take the next step.",
+    ),
     history: Optional[Path] = typer.Option(
         None, "--history", parser=_file_name, help="Write each epoch's figures: CSV, or JSON for a .json file."
     ),
-    force: bool = typer.Option(False, "--force", help="Allow --save/--history/--plot to overwrite files."),
+    force: bool = typer.Option(False, "--force", help="Allow --save/--save-state/--history/--plot to overwrite files."),
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
 ) -> None:
     """Train the layer by full-batch gradient descent, with the same maths as step.
@@ -933,7 +995,7 @@ def train(
     _check_range("--weight-decay", weight_decay, "at least 0")
     adam_settings = _adam_settings(optimizer, momentum, beta1, beta2, eps)
     targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
-                            inputs=(problem, embeddings, labels, weights, edges))
+                            ("--save-state", save_state), inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
         raise NodeclfError("--save writes a problem file (.yaml) or the weights alone (.csv)", save)
     if plot is not None:
@@ -1020,16 +1082,35 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
     return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
 
-def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any) -> None:
-    """--save (a problem file or a weights CSV), --history and --plot: targets checked
-    before training, each published so that neither a file that appeared meanwhile nor
-    the training is lost (:func:`output.publish`)."""
+def _trained_optimiser(trainer: Any) -> dict:
+    """Train's optimiser as step names it (sgd with momentum is step's ``momentum``): ``name``, ``settings``
+    as step's options give them, and ``state``, the state after the epochs taken as --save-state writes it."""
+    from .optimstep import BUFFERS, OptimiserSettings, state_json
+
+    s, state = trainer.settings, trainer.optimizer_state
+    name = "momentum" if s.optimizer == "sgd" and s.momentum else s.optimizer
+    settings = OptimiserSettings(name=name, momentum=s.momentum, dampening=0.0, beta1=s.beta1, beta2=s.beta2,
+                                 eps=s.eps, weight_decay=s.weight_decay if name == "adamw" else 0.0)
+    started = state.t > 0 or not BUFFERS.get(name)  # before the first epoch there are no buffers yet
+    saved = state_json(name, state) if started else {"optimizer": name, "t": 0}
+    return {"name": name, "settings": settings.as_dict(), "state": saved}
+
+
+def _write_train_files(
+    loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any, save_state: Any = None
+) -> None:
+    """--save (a problem file, with the optimiser's state where it has one, or a weights CSV), --history,
+    --plot and --save-state: targets checked before training, each published so that neither a file that
+    appeared meanwhile nor the training is lost (:func:`output.publish`)."""
     from dataclasses import replace
 
     from . import render_train
     from .output import publish
 
     s = trainer.settings
+    optimizer = _trained_optimiser(trainer)
+    if save_state is not None:
+        _wrote(publish(save_state, _json_text(optimizer["state"])), "wrote the optimiser's state to {}")
     if save is not None:
         if save.path.suffix.lower() == ".csv":
             saved: Any = render_train.weights_csv(loaded.classes, trainer.W, trainer.b)
@@ -1045,7 +1126,8 @@ def _write_train_files(loaded: Any, trainer: Any, records: list, save: Any, hist
             )
 
             def saved(where: Path) -> str:  # its data files are named relative to where it is written
-                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note)
+                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note,
+                                                         None if optimizer["name"] == "sgd" else optimizer)
 
         try:
             _wrote(publish(save, saved), "wrote the trained weights to {}")

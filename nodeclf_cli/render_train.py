@@ -259,6 +259,18 @@ def weights_csv(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
     return out.getvalue()
 
 
+def weights_yaml(classes: Sequence, W: np.ndarray, b: np.ndarray) -> str:
+    """The weights as ``--weights`` reads a YAML file: ``weights:`` with ``W:`` (a row per class, in the
+    problem's order of the classes, which a comment names) and ``b:``."""
+    lines = [f"# rows in the order of the classes: {_flow(classes)}", "weights:", "  W:"]
+    lines += [f"    - {_flow(row)}" for row in W.astype(float)]
+    lines.append(f"  b: {_flow(b.astype(float))}")
+    return "\n".join(lines) + "\n"
+
+
+WEIGHTS_SUFFIXES = {".csv": weights_csv, ".yaml": weights_yaml, ".yml": weights_yaml}
+
+
 def _graph_lines(problem: Problem, edges_ref: str | None) -> list[str]:
     """``edges:`` (the file they came from, or each edge inline) and ``propagation:``,
     so that the saved problem propagates as it was trained."""
@@ -278,10 +290,28 @@ def _graph_lines(problem: Problem, edges_ref: str | None) -> list[str]:
     return lines + [f"propagation: {{{settings}}}"]
 
 
-def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str) -> str:
+def optimizer_yaml(optimizer: dict) -> list[str]:
+    """The ``optimizer:`` key of a problem file (long form), from ``{"name", "settings", "state"}``:
+    its name, each setting, and ``state:`` as ``--save-state`` writes it (t and each buffer's W and b)."""
+    lines = ["optimizer:", f"  name: {optimizer['name']}"]
+    lines += [f"  {key}: {_scalar(float(value))}" for key, value in optimizer["settings"].items()]
+    lines.append("  state:")
+    for key, value in optimizer["state"].items():
+        if isinstance(value, dict):  # a buffer: {"W": rows, "b": numbers}
+            lines += [f"    {key}:", "      W:", *(f"        - {_flow(row)}" for row in value["W"]),
+                      f"      b: {_flow(value['b'])}"]
+        else:
+            lines.append(f"    {key}: {_scalar(value)}")
+    return lines
+
+
+def trained_problem_yaml(
+    problem: Problem, W: np.ndarray, b: np.ndarray, lr: float, path: Path, note: str, optimizer: dict | None = None
+) -> str:
     """A problem file with the trained weights, readable by ``nodeclf step``: its
     embeddings and labels refer to the files they came from (relative to ``path``),
-    or are written inline when they were inline."""
+    or are written inline when they were inline; with ``optimizer``, its ``optimizer:``
+    key (:func:`optimizer_yaml`), so that a step continues from the trained state."""
 
     def ref(kind: str) -> str | None:
         origin = problem.origins.get(kind)
@@ -313,4 +343,6 @@ def trained_problem_yaml(problem: Problem, W: np.ndarray, b: np.ndarray, lr: flo
     lines += [f"    - {_flow(row)}" for row in W.astype(float)]
     lines.append(f"  b: {_flow(b.astype(float))}")
     lines.append(f"learning_rate: {lr!r}")
+    if optimizer is not None:
+        lines += optimizer_yaml(optimizer)
     return "\n".join(lines) + "\n"

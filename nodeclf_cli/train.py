@@ -212,6 +212,13 @@ class Trainer:
         ]
         self._workers = max(1, min(cores, len(self._chunks)))
 
+    @property
+    def optimizer_state(self) -> optim.MomentumState | optim.AdamState:
+        """The optimiser's state after the epochs taken: t (one step an epoch) and its buffers, as
+        :mod:`optim` keeps them (torch.optim's ``momentum_buffer``, or ``exp_avg`` and ``exp_avg_sq``),
+        for a step to continue from."""
+        return self._state
+
     def _chunk(self, index: int) -> tuple:
         """One chunk's loss sum, correct counts per group (train, val, test) and
         gradient share, worked out in the calling thread's scratch. Overflow is not

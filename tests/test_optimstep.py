@@ -143,7 +143,7 @@ def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path, content, says):
     (["--optimizer", "adam", "--momentum", "0.5"], "--momentum: applies to --optimizer momentum or nesterov"),
     (["--optimizer", "adam", "--weight-decay", "0.5"], "--weight-decay: applies to --optimizer adamw"),
     (["--optimizer", "momentum", "--momentum", "1"], "must be a finite number at least 0 and below 1"),
-    (["--optimizer", "adam", "--explain"], "--explain writes plain SGD's update, not adam's"),
+    (["--optimizer", "adamw", "--carry", "rounded"], "--carry rounded at 2 decimals rounds adamw's second moment"),
 ])
 def test_bad_optimizer_options_exit_2(args, says):
     assert says in run("step", str(EXAMPLE), *args, code=2).output
