@@ -218,3 +218,9 @@ def test_checks_options_override_the_problems_key(tmp_path):
     path = sheet(tmp_path, "adam", {"velocity_W": 0.5 * g_W})
     entries = check(path, "--optimizer", "momentum", "--dampening", "0.5")
     assert_named(entries, "velocity_W", "right for b_1 = (1 − τ) g")
+
+
+def test_a_class_takes_its_optimisers_from_the_problems_not_the_options(tmp_path):
+    path = sheet(tmp_path, "adam", {"m_b": [0.0, 0.0, 0.0]})
+    result = runner.invoke(app, ["check", str(path), str(path), "--optimizer", "momentum"])
+    assert result.exit_code == 2 and "give each problem its optimizer: key" in result.output
