@@ -844,7 +844,7 @@ def generate(
         if path is not None:
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
-    text = gen.problem_yaml({**gen.generate(nodes, dim, classes, seed, decimals, edges), "optimizer": optimiser},
+    text = gen.problem_yaml(gen.with_optimiser(gen.generate(nodes, dim, classes, seed, decimals, edges), optimiser),
                             gen.command_line(nodes, dim, classes, seed, decimals, edges)
                             + gen.optimiser_options(optimiser))
     problem_file = _emit(text, target)  # first: the key refers to where it went

@@ -195,7 +195,7 @@ class StepResult:
     update_b: np.ndarray = field(default_factory=_none)
     W_new: np.ndarray = field(default_factory=_none)  # always given
     b_new: np.ndarray = field(default_factory=_none)
-    # the optimiser's state after the step (optim.MomentumState or optim.AdamState; None for plain SGD)
+    # the optimiser's state after the step (optim.MomentumState or optim.AdamState; plain SGD's: t alone)
     state: Any = None
     # each hop's Ẑ⁽ᵏ⁾ for k = 1..K (the last is Ẑ), kept as the attribute ``hops`` (not a
     # quantity of its own: the fields are exactly the registry's, and ``predicted``)
@@ -303,8 +303,7 @@ def gradient_step(
     worked: dict[str, Any] = {}
     if optimiser is None or optimiser.settings.name == "sgd":
         W_new, b_new = sgd_update(W, b, grad_W, grad_b, learning_rate)
-        if optimiser is not None:  # plain SGD's state: the steps taken
-            worked["state"] = optim.MomentumState(t=optimiser.state.t + 1)
+        worked["state"] = optim.MomentumState(t=(0 if optimiser is None else optimiser.state.t) + 1)  # steps taken
     else:
         worked = optimiser_step(optimiser, W, b, grad_W, grad_b, learning_rate, carry)
         W_new, b_new = W + worked["update_W"], b + worked["update_b"]

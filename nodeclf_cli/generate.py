@@ -111,6 +111,19 @@ def optimiser_lines(settings: OptimiserSettings | None) -> list[str]:
             f"optimizer: {{name: {settings.name}{', ' + values if values else ''}}}"]
 
 
+# Adam's second moment, (1 − β2) g², is about 10⁻⁵: at a few decimals it is 0 and the step α m̂ / ε,
+# so Adam's answers are worked at significant figures (the losses 2 more)
+ADAM_PRECISION = {"sig_figs": 3, "loss_sig_figs": 5}
+
+
+def with_optimiser(problem: dict, settings: OptimiserSettings | None) -> dict:
+    """The problem with its ``optimizer`` (None: none) and, for Adam, answers worked at significant figures."""
+    if settings is None:
+        return problem
+    precision = ADAM_PRECISION if settings.name in ("adam", "adamw") else problem["precision"]
+    return {**problem, "optimizer": settings, "precision": precision}
+
+
 def optimiser_options(settings: OptimiserSettings | None) -> str:
     """``generate``'s options that give this optimiser (for the problem's first comment)."""
     if settings is None:

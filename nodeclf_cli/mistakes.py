@@ -458,7 +458,7 @@ def _optimiser_mistakes() -> list[Mistake]:
                                  lambda c, w, u=values["update"], p=part: c.theta(p) + u(c, w), applies))
 
     def alternatives(part: str) -> None:
-        """Each alternative's values for W or b (a function per part: its helpers close over it)."""
+        """Each alternative's values for W or b (a function per part, so that the functions inside close over it)."""
         grad, velocity = f"grad_{part}", f"velocity_{part}"
         m, v, m_hat, v_hat = f"m_{part}", f"v_{part}", f"m_hat_{part}", f"v_hat_{part}"
 

@@ -99,3 +99,13 @@ def test_generate_with_an_optimiser_writes_its_key_and_an_answer_key_with_its_qu
 
 def test_generate_refuses_an_optimisers_setting_without_it(tmp_path):
     assert "--beta1: applies to --optimizer adam or adamw, not sgd" in run("generate", "--beta1", "0.5", code=2).output
+
+
+def test_an_adam_problem_is_worked_at_significant_figures(tmp_path):
+    problem, key = tmp_path / "hw.yaml", tmp_path / "key.yaml"
+    run("generate", "--optimizer", "adam", "-o", str(problem), "--answers", str(key))
+    required = load_problem(problem).requirement
+    assert (required.values.sig_figs, required.losses.sig_figs) == (3, 5)
+    answers = yaml.safe_load(key.read_text())["answers"]
+    assert all(value != 0 for value in answers["v_b"])  # (1 − β2) g² is not rounded away
+    run("check", str(key))

@@ -200,3 +200,52 @@ def test_the_step_with_exact_carrying_equals_optims_rule_exactly(name, steps_tak
             assert np.array_equal(getattr(result, f"{key}_W"), getattr(after, key)[0])
             assert np.array_equal(getattr(result, f"{key}_b"), getattr(after, key)[1])
     assert_allclose(result.update_W, new[0] - problem.W, rtol=1e-12, atol=1e-15)
+
+
+def test_with_rounded_carrying_each_quantity_is_worked_from_the_rounded_one_before_it():
+    from nodeclf_cli import core
+    from nodeclf_cli.handwork import rounded_carry
+    from nodeclf_cli.optimstep import Optimiser, OptimiserSettings
+    from nodeclf_cli.rounding import Precision, round_array
+
+    problem = load_problem(EXAMPLE)
+    carry = rounded_carry(Precision(decimals=2), Precision(decimals=4))
+
+    def rounded(values):  # half-up, as by hand
+        return round_array(values, Precision(decimals=2))
+
+    momentum = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.5, carry=carry,
+                                  optimiser=Optimiser(OptimiserSettings("momentum")))
+    assert np.array_equal(momentum.velocity_W, momentum.grad_W)  # b_1 = g, already rounded
+    assert_allclose(momentum.update_W, rounded(-0.5 * momentum.velocity_W), atol=1e-12)
+    assert_allclose(momentum.W_new, rounded(problem.W + momentum.update_W), atol=1e-12)
+    adam = core.gradient_step(problem.Z, problem.y, problem.W, problem.b, 0.5, carry=carry,
+                              optimiser=Optimiser(OptimiserSettings("adam")))
+    assert_allclose(adam.m_W, rounded(0.1 * adam.grad_W), atol=1e-12)
+    assert_allclose(adam.m_hat_W, rounded(adam.m_W / 0.1), atol=1e-12)  # from the rounded m, not g
+
+
+def test_adam_from_a_problems_state_equals_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    problem = load_problem(EXAMPLE)
+    rng = np.random.default_rng(1)
+    m = (rng.normal(size=problem.W.shape) / 10, rng.normal(size=problem.b.shape) / 10)
+    v = (rng.random(problem.W.shape) / 100, rng.random(problem.b.shape) / 100)
+    key = (f"optimizer:\n  name: adamw\n  weight_decay: 0.1\n  state:\n    t: 4\n"
+           f"    m: {{W: {m[0].tolist()}, b: {m[1].tolist()}}}\n    v: {{W: {v[0].tolist()}, b: {v[1].tolist()}}}\n")
+    path = tmp_path / "problem.yaml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + key, encoding="utf-8")
+    data = json.loads(run("step", str(path), "--format", "json").stdout)
+    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.AdamW([W, b], lr=problem.learning_rate, weight_decay=0.1, foreach=False)
+    for param, m_k, v_k in ((W, m[0], v[0]), (b, m[1], v[1])):
+        optimizer.state[param] = {"step": torch.tensor(4.0, dtype=torch.float64), "exp_avg": torch.tensor(m_k),
+                                  "exp_avg_sq": torch.tensor(v_k)}
+    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
+    torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
+    optimizer.step()
+    assert_allclose(data["W_new"], W.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert_allclose(data["b_new"], b.detach().numpy(), rtol=1e-12, atol=1e-15)
+    assert_allclose(data["v_W"], optimizer.state[W]["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-18)
+    assert data["optimizer"]["t"] == 5
