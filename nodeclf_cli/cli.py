@@ -251,8 +251,8 @@ LabelSmoothingOpt = typer.Option(
 )
 L2Opt = typer.Option(None, "--l2", help="λ of the L2 penalty (C for --l2-form sklearn) [default: none].")
 L2FormOpt = typer.Option(
-    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN) (LogisticRegression(C)), "
-    "weight-decay λθ added to the gradient (PyTorch) [default: sum]."
+    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN), ΣW²/(2C) for the sum "
+    "(LogisticRegression(C)), weight-decay λθ added to the gradient (PyTorch) [default: sum]."
 )
 L2BiasOpt = typer.Option(
     None, "--l2-bias/--no-l2-bias", help="Penalise b too, or not [default: only weight-decay does]."
@@ -1197,7 +1197,7 @@ def _optimiser_extras(settings: Any) -> str:
     from .conventions import describe
 
     s = settings
-    convention = describe(s.convention)
+    convention = describe(s.convention, s.reduction)
     adam = f", {s.optimizer} (β1 {s.beta1:g}, β2 {s.beta2:g}, ε {s.eps:g})" if s.optimizer != "sgd" else ""
     return adam + (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""

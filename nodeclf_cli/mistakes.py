@@ -300,7 +300,8 @@ def _convention_mistakes() -> list[Mistake]:
     def says(other_of: Callable) -> Callable[[Context], str]:
         def words(c: Context) -> str:
             theirs, ours = other_of(c.problem.convention), c.problem.convention
-            return f"right for {conv.penalty_name(theirs)}; this problem uses {conv.penalty_name(ours)}"
+            return (f"right for {conv.penalty_name(theirs, c.reduction)}; "
+                    f"this problem uses {conv.penalty_name(ours, c.reduction)}")
         return words
 
     found: list[Mistake] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -190,6 +191,29 @@ def test_equals_scikit_learns_logistic_regression_objective():
     objective, gradient = model.loss_gradient(coef, Z, y.astype(float), l2_reg_strength=1 / (C * len(y)))
     assert_allclose(result.regularized_loss, objective, rtol=1e-12)
     assert_allclose(np.hstack([result.grad_W, result.grad_b[:, None]]), gradient, rtol=1e-10, atol=1e-12)
+
+
+def test_scikit_learns_objective_divided_by_c_is_the_summed_loss_plus_half_w_squared_over_c():
+    """scikit-learn minimises C Σ ℓ_i + ½‖W‖²; for the summed loss R = ‖W‖²/(2C), and the text says so."""
+    linear_loss = pytest.importorskip("sklearn.linear_model._linear_loss")
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    Z, y, W, b = random_problem(4)
+    C = 0.7
+    convention = LossConvention(l2=C, l2_form="sklearn")
+    summed = core.gradient_step(Z, y, W, b, 0.1, "sum", convention=convention)
+    assert summed.penalty == pytest.approx((W**2).sum() / (2 * C), rel=1e-14)
+    model = linear_loss.LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=3), fit_intercept=True)
+    N = len(y)
+    objective, _ = model.loss_gradient(np.hstack([W, b[:, None]]), Z, y.astype(float), l2_reg_strength=1 / (C * N))
+    # its mean loss + ‖W‖²/(2CN), times N: Σ ℓ_i + ‖W‖²/(2C), scikit-learn's C Σ ℓ_i + ½‖W‖² divided by C
+    assert_allclose(summed.regularized_loss, objective * N, rtol=1e-12)
+    assert conv.penalty_formula(convention, "sum") == "R = Σ W² / (2C)  (C = 0.7)"
+    assert conv.penalty_formula(convention, "mean") == "R = Σ W² / (2CN)  (C = 0.7)"
+    assert conv.penalty_name(replace(convention, class_weights=(1.0, 2.0, 1.0))) == "ΣW²/(2CΣw_{y_i})"
+    assert conv.share_terms(convention, "sum") == "1/C · W"
+    out = run("step", "--l2", "0.7", "--l2-form", "sklearn", "--reduction", "sum").stdout
+    assert "R = Σ W² / (2C)  (C = 0.7)" in out and "2CN" not in out and "plus the penalty's share 1/C · W" in out
 
 
 # --- the command line and the problem file ---------------------------------------------
