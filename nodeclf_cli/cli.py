@@ -624,6 +624,11 @@ def check(
         "Several files, or folders of them, mark a class.", show_default=False,
     ),
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
     manifest: Optional[Path] = typer.Option(
         None, "--manifest", help="The class's manifest (from generate --students): each sheet must answer its "
@@ -648,11 +653,13 @@ def check(
     class: when any sheet was bad input, the rest still marked).
 
     Example: nodeclf check article   (the article's own answers, mistakes and all);
-    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
+    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv;
+    under a convention: nodeclf check sheet.yaml --l2 0.01 --l2-form half
     """
     class_options = (manifest, marks, gradebook, feedback)
+    loss = _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
-        status = _check_class(answers, reduction.value, output_format, *class_options, force)
+        status = _check_class(answers, reduction.value, output_format, *class_options, force, loss)
         if status:
             raise typer.Exit(status)
         return
@@ -660,7 +667,7 @@ def check(
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers[0])
+    sheet = load_answers(answers[0], loss=loss)
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
@@ -674,7 +681,7 @@ def check(
 
 def _check_class(
     sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
-    gradebook: Path | None, feedback: Path | None, force: bool,
+    gradebook: Path | None, feedback: Path | None, force: bool, loss: dict | None = None,
 ) -> int:
     """check SHEETS...: mark the class, write the gradebook and pages, show the
     tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
@@ -692,7 +699,7 @@ def _check_class(
 
         check_outputs(force, ("--gradebook", gradebook), inputs=inputs)
     scheme = load_scheme(marks) if marks is not None else Scheme()
-    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
+    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme, loss)
     _write_class_files(marked, gradebook, feedback, force, inputs)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)))
@@ -739,6 +746,11 @@ def generate(
     edges: Optional[int] = typer.Option(
         None, "--edges", min=0, help="Also a connected random graph of this many edges (GCN's Â, one hop)."
     ),
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", parser=_file_name, help="Write the problem here [default: stdout]."
     ),
@@ -769,18 +781,24 @@ def generate(
     a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
     """
     from . import generate as gen
+    from .conventions import PLAIN
     from .output import check_outputs, publish
+    from .problem import load_loss
 
     if edges is not None and not nodes - 1 <= edges <= nodes * (nodes - 1) // 2:
         raise typer.BadParameter(
             f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
             f"not {edges}"
         )
+    convention = load_loss(None, "command line", None, tuple(range(classes)),
+                           _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
+    if convention != PLAIN and (moodle is not None or gift is not None):
+        raise typer.BadParameter("--moodle and --gift write the plain loss's questions: leave out the loss options")
     if students is not None or out_dir is not None or id_column is not None:
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force,
-                        (nodes, dim, classes, seed, decimals, edges))
+                        (nodes, dim, classes, seed, decimals, edges), convention)
         return
 
     _check_quiz_suffixes(moodle, gift)
@@ -792,7 +810,7 @@ def generate(
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     text = gen.problem_yaml(gen.generate(nodes, dim, classes, seed, decimals, edges),
-                            gen.command_line(nodes, dim, classes, seed, decimals, edges))
+                            gen.command_line(nodes, dim, classes, seed, decimals, edges, convention), convention)
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
@@ -816,10 +834,10 @@ def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
 
 def _generate_class(
     students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
-    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None],
+    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None], convention: Any,
 ) -> None:
     """generate --students: every student's problem and key, and the manifest
-    (``settings``: nodes, dim, classes, course seed, decimals, edges)."""
+    (``settings``: nodes, dim, classes, course seed, decimals, edges; ``convention``: the loss's)."""
     from .files import write_files
     from .generate import class_set
     from .roster import read_roster
@@ -830,7 +848,8 @@ def _generate_class(
         raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
     roster = read_roster(students, id_column)
     nodes, dim, classes, course_seed, decimals, edges = settings
-    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges), force, (students,))
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges, convention), force,
+                (students,))
     print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
           f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 

@@ -385,3 +385,30 @@ def test_check_names_the_plain_cross_entropy_where_label_smoothing_is_asked(tmp_
     out = " ".join(run("check", sheet, code=1).stdout.split())
     assert "right for the plain ℓ_i = −ln p_i[y_i]; this problem uses label smoothing" in out
     assert "right for the plain cross-entropy's P − Y; this problem uses label smoothing" in out
+
+
+def test_check_marks_under_the_convention_the_options_give(tmp_path):
+    """A teacher marks under a convention: the options override the problem's loss: key, as step's do."""
+    problem, key = tmp_path / "p.yaml", tmp_path / "k.yaml"
+    run("generate", "--seed", "4", "--l2", "0.1", "--l2-form", "half", "-o", str(problem), "--answers", str(key))
+    assert json.loads(run("check", str(key), "--format", "json").stdout)["summary"]["wrong"] == 0
+    out = run("check", str(key), "--l2-form", "sum", code=1).stdout
+    assert "right for ½λΣW²; this problem uses λΣW²" in out
+    plain = tmp_path / "plain.yaml"  # the plain loss's key, marked with class weights
+    run("generate", "--seed", "4", "--answers", str(plain))
+    data = json.loads(run("check", str(plain), "--class-weights", "2,1,1", "--format", "json", code=1).stdout)
+    causes = {entry["quantity"]: entry.get("cause") for entry in data["entries"] if entry["verdict"] == "wrong"}
+    assert causes["loss_per_node"] == "convention"
+    run("check", str(plain), "--class-weights", "2,1", code=2)
+
+
+def test_check_marks_a_class_under_the_convention_the_options_give(tmp_path):
+    sheets = tmp_path / "sheets"
+    sheets.mkdir()
+    for seed in (1, 2):
+        run("generate", "--seed", str(seed), "--l2", "0.1", "--l2-form", "half", "--answers",
+            str(sheets / f"s{seed}.yaml"))
+    data = json.loads(run("check", str(sheets), "--format", "json").stdout)
+    assert [sheet["wrong"] for sheet in data["sheets"]] == [0, 0]
+    data = json.loads(run("check", str(sheets), "--l2-form", "sum", "--format", "json", code=1).stdout)
+    assert all(sheet["wrong"] > 0 and sheet["score"] < sheet["maximum"] for sheet in data["sheets"])
