@@ -962,6 +962,7 @@ def train(
         allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
+    _refuse_double_decay(optimizer, weight_decay, loaded.convention)
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)
@@ -1108,6 +1109,15 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
 
     if not (math.isfinite(value) and value >= 0 and (value < 1 or not below_one)):
         raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
+
+
+def _refuse_double_decay(optimizer: Optimizer, weight_decay: float, convention: Any) -> None:
+    """--weight-decay with sgd or adam adds λθ to g, as the loss convention's weight-decay form does: both would
+    decay twice. (With adamw, --weight-decay is the decoupled decay, apart from g: the two differ.)"""
+    if weight_decay and optimizer is not Optimizer.adamw and convention.penalised \
+            and convention.l2_form == "weight-decay":
+        raise NodeclfError(f"with --optimizer {optimizer.value}, --weight-decay and the loss's l2_form weight-decay "
+                           "both add λθ to the gradient, so θ would decay twice: give one of them", "--weight-decay")
 
 
 def _adam_settings(

@@ -412,3 +412,51 @@ def test_check_marks_a_class_under_the_convention_the_options_give(tmp_path):
     assert [sheet["wrong"] for sheet in data["sheets"]] == [0, 0]
     data = json.loads(run("check", str(sheets), "--l2-form", "sum", "--format", "json", code=1).stdout)
     assert all(sheet["wrong"] > 0 and sheet["score"] < sheet["maximum"] for sheet in data["sheets"])
+
+
+@pytest.mark.parametrize("reduction, written", [("mean", "sum"), ("sum", "mean")])
+def test_a_weighted_problems_other_reduction_is_named_missing_mean_at_the_conventions_scale(
+        tmp_path, reduction, written):
+    """Under class weights the mean divides by Σ w_{y_i}: the summed loss where the weighted mean is asked (and
+    the reverse), and its gradient at the logits, are each named "sum, not mean" ("mean, not sum")."""
+    from nodeclf_cli.problem import load_problem
+
+    problem = tmp_path / "p.yaml"
+    problem.write_text(EXAMPLE.read_text() + "loss: {class_weights: [2, 1, 3]}\n")
+    p = load_problem(problem)
+    theirs = core.gradient_step(p.Z, p.y, p.W, p.b, p.learning_rate, written, convention=p.convention)
+    rows = "".join(f"\n    {node}: [{', '.join(f'{x:.2f}' for x in row)}]"
+                   for node, row in zip(p.node_ids, theirs.grad_logits))
+    sheet = tmp_path / "a.yaml"
+    sheet.write_text(f"problem: p.yaml\nanswers:\n  loss: {theirs.loss:.4f}\n  grad_logits:{rows}\n")
+    data = json.loads(run("check", str(sheet), "--reduction", reduction, "--format", "json", code=1).stdout)
+    wrong = [e for e in data["entries"] if e["verdict"] == "wrong"]
+    assert {e["quantity"] for e in wrong} == {"loss", "grad_logits"}
+    assert {e["cause"] for e in wrong} == {"missing_mean"}
+    loss = next(e for e in wrong if e["quantity"] == "loss")
+    if reduction == "mean":
+        assert "the 1/Σ w_{y_i} is missing" in loss["message"]
+        assert theirs.loss == pytest.approx(sum(theirs.loss_per_node))  # Σ ℓ_i, the weights inside each ℓ_i
+    else:
+        assert theirs.loss == pytest.approx(sum(theirs.loss_per_node) / sum([2, 1, 3][c] for c in p.y))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_train_refuses_weight_decay_twice(tmp_path, optimizer):
+    """--weight-decay (sgd, adam) and l2_form weight-decay both add λθ to g: one line, exit 2, nothing written."""
+    history = tmp_path / "h.csv"
+    result = run("train", "--optimizer", optimizer, "--weight-decay", "0.1", "--l2", "0.1", "--l2-form",
+                 "weight-decay", "--history", str(history), code=2)
+    assert result.stderr.count("\n") == 1 and "decay twice" in result.stderr and "--weight-decay" in result.stderr
+    assert not history.exists()
+    problem = tmp_path / "p.yaml"  # the problem's loss: key counts as the option does
+    problem.write_text(EXAMPLE.read_text() + "loss: {l2: 0.1, l2_form: weight-decay}\n")
+    run("train", str(problem), "--optimizer", optimizer, "--weight-decay", "0.1", code=2)
+
+
+def test_adamw_takes_its_decoupled_decay_with_l2_in_the_gradient():
+    """With adamw the two differ: --weight-decay decays θ apart from g, --l2-form weight-decay adds λθ to g."""
+    args = ("train", "--optimizer", "adamw", "--epochs", "3", "--quiet", "--no-plot", "--format", "json")
+    both = json.loads(run(*args, "--weight-decay", "0.1", "--l2", "0.1", "--l2-form", "weight-decay").stdout)
+    decoupled = json.loads(run(*args, "--weight-decay", "0.1").stdout)
+    assert both["W"] != decoupled["W"]
