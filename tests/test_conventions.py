@@ -276,14 +276,15 @@ def test_ten_epochs_of_train_equal_pytorch(convention):
     lr = 0.4
     trainer = Trainer(Z, y, W, b, Settings(epochs=10, learning_rate=lr, convention=convention, threads=1,
                                            chunk_nodes=16))
-    losses = [epoch.loss for epoch in trainer]
+    records = list(trainer)
+    losses = [epoch.loss for epoch in records]
     Zt, yt = torch.tensor(Z), torch.tensor(y)
     Wt, bt = torch.tensor(W, requires_grad=True), torch.tensor(b, requires_grad=True)
     weight = None if convention.class_weights is None else torch.tensor(convention.class_weights, dtype=torch.float64)
     decay = convention.l2 if convention.l2_form == "weight-decay" else 0.0
     optimizer = torch.optim.SGD([{"params": [Wt], "weight_decay": decay},
                                  {"params": [bt], "weight_decay": decay if convention.bias_penalised else 0.0}], lr=lr)
-    expected = []
+    expected, expected_totals = [], []
     for _ in range(10):
         optimizer.zero_grad()
         loss = F.cross_entropy(Zt @ Wt.T + bt, yt, weight=weight, label_smoothing=convention.label_smoothing)
@@ -292,9 +293,14 @@ def test_ten_epochs_of_train_equal_pytorch(convention):
         if convention.has_penalty_term:
             k = {"sum": convention.l2, "half": convention.l2 / 2}.get(convention.l2_form, 1 / (2 * convention.l2 * 40))
             total = total + k * ((Wt**2).sum() + ((bt**2).sum() if convention.bias_penalised else 0))
+        expected_totals.append(total.item())
         total.backward()
         optimizer.step()
     assert_allclose(losses, expected, rtol=1e-10)
+    if convention.has_penalty_term:  # each epoch's L + R, of the weights before its update
+        assert_allclose([epoch.regularized_loss for epoch in records], expected_totals, rtol=1e-10)
+    else:
+        assert all(epoch.penalty is None and epoch.regularized_loss is None for epoch in records)
     assert_allclose(trainer.W, Wt.detach().numpy(), rtol=1e-10, atol=1e-12)
     assert_allclose(trainer.b, bt.detach().numpy(), rtol=1e-10, atol=1e-12)
 
@@ -460,3 +466,55 @@ def test_adamw_takes_its_decoupled_decay_with_l2_in_the_gradient():
     both = json.loads(run(*args, "--weight-decay", "0.1", "--l2", "0.1", "--l2-form", "weight-decay").stdout)
     decoupled = json.loads(run(*args, "--weight-decay", "0.1").stdout)
     assert both["W"] != decoupled["W"]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("convention", [c for c in CONVENTIONS if c.has_penalty_term], ids=str)
+def test_each_epochs_penalty_equals_the_core_steps_on_the_same_weights(convention, reduction):
+    """The trainer's R and L + R, epoch by epoch, equal core.gradient_step's chained from the same weights."""
+    from nodeclf_cli.train import Settings, Trainer
+
+    Z, y, W, b = random_problem(5, n=30, d=4)
+    trainer = Trainer(Z, y, W, b, Settings(epochs=4, learning_rate=0.3, reduction=reduction, convention=convention,
+                                           threads=2, chunk_nodes=8))
+    for epoch in trainer:
+        step = core.gradient_step(Z, y, W, b, 0.3, reduction, convention=convention)
+        assert epoch.penalty == pytest.approx(step.penalty, rel=1e-13) and step.penalty > 0
+        assert epoch.regularized_loss == pytest.approx(step.regularized_loss, rel=1e-12)
+        W, b = step.W_new, step.b_new
+
+
+@pytest.mark.parametrize("convention", [LossConvention(l2=0.3, l2_form=form, l2_bias=bias)
+                                        for form in ("sum", "half", "sklearn") for bias in (False, True)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_kernels_penalty_equals_the_conventions(convention, dtype):
+    from nodeclf_cli import kernel
+
+    _, _, W, b = random_problem(6, d=9, c=5)
+    expected = conv.penalty(W.astype(dtype).astype(float), b.astype(dtype).astype(float), convention, 0.125)
+    assert kernel.penalty(W.astype(dtype), b.astype(dtype), convention, 0.125) == pytest.approx(expected, rel=1e-14)
+    assert kernel.penalty(W, b, LossConvention(l2=0.3, l2_form="weight-decay"), 0.125) == 0
+
+
+def test_train_reports_the_data_loss_and_the_regularised_loss(tmp_path):
+    args = ("train", "--epochs", "3", "--quiet", "--no-plot")
+    data = json.loads(run(*args, "--l2", "0.1", "--l2-form", "half", "--format", "json").stdout)
+    for record in data["history"]:
+        assert record["regularized_loss"] == pytest.approx(record["loss"] + record["penalty"], rel=1e-15)
+    W0 = np.array(yaml_weights(EXAMPLE))
+    assert data["history"][0]["penalty"] == pytest.approx(0.05 * (W0**2).sum(), rel=1e-12)  # ½λΣW², b not penalised
+    table = run(*args, "--l2", "0.1", "--l2-form", "half").stdout
+    assert "L + R" in table and "loss L" in table
+    history = tmp_path / "h.csv"
+    run(*args, "--l2", "0.1", "--history", str(history))
+    assert history.read_text().splitlines()[0] == "epoch,loss,penalty,regularized_loss,accuracy"
+    plain = json.loads(run(*args, "--format", "json").stdout)["history"][0]
+    assert set(plain) == {"epoch", "loss", "accuracy"}
+    decay = json.loads(run(*args, "--l2", "0.1", "--l2-form", "weight-decay", "--format", "json").stdout)
+    assert "penalty" not in decay["history"][0]  # no loss term: only the gradient changes
+
+
+def yaml_weights(path):
+    import yaml
+
+    return yaml.safe_load(path.read_text())["weights"]["W"]
