@@ -459,10 +459,6 @@ def step(
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
     explain_at = None
-    convention = loaded.convention
-    if explain and (not convention.plain or convention.penalised):
-        raise NodeclfError("--explain writes the plain cross-entropy's formulas; it does not write class weights, "
-                           "label smoothing or an L2 penalty: leave those out, or --explain out")
     if explain:
         explain_at = handwork.ExplainAt(
             handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),

@@ -366,9 +366,9 @@ def test_check_names_the_plain_mean_where_the_weighted_mean_is_asked(tmp_path):
     assert "right for the plain mean (1/N) Σ ℓ_i; this problem uses the weighted mean" in out
 
 
-def test_explain_refuses_a_convention_it_cannot_write_rather_than_write_the_plain_formulas():
-    result = run("step", "--explain", "--l2", "0.1", code=2)
-    assert result.output.count("\n") == 1 and "--explain" in result.output
+def test_explain_writes_the_conventions_formulas_not_the_plain_ones():
+    out = run("step", "--explain", "--l2", "0.1", "--label-smoothing", "0.1").stdout
+    assert "ℓ_1 = −Σ_c t_1[c]·ln p_1[c]" in out and "R = λ·Σ W²" in out and "ℓ_1 = −ln p_1[0]" not in out
 
 
 def test_trains_title_names_the_convention():
