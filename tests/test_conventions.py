@@ -518,3 +518,20 @@ def yaml_weights(path):
     import yaml
 
     return yaml.safe_load(path.read_text())["weights"]["W"]
+
+
+def test_the_curves_with_a_penalty_are_l_and_l_plus_r():
+    from nodeclf_cli.render_train import loss_plot_text
+    from nodeclf_cli.train import Epoch
+
+    history = [Epoch(e, 1 / e, 0.5, penalty=0.25 / e) for e in range(1, 6)]
+    text = loss_plot_text(history, 80, color=False)
+    assert "L + R" in text
+    matplotlib = pytest.importorskip("matplotlib")
+    from nodeclf_cli.render_train import loss_figure
+
+    figure = loss_figure(history)
+    loss_axis = figure.axes[0]
+    assert [line.get_label() for line in loss_axis.lines] == ["loss L", "L + R"]
+    assert_allclose(loss_axis.lines[1].get_ydata(), [1.25 / e for e in range(1, 6)])
+    matplotlib.pyplot.close(figure)
