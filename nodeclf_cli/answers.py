@@ -200,6 +200,9 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None, loss: 
         if BY_NAME[name].graph and problem.graph is None:
             raise NodeclfError("the problem has no graph (no edges:), so no " + BY_NAME[name].called,
                                path, answers.key_lines[name], name)
+        if BY_NAME[name].penalised and not problem.convention.has_penalty_term:
+            raise NodeclfError("the problem's loss has no L2 penalty term (loss: l2 with a form other than "
+                               "weight-decay), so no " + BY_NAME[name].called, path, answers.key_lines[name], name)
         rows += _rows(name, value, problem, source, answers.key_lines[name])
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 

@@ -93,6 +93,9 @@ def loss_lines(place: Place, loss_precision: Precision) -> list[str]:
     weights = convention.class_weights
     eps = convention.label_smoothing
     ell = n.sub(n.ell, node)
+    # each result as worked from the operands shown (when carrying, from the rounded ones before it)
+    rows = slice(i, i + 1)
+    worked_ell = float(conv.cross_entropy_from_probabilities(result.probabilities[rows], p.y[rows], convention)[0])
     prob = lambda k: n.sub("p", node) + f"[{n.name(p.classes[k])}]"  # noqa: E731
     lines = []
     if eps:
@@ -115,14 +118,15 @@ def loss_lines(place: Place, loss_precision: Precision) -> list[str]:
             target = a
         terms = [f"{full(A[k])}{n.times}{n.ln} {place.operand(result.probabilities[i, k])}" for k in range(C)]
         lines.append(f"{ell} = {n.minus}{n.sum}_c {target}[c]{n.times}{n.ln} {n.sub('p', node)}[c] = "
-                     f"{n.minus}({' + '.join(terms)}) = {place.shown(result.loss_per_node[i], loss_precision)}")
+                     f"{n.minus}({' + '.join(terms)}) = {place.shown(worked_ell, loss_precision)}")
     else:  # class weights alone
         w = full(weights[true])
         lines.append(f"{ell} = {n.minus}w_{{{n.sub('y', node)}}}{n.times}{n.ln} {prob(true)} = "
                      f"{n.minus}{w}{n.times}{n.ln} {place.operand(result.probabilities[i, true])} = "
-                     f"{place.shown(result.loss_per_node[i], loss_precision)}")
+                     f"{place.shown(worked_ell, loss_precision)}")
     losses = n.terms([place.operand(v, loss=True) for v in result.loss_per_node], place.most)
-    total = place.shown(result.loss, loss_precision)
+    scale = conv.loss_scale(p.y, place.reduction, convention)
+    total = place.shown(scale * float(np.sum(result.loss_per_node)), loss_precision)
     if place.reduction == "sum":
         lines.append(f"L = {n.sum}_i {n.ell}_i = {losses} = {total}")
     elif weights is not None:
@@ -167,18 +171,19 @@ def penalty_group(place: Place, loss_precision: Precision) -> tuple[str, list[st
     squares = [f"{n.num(place.given(x))}{s.squared}" for x in p.W.reshape(-1)]
     sum_W = float((p.W * p.W).sum())
     lines = [f"{n.sum} W{s.squared} = {n.terms(squares, place.most)} = {full(sum_W)}"]
-    total, total_text, of = sum_W, full(sum_W), f"{n.sum} W{s.squared}"
+    total_text, of = full(sum_W), f"{n.sum} W{s.squared}"
     if convention.bias_penalised:
         sum_b = float((p.b * p.b).sum())
         bias_squares = [f"{n.num(place.given(x))}{s.squared}" for x in p.b]
         lines.append(f"{n.sum} b{s.squared} = {n.terms(bias_squares, place.most)} = {full(sum_b)}")
-        total, total_text = sum_W + sum_b, f"({full(sum_W)} + {full(sum_b)})"
+        total_text = f"({full(sum_W)} + {full(sum_b)})"
         of = f"({n.sum} W{s.squared} + {n.sum} b{s.squared})"
     k, k_numbers = _coefficient(place)
-    lines.append(f"R = {k}{n.times}{of} = {k_numbers}{n.times}{total_text} = "
-                 f"{place.shown(result.penalty, loss_precision)}")
+    scale = conv.loss_scale(p.y, place.reduction, convention)
+    R = conv.penalty(p.W, p.b, convention, scale)
+    lines.append(f"R = {k}{n.times}{of} = {k_numbers}{n.times}{total_text} = {place.shown(R, loss_precision)}")
     lines.append(f"L + R = {place.operand(result.loss, loss=True)} + {place.operand(result.penalty, loss=True)} = "
-                 f"{place.shown(result.regularized_loss, loss_precision)}")
+                 f"{place.shown(result.loss + result.penalty, loss_precision)}")
     return heading, lines
 
 
@@ -223,8 +228,9 @@ def gradient_lines(place: Place, precision: Precision) -> list[str]:
         inside = f"{n.sub('s', node)}{n.times}{n.sub('p', node)}{in_class} {n.minus} {n.sub('a', node)}{in_class}"
         numbers = (f"{full(A[i].sum())}{n.times}{place.operand(result.probabilities[i, c])} {n.minus} "
                    f"{full(A[i, c])}")
-    lines = [f"{d_h_i} = ({inside}){divide} = ({numbers}){divide_numbers} = "
-             f"{place.shown(result.grad_logits[i, c], precision)}"]
+    scale = conv.loss_scale(p.y, place.reduction, convention)
+    worked = scale * (A[i].sum() * result.probabilities[i, c] - A[i, c])  # from p as the table before left it
+    lines = [f"{d_h_i} = ({inside}){divide} = ({numbers}){divide_numbers} = {place.shown(worked, precision)}"]
     d_h_n = f"{n.partial}L/{n.partial}{n.sub('h', 'n')}{in_class}"
     z_n = n.sub("z" if p.graph is None else (r"\hat z" if n.latex else "ẑ"), "n")
     residual = [n.num(place.operand(x)) for x in result.grad_logits[:, c]]
@@ -237,24 +243,24 @@ def gradient_lines(place: Place, precision: Precision) -> list[str]:
     if not convention.penalised:
         return lines + [
             f"{n.partial}L/{n.partial}{w_symbol} = {n.sum}_n {d_h_n}{n.times}{z_n}[{j}] = {w_terms} = "
-            f"{place.shown(result.grad_W[c, j], precision)}",
+            f"{place.shown(data_W, precision)}",
             f"{n.partial}L/{n.partial}{b_symbol} = {n.sum}_n {d_h_n} = {b_terms} = "
-            f"{place.shown(result.grad_b[c], precision)}",
+            f"{place.shown(data_b, precision)}",
         ]
     lines.append(f"{n.partial}L/{n.partial}{w_symbol} = {n.sum}_n {d_h_n}{n.times}{z_n}[{j}] = {w_terms} = "
                  f"{n.signed(full(data_W))}")
-    lines += _with_share(place, w_symbol, p.W[c, j], data_W, result.grad_W[c, j], precision)
+    lines += _with_share(place, w_symbol, p.W[c, j], data_W, precision)
     lines.append(f"{n.partial}L/{n.partial}{b_symbol} = {n.sum}_n {d_h_n} = {b_terms} = {n.signed(full(data_b))}")
     if convention.bias_penalised:
-        lines += _with_share(place, b_symbol, p.b[c], data_b, result.grad_b[c], precision)
+        lines += _with_share(place, b_symbol, p.b[c], data_b, precision)
     else:
         lines.append(place.symbols.words("b is not penalised: ") + f"{n.partial}(L + R)/{n.partial}{b_symbol} = "
-                     f"{n.partial}L/{n.partial}{b_symbol} = {place.shown(result.grad_b[c], precision)}")
+                     f"{n.partial}L/{n.partial}{b_symbol} = {place.shown(data_b, precision)}")
     return lines
 
 
-def _with_share(place: Place, symbol: str, value: float, data: float, total: float, precision: Precision) -> list[str]:
-    """The penalty's share of one parameter's gradient, and the gradient with it."""
+def _with_share(place: Place, symbol: str, value: float, data: float, precision: Precision) -> list[str]:
+    """The penalty's share of one parameter's gradient, and the gradient with it (data + share)."""
     n = place.n
     formula, numbers, share = _share(place, value, symbol)
     decay = place.problem.convention.l2_form == "weight-decay"
@@ -263,7 +269,7 @@ def _with_share(place: Place, symbol: str, value: float, data: float, total: flo
         else f"{n.partial}(L + R)/{n.partial}{symbol}"
     share_text = n.signed(full(share))
     first = f"{d_R} = {numbers} = {share_text}" if decay else f"{d_R} = {formula} = {numbers} = {share_text}"
-    return [first, f"{whole} = {n.signed(full(data))} + {n.num(full(share))} = {place.shown(total, precision)}"]
+    return [first, f"{whole} = {n.signed(full(data))} + {n.num(full(share))} = {place.shown(data + share, precision)}"]
 
 
 def update_lines(place: Place) -> list[str]:

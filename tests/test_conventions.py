@@ -535,3 +535,13 @@ def test_the_curves_with_a_penalty_are_l_and_l_plus_r():
     assert [line.get_label() for line in loss_axis.lines] == ["loss L", "L + R"]
     assert_allclose(loss_axis.lines[1].get_ydata(), [1.25 / e for e in range(1, 6)])
     matplotlib.pyplot.close(figure)
+
+
+def test_a_penalty_answered_for_a_loss_without_one_is_one_line(tmp_path):
+    sheet = tmp_path / "a.yaml"
+    sheet.write_text("problem: article\nanswers:\n  loss: 1.1465\n  penalty: 0.1\n")
+    result = run("check", str(sheet), code=2)
+    assert result.stderr == (f"nodeclf: error: {sheet}:4: penalty: the problem's loss has no L2 penalty term "
+                             "(loss: l2 with a form other than weight-decay), so no penalty\n")
+    assert "internal error" not in run("check", str(sheet), "--l2", "0.1", "--l2-form", "weight-decay", code=2).stderr
+    run("check", str(sheet), "--l2", "0.1", code=1)  # under a penalty term it is marked (and wrong)

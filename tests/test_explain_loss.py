@@ -92,7 +92,8 @@ def test_carried_rounding_writes_the_rounded_loss_and_penalty():
     assert penalty[-1] == (f"L + R = {data['loss']:.4f} + {data['penalty']:.4f} = "
                            f"{data['loss'] + data['penalty']:.4f}")
     loss = data["explanation"]["groups"]["Loss (node 1's true class is 0)"]
-    assert loss[0] == "ℓ_1 = −w_{y_1}·ln p_1[0] = −2·ln 0.33 = " + f"{-2 * np.log(0.33):.4f}"
+    ell = -2 * np.log(0.33)  # from p as the softmax's table left it, 0.33
+    assert loss[0] == f"ℓ_1 = −w_{{y_1}}·ln p_1[0] = −2·ln 0.33 = {full(ell)} ≈ {ell:.4f}"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
@@ -111,3 +112,14 @@ def test_latex_with_a_convention_compiles_with_pdflatex(tmp_path, options):
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert "Overfull" not in (tmp_path / "step.log").read_text(errors="replace")
+
+
+def test_carried_rounding_writes_each_sum_as_worked_then_as_rounded():
+    """From the rounded values before it: the gradient with the penalty's share worked out, then rounded."""
+    groups = explained("--carry", "rounded", "--l2", "0.1", "--class-weights", "2,1,1")
+    gradient = groups["Gradient (feature 0 and bias)"]
+    assert gradient[0] == "∂L/∂h_1[0] = (s_1·p_1[0] − a_1[0]) / Σ_i w_{y_i} = (2·0.33 − 2)/7 = −0.191429 ≈ −0.19"
+    with_share = next(line for line in gradient if line.startswith("∂(L + R)/∂w_0[0]"))
+    data, share = with_share.split(" = ")[1].split(" + ")
+    total = float(data.replace("−", "-")) + float(share)
+    assert with_share.endswith(f" = {full(total)} ≈ {total:.2f}".replace("-", "−"))
