@@ -545,3 +545,21 @@ def test_a_penalty_answered_for_a_loss_without_one_is_one_line(tmp_path):
                              "(loss: l2 with a form other than weight-decay), so no penalty\n")
     assert "internal error" not in run("check", str(sheet), "--l2", "0.1", "--l2-form", "weight-decay", code=2).stderr
     run("check", str(sheet), "--l2", "0.1", code=1)  # under a penalty term it is marked (and wrong)
+
+
+def test_the_weighted_mean_with_scikit_learns_penalty_is_its_objective_with_sample_weights():
+    """Class weights as sample weights w_{y_i}: scikit-learn's C Σ_i w_{y_i} ℓ_i + ½‖W‖², divided by C Σ_i w_{y_i},
+    is the weighted mean plus ‖W‖²/(2C Σ_i w_{y_i})."""
+    linear_loss = pytest.importorskip("sklearn.linear_model._linear_loss")
+    from sklearn._loss.loss import HalfMultinomialLoss
+
+    Z, y, W, b = random_problem(7)
+    C, weights = 0.8, (2.0, 0.5, 1.5)
+    convention = LossConvention(class_weights=weights, l2=C, l2_form="sklearn")
+    result = core.gradient_step(Z, y, W, b, 0.1, convention=convention)
+    sample_weight = np.asarray(weights)[y]
+    model = linear_loss.LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=3), fit_intercept=True)
+    objective, gradient = model.loss_gradient(np.hstack([W, b[:, None]]), Z, y.astype(float), sample_weight,
+                                              l2_reg_strength=1 / (C * sample_weight.sum()))
+    assert_allclose(result.regularized_loss, objective, rtol=1e-12)
+    assert_allclose(np.hstack([result.grad_W, result.grad_b[:, None]]), gradient, rtol=1e-10, atol=1e-12)
