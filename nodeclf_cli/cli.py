@@ -266,6 +266,15 @@ def _loss_options(class_weights: str | None, label_smoothing: float | None, l2: 
             "l2_form": None if l2_form is None else l2_form.value, "l2_bias": l2_bias}
 
 
+def _note_without_penalty(l2_form: L2Form | None, l2_bias: bool | None, convention: Any) -> None:
+    """A note where --l2-form or --l2-bias is given for a loss without a penalty (no --l2, no loss: l2)."""
+    if (l2_form is not None or l2_bias is not None) and not convention.penalised:
+        named = [name for name, value in (("--l2-form", l2_form), ("--l2-bias", l2_bias)) if value is not None]
+        verb = "shape" if len(named) > 1 else "shapes"
+        _say(f"nodeclf: note: {' and '.join(named)} {verb} an L2 penalty, and there is none: add --l2 λ "
+             "(C for the sklearn form)")
+
+
 ReductionOpt = typer.Option(
     Reduction.mean, "--reduction", help="Loss over nodes: mean (1/N Σ) or sum (Σ)."
 )
@@ -458,6 +467,7 @@ def step(
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
+    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     explain_at = None
     if explain:
         explain_at = handwork.ExplainAt(
@@ -788,6 +798,7 @@ def generate(
         )
     convention = load_loss(None, "command line", None, tuple(range(classes)),
                            _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
+    _note_without_penalty(l2_form, l2_bias, convention)
     if convention != PLAIN and (moodle is not None or gift is not None):
         raise typer.BadParameter("--moodle and --gift write the plain loss's questions: leave out the loss options")
     if students is not None or out_dir is not None or id_column is not None:
@@ -959,6 +970,7 @@ def train(
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     _refuse_double_decay(optimizer, weight_decay, loaded.convention)
+    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)

@@ -563,3 +563,11 @@ def test_the_weighted_mean_with_scikit_learns_penalty_is_its_objective_with_samp
                                               l2_reg_strength=1 / (C * sample_weight.sum()))
     assert_allclose(result.regularized_loss, objective, rtol=1e-12)
     assert_allclose(np.hstack([result.grad_W, result.grad_b[:, None]]), gradient, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("command", [["step"], ["generate"], ["train", "--epochs", "1", "--quiet", "--no-plot"]])
+def test_a_penalty_form_without_a_penalty_is_noted(command):
+    result = run(*command, "--l2-form", "half", "--no-l2-bias")
+    assert ("nodeclf: note: --l2-form and --l2-bias shape an L2 penalty, and there is none: add --l2 λ "
+            "(C for the sklearn form)\n") in result.stderr
+    assert "note" not in run(*command, "--l2", "0.1", "--l2-form", "half").stderr
