@@ -155,12 +155,14 @@ class AnswerSheet:
     student: str | None = None  # the sheet's student:, when it names one
 
 
-def load_answers(path: Path, problems: dict[Path, Problem] | None = None, optimizer: dict | None = None) -> AnswerSheet:
+def load_answers(
+    path: Path, problems: dict[Path, Problem] | None = None, loss: dict | None = None, optimizer: dict | None = None
+) -> AnswerSheet:
     """The problem an answers file refers to, the rows of answers it gives and the
     precision required; ``path`` may also name bundled answers (see :func:`find_answers`).
     ``problems`` caches the problem files loaded, by resolved path, for a class's sheets;
-    ``optimizer``: the optimiser's options, overriding the problem's key (see
-    :func:`problem.load_optimiser`)."""
+    ``loss`` (the loss options, as :func:`problem.load_loss` takes them) overrides the problem's ``loss:``;
+    ``optimizer``: the optimiser's options, overriding the problem's key (see :func:`problem.load_optimiser`)."""
     path = find_answers(path)
     data = load_yaml_or_name(path, f"the bundled answers: {', '.join(ANSWER_EXAMPLES)}", _AnswerLoader)
     source = str(path)
@@ -168,15 +170,16 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None, optimi
     spec = data.get("problem")
     needs = ("weights", "learning_rate")  # to be checked against; check has no --weights or --lr to give them
     if spec is None:
-        problem = load_problem(bundled_example(), require=needs, options=False, optimizer=optimizer)
+        problem = load_problem(bundled_example(), require=needs, options=False, loss=loss, optimizer=optimizer)
     elif isinstance(spec, Mapping):
-        problem = problem_from_data(spec, source, path.parent, require=needs, options=False, optimizer=optimizer)
+        problem = problem_from_data(spec, source, path.parent, require=needs, options=False, loss=loss,
+                                    optimizer=optimizer)
     elif isinstance(spec, str):
         problem_path = find_problem(Path(spec), path.parent)
         if problems is None:
-            problem = load_problem(problem_path, require=needs, options=False, optimizer=optimizer)
+            problem = load_problem(problem_path, require=needs, options=False, loss=loss, optimizer=optimizer)
         else:
-            problem = _cached_problem(problem_path, problems, needs)
+            problem = _cached_problem(problem_path, problems, needs, loss)
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
@@ -205,13 +208,16 @@ def load_answers(path: Path, problems: dict[Path, Problem] | None = None, optimi
         if optimisers is not None and problem.optimiser_name not in optimisers:
             raise NodeclfError(f"the problem's optimizer is {problem.optimiser_name}, which has no {name} "
                                f"(it is {' or '.join(optimisers)}'s)", path, answers.key_lines[name], name)
+        if BY_NAME[name].penalised and not problem.convention.has_penalty_term:
+            raise NodeclfError("the problem's loss has no L2 penalty term (loss: l2 with a form other than "
+                               "weight-decay), so no " + BY_NAME[name].called, path, answers.key_lines[name], name)
         rows += _rows(name, value, problem, source, answers.key_lines[name])
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 
 
-def _cached_problem(path: Path, problems: dict[Path, Problem], needs: tuple[str, ...]) -> Problem:
+def _cached_problem(path: Path, problems: dict[Path, Problem], needs: tuple[str, ...], loss: dict | None) -> Problem:
     """The problem file ``path``, loaded once for all the sheets that name it."""
     key = path.resolve()
     if key not in problems:
-        problems[key] = load_problem(path, require=needs, options=False)
+        problems[key] = load_problem(path, require=needs, options=False, loss=loss)
     return problems[key]

@@ -251,8 +251,8 @@ LabelSmoothingOpt = typer.Option(
 )
 L2Opt = typer.Option(None, "--l2", help="λ of the L2 penalty (C for --l2-form sklearn) [default: none].")
 L2FormOpt = typer.Option(
-    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN) (LogisticRegression(C)), "
-    "weight-decay λθ added to the gradient (PyTorch) [default: sum]."
+    None, "--l2-form", help="sum λΣW² (CS231n), half ½λΣW² (CS231n), sklearn ΣW²/(2CN), ΣW²/(2C) for the sum "
+    "(LogisticRegression(C)), weight-decay λθ added to the gradient (PyTorch) [default: sum]."
 )
 L2BiasOpt = typer.Option(
     None, "--l2-bias/--no-l2-bias", help="Penalise b too, or not [default: only weight-decay does]."
@@ -264,6 +264,15 @@ def _loss_options(class_weights: str | None, label_smoothing: float | None, l2: 
     """The loss convention given as options (the problem's loss: gives the rest)."""
     return {"class_weights": class_weights, "label_smoothing": label_smoothing, "l2": l2,
             "l2_form": None if l2_form is None else l2_form.value, "l2_bias": l2_bias}
+
+
+def _note_without_penalty(l2_form: L2Form | None, l2_bias: bool | None, convention: Any) -> None:
+    """A note where --l2-form or --l2-bias is given for a loss without a penalty (no --l2, no loss: l2)."""
+    if (l2_form is not None or l2_bias is not None) and not convention.penalised:
+        named = [name for name, value in (("--l2-form", l2_form), ("--l2-bias", l2_bias)) if value is not None]
+        verb = "shape" if len(named) > 1 else "shapes"
+        _say(f"nodeclf: note: {' and '.join(named)} {verb} an L2 penalty, and there is none: add --l2 λ "
+             "(C for the sklearn form)")
 
 
 ReductionOpt = typer.Option(
@@ -483,11 +492,8 @@ def step(
     )
     if loaded.split is not None:
         print("nodeclf: note: the labels' split column is ignored: step works on every node", file=sys.stderr)
+    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     explain_at = None
-    convention = loaded.convention
-    if explain and (not convention.plain or convention.penalised):
-        raise NodeclfError("--explain writes the plain cross-entropy's formulas; it does not write class weights, "
-                           "label smoothing or an L2 penalty: leave those out, or --explain out")
     if explain:
         explain_at = handwork.ExplainAt(
             handwork.find_node(loaded, node), handwork.find_class(loaded, class_name),
@@ -655,6 +661,11 @@ def check(
         "Several files, or folders of them, mark a class.", show_default=False,
     ),
     reduction: Reduction = ReductionOpt,
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     output_format: TableOrJson = typer.Option(TableOrJson.table, "--format", help="table or json."),
     manifest: Optional[Path] = typer.Option(
         None, "--manifest", help="The class's manifest (from generate --students): each sheet must answer its "
@@ -687,15 +698,17 @@ def check(
     class: when any sheet was bad input, the rest still marked).
 
     Example: nodeclf check article   (the article's own answers, mistakes and all);
-    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv
+    a class: nodeclf check sheets/ --manifest hw/manifest.csv --gradebook grades.csv;
+    under a convention: nodeclf check sheet.yaml --l2 0.01 --l2-form half
     """
     class_options = (manifest, marks, gradebook, feedback)
     optimiser = _optimiser_options(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay, state)
+    loss = _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
         if any(value is not None for value in optimiser.values()):
             raise typer.BadParameter("the optimiser's options apply to one sheet; for a class, give each problem "
                                      "its optimizer: key")
-        status = _check_class(answers, reduction.value, output_format, *class_options, force)
+        status = _check_class(answers, reduction.value, output_format, *class_options, force, loss)
         if status:
             raise typer.Exit(status)
         return
@@ -703,7 +716,7 @@ def check(
     from .answers import load_answers
     from .grading import Grader
 
-    sheet = load_answers(answers[0], optimizer=optimiser)
+    sheet = load_answers(answers[0], loss=loss, optimizer=optimiser)
     grader = Grader(sheet.problem, sheet.rows, reduction.value, sheet.requirement)
     grade = grader.grade()
     if output_format is TableOrJson.json:
@@ -717,7 +730,7 @@ def check(
 
 def _check_class(
     sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
-    gradebook: Path | None, feedback: Path | None, force: bool,
+    gradebook: Path | None, feedback: Path | None, force: bool, loss: dict | None = None,
 ) -> int:
     """check SHEETS...: mark the class, write the gradebook and pages, show the
     tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
@@ -735,7 +748,7 @@ def _check_class(
 
         check_outputs(force, ("--gradebook", gradebook), inputs=inputs)
     scheme = load_scheme(marks) if marks is not None else Scheme()
-    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme)
+    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme, loss)
     _write_class_files(marked, gradebook, feedback, force, inputs)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)))
@@ -782,6 +795,11 @@ def generate(
     edges: Optional[int] = typer.Option(
         None, "--edges", min=0, help="Also a connected random graph of this many edges (GCN's Â, one hop)."
     ),
+    class_weights: Optional[str] = ClassWeightsOpt,
+    label_smoothing: Optional[float] = LabelSmoothingOpt,
+    l2: Optional[float] = L2Opt,
+    l2_form: Optional[L2Form] = L2FormOpt,
+    l2_bias: Optional[bool] = L2BiasOpt,
     output: Optional[Path] = typer.Option(
         None, "--output", "-o", parser=_file_name, help="Write the problem here [default: stdout]."
     ),
@@ -819,7 +837,9 @@ def generate(
     a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
     """
     from . import generate as gen
+    from .conventions import PLAIN
     from .output import check_outputs, publish
+    from .problem import load_loss
 
     if edges is not None and not nodes - 1 <= edges <= nodes * (nodes - 1) // 2:
         raise typer.BadParameter(
@@ -827,13 +847,18 @@ def generate(
             f"not {edges}"
         )
     optimiser = _generated_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
+    convention = load_loss(None, "command line", None, tuple(range(classes)),
+                           _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
+    _note_without_penalty(l2_form, l2_bias, convention)
+    if convention != PLAIN and (moodle is not None or gift is not None):
+        raise typer.BadParameter("--moodle and --gift write the plain loss's questions: leave out the loss options")
     if students is not None or out_dir is not None or id_column is not None:
         if optimiser is not None:
             raise typer.BadParameter("--optimizer makes one problem: leave out --students")
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force,
-                        (nodes, dim, classes, seed, decimals, edges))
+                        (nodes, dim, classes, seed, decimals, edges), convention)
         return
 
     _check_quiz_suffixes(moodle, gift)
@@ -845,8 +870,8 @@ def generate(
             if path.suffix.lower() not in ("", ".yaml", ".yml"):
                 raise NodeclfError(f"{option} writes YAML: name the file .yaml or .yml", path)
     text = gen.problem_yaml(gen.with_optimiser(gen.generate(nodes, dim, classes, seed, decimals, edges), optimiser),
-                            gen.command_line(nodes, dim, classes, seed, decimals, edges)
-                            + gen.optimiser_options(optimiser))
+                            gen.command_line(nodes, dim, classes, seed, decimals, edges, convention)
+                            + gen.optimiser_options(optimiser), convention)
     problem_file = _emit(text, target)  # first: the key refers to where it went
     if key_target is not None:
         if target is not None and target.kind != "file":
@@ -878,10 +903,10 @@ def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
 
 def _generate_class(
     students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
-    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None],
+    answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None], convention: Any,
 ) -> None:
     """generate --students: every student's problem and key, and the manifest
-    (``settings``: nodes, dim, classes, course seed, decimals, edges)."""
+    (``settings``: nodes, dim, classes, course seed, decimals, edges; ``convention``: the loss's)."""
     from .files import write_files
     from .generate import class_set
     from .roster import read_roster
@@ -892,7 +917,8 @@ def _generate_class(
         raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
     roster = read_roster(students, id_column)
     nodes, dim, classes, course_seed, decimals, edges = settings
-    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges), force, (students,))
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges, convention), force,
+                (students,))
     print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
           f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 
@@ -1009,6 +1035,8 @@ def train(
         allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
+    _refuse_double_decay(optimizer, weight_decay, loaded.convention)
+    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     W0, b0 = _initial_weights(loaded, init, seed)
     check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)
@@ -1177,6 +1205,15 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
         raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
 
 
+def _refuse_double_decay(optimizer: Optimizer, weight_decay: float, convention: Any) -> None:
+    """--weight-decay with sgd or adam adds λθ to g, as the loss convention's weight-decay form does: both would
+    decay twice. (With adamw, --weight-decay is the decoupled decay, apart from g: the two differ.)"""
+    if weight_decay and optimizer is not Optimizer.adamw and convention.penalised \
+            and convention.l2_form == "weight-decay":
+        raise NodeclfError(f"with --optimizer {optimizer.value}, --weight-decay and the loss's l2_form weight-decay "
+                           "both add λθ to the gradient, so θ would decay twice: give one of them", "--weight-decay")
+
+
 def _adam_settings(
     optimizer: Optimizer, momentum: float, beta1: float | None, beta2: float | None, eps: float | None
 ) -> dict[str, float]:
@@ -1283,7 +1320,7 @@ def _optimiser_extras(settings: Any) -> str:
     from .conventions import describe
 
     s = settings
-    convention = describe(s.convention)
+    convention = describe(s.convention, s.reduction)
     adam = f", {s.optimizer} (β1 {s.beta1:g}, β2 {s.beta2:g}, ε {s.eps:g})" if s.optimizer != "sgd" else ""
     return adam + (f", momentum {s.momentum}" if s.momentum else "") + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""

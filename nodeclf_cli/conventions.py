@@ -20,6 +20,11 @@ L2 penalties (``l2_form``), R added to L, ∂R/∂θ added to the gradient::
 
 The bias is penalised the same way where ``l2_bias`` says so; by default only
 weight-decay penalises it (PyTorch decays every parameter; the others leave b alone).
+
+scikit-learn minimises C Σ_i ℓ_i + ½‖W‖²; divided by C it is Σ_i ℓ_i + ‖W‖²/(2C), the
+summed loss's R (scale 1); divided by C N it is the mean loss plus ‖W‖²/(2CN) (scale
+1/N), and with class weights (sample weights w_{y_i}) by C Σ_i w_{y_i}: R = scale ‖W‖²/(2C)
+in each case, the same optimum as ``LogisticRegression(C=C)``.
 """
 
 from __future__ import annotations
@@ -160,39 +165,51 @@ def penalty_gradients(
     return factor * W, (factor * b if convention.bias_penalised else np.zeros_like(b))
 
 
-def penalty_formula(convention: LossConvention) -> str:
-    """R's formula as text, e.g. ``R = ½λ Σ W²  (λ = 0.1)``."""
+def sklearn_denominator(convention: LossConvention, reduction: str = "mean") -> str:
+    """The sklearn form's denominator as text: ``2C`` (sum), ``2CN`` (mean), ``2C Σw_{y_i}`` (weighted mean)."""
+    if reduction == "sum":
+        return "2C"
+    return "2C Σw_{y_i}" if convention.class_weights is not None else "2CN"
+
+
+def penalty_formula(convention: LossConvention, reduction: str = "mean") -> str:
+    """R's formula as text, e.g. ``R = ½λ Σ W²  (λ = 0.1)``; scikit-learn's reads
+    ``R = Σ W² / (2C N)`` for the mean loss and ``R = Σ W² / (2C)`` for the sum."""
     lam = convention.l2
     squares = "(Σ W² + Σ b²)" if convention.bias_penalised else "Σ W²"
     written = {
         "sum": f"R = λ {squares}  (λ = {lam:g})",
         "half": f"R = ½λ {squares}  (λ = {lam:g})",
-        "sklearn": f"R = {squares} / (2 C N)  (C = {lam:g})",
+        "sklearn": f"R = {squares} / ({sklearn_denominator(convention, reduction)})  (C = {lam:g})",
         "weight-decay": f"no loss term; λθ added to the gradient  (λ = {lam:g})",
     }
     return written[convention.l2_form]
 
 
-def share_terms(convention: LossConvention) -> str:
-    """The penalty's share of the gradients as text: ``2λ W`` or ``λ W, λ b``."""
-    share = {"sum": "2λ", "half": "λ", "sklearn": "1/(C N) ·", "weight-decay": "λ"}[convention.l2_form]
+def share_terms(convention: LossConvention, reduction: str = "mean") -> str:
+    """The penalty's share of the gradients as text: ``2λ W`` or ``λ W, λ b``
+    (scikit-learn's ``1/(C N) · W``, ``1/C · W`` for the summed loss)."""
+    sklearn = "1/C ·" if reduction == "sum" else f"1/({sklearn_denominator(convention, reduction)[1:]}) ·"
+    share = {"sum": "2λ", "half": "λ", "sklearn": sklearn, "weight-decay": "λ"}[convention.l2_form]
     return ",  ".join([f"{share} W"] + ([f"{share} b"] if convention.bias_penalised else []))
 
 
-def share_formula(convention: LossConvention) -> str:
+def share_formula(convention: LossConvention, reduction: str = "mean") -> str:
     """A note saying the penalty's share, e.g. ``penalty's share added to the gradients: λ W``."""
-    return "penalty's share added to the gradients: " + share_terms(convention)
+    return "penalty's share added to the gradients: " + share_terms(convention, reduction)
 
 
-def penalty_name(convention: LossConvention) -> str:
-    """A penalty's convention in a few symbols: ``½λΣW²``, ``λΣ(W² + b²)``, ``ΣW²/(2CN)``, ``weight decay λθ``."""
+def penalty_name(convention: LossConvention, reduction: str = "mean") -> str:
+    """A penalty's convention in a few symbols: ``½λΣW²``, ``λΣ(W² + b²)``, ``ΣW²/(2CN)``
+    (``ΣW²/(2C)`` for the summed loss), ``weight decay λθ``."""
     squares = "(W² + b²)" if convention.bias_penalised else "W²"
     if convention.l2_form == "weight-decay":
         return "weight decay λθ" + (" on W and b" if convention.bias_penalised else " on W only")
-    return {"sum": f"λΣ{squares}", "half": f"½λΣ{squares}", "sklearn": f"Σ{squares}/(2CN)"}[convention.l2_form]
+    sklearn = f"Σ{squares}/({sklearn_denominator(convention, reduction).replace(' ', '')})"
+    return {"sum": f"λΣ{squares}", "half": f"½λΣ{squares}", "sklearn": sklearn}[convention.l2_form]
 
 
-def describe(convention: LossConvention) -> str:
+def describe(convention: LossConvention, reduction: str = "mean") -> str:
     """The convention in a few words (empty for the plain loss):
     ``class weights (6, 4), label smoothing 0.1, L2 ½λΣW² (λ 0.01)``."""
     parts = []
@@ -202,5 +219,5 @@ def describe(convention: LossConvention) -> str:
         parts.append(f"label smoothing {convention.label_smoothing:g}")
     if convention.penalised:
         number = "C" if convention.l2_form == "sklearn" else "λ"
-        parts.append(f"L2 {penalty_name(convention)} ({number} {convention.l2:g})")
+        parts.append(f"L2 {penalty_name(convention, reduction)} ({number} {convention.l2:g})")
     return ", ".join(parts)

@@ -69,6 +69,11 @@ _SYMBOLS = [
     ("m̂", r"\hat{m}"),  # the optimisers' symbols
     ("v̂", r"\hat{v}"),
     ("Δ", r"\Delta "),
+    ("ε", r"\varepsilon "),  # the loss conventions' symbols
+    ("λ", r"\lambda "),
+    ("θ", r"\theta "),
+    ("½", r"\tfrac{1}{2}"),
+    ("²", "^2"),
     ("≠", r"\neq "),
     ("⁽", "^{("),
     ("⁾", ")}"),
@@ -200,6 +205,7 @@ def to_latex(title: str, sections: list[Section], explanation: Explanation | Non
             r"\setlength{\parindent}{0pt}",
             r"\setlength{\parskip}{0.4em}",
             r"\setlength{\tabcolsep}{4pt}",
+            r"\setlength{\emergencystretch}{3em}",  # a long formula breaks at an = or + rather than overrun
             r"\begin{document}",
             rf"\section*{{{latex_escape(title)}}}",
             *body,

@@ -1,8 +1,10 @@
 """Practice problems with "nice" numbers, and their answer keys in the check format.
 
 A problem states the precision its answers must be written at (``precision:``); its
-key writes every quantity of the registry at that precision. With an optimiser (``optimizer:``,
-from ``generate --optimizer``), the key holds its state and update too.
+key writes every quantity of the registry at that precision. A loss convention
+(:mod:`conventions`: class weights, label smoothing, an L2 penalty) is written as the
+problem's ``loss:`` key, and the key then holds the penalty and the regularised loss. With an
+optimiser (``optimizer:``, from ``generate --optimizer``), the key holds its state and update too.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .conventions import L2_FORMS, PLAIN, LossConvention, describe
 from .core import StepResult, gradient_step
 from .optimstep import OptimiserSettings
 from .problem import problem_from_data
 from .quantities import present
 from .roster import Assignment, Roster, file_stems, manifest_csv, student_seed
 from .rounding import LOSS_EXTRA_DIGITS, Requirement, round_value
-from .sources import parse_yaml
+from .sources import parse_yaml, yaml_scalar
 
 LEARNING_RATES = (0.1, 0.2, 0.5)
 
@@ -72,8 +75,26 @@ def _flow(items: list[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
 
-def problem_yaml(problem: dict, command: str) -> str:
-    """The problem file's text, commented as ``data/example.yaml`` is."""
+def loss_line(convention: LossConvention) -> list[str]:
+    """The ``loss:`` key of a convention, with a comment saying it in words ([] for the plain loss)."""
+    settings = convention.as_dict()
+    if not settings:
+        return []
+
+    def text(value: object) -> str:  # a number as it reads back (2, not 2.0), a form's name, a list of numbers
+        if isinstance(value, list):
+            return _flow([text(v) for v in value])
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value) if value in L2_FORMS else yaml_scalar(value)
+
+    written = ", ".join(f"{key}: {text(value)}" for key, value in settings.items())
+    return [f"# The loss's convention: {describe(convention)}", f"loss: {{{written}}}"]
+
+
+def problem_yaml(problem: dict, command: str, convention: LossConvention = PLAIN) -> str:
+    """The problem file's text, commented as ``data/example.yaml`` is; with the
+    ``loss:`` key of ``convention`` where it is not the plain loss."""
     lines = [
         f"# A practice problem made by: {command}",
         "# Work one gradient step by hand, then check it with: nodeclf check ANSWERS.yaml",
@@ -88,6 +109,7 @@ def problem_yaml(problem: dict, command: str) -> str:
         f"learning_rate: {problem['learning_rate']}",
         *(["# The graph: Ẑ = D̃^-1/2 (A + I) D̃^-1/2 Z feeds the layer (one hop, GCN's normalisation)",
            "edges: [" + ", ".join(f"[{i}, {j}]" for i, j in problem["edges"]) + "]"] if "edges" in problem else []),
+        *loss_line(convention),
         *optimiser_lines(problem.get("optimizer")),
         "# Answers are marked at this precision (a number written coarser is noted):",
         "precision: {" + ", ".join(f"{k}: {v}" for k, v in problem["precision"].items()) + "}",
@@ -183,20 +205,33 @@ def answer_key(problem_text: str, problem_path: Path | None, key_path: Path) -> 
                         problem.convention.has_penalty_term, problem.optimiser_name)
 
 
-def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int, edges: int | None = None) -> str:
+def command_line(nodes: int, dim: int, classes: int, seed: int, decimals: int, edges: int | None = None,
+                 convention: LossConvention = PLAIN) -> str:
     """The ``nodeclf generate`` command that makes this problem again on its own."""
     graph = f" --edges {edges}" if edges is not None else ""
     return (f"nodeclf generate --nodes {nodes} --dim {dim} --classes {classes} --seed {seed} "
-            f"--decimals {decimals}{graph}")
+            f"--decimals {decimals}{graph}{loss_options(convention)}")
+
+
+def loss_options(convention: LossConvention) -> str:
+    """The options that give ``convention``: `` --class-weights 2,1,1 --l2 0.01 --l2-form half --no-l2-bias``."""
+    c = convention
+    number = lambda x: str(int(x)) if float(x).is_integer() else repr(float(x))  # noqa: E731
+    weights = "" if c.class_weights is None else " --class-weights " + ",".join(map(number, c.class_weights))
+    smoothing = f" --label-smoothing {number(c.label_smoothing)}" if c.label_smoothing else ""
+    l2 = (f" --l2 {number(c.l2)} --l2-form {c.l2_form} --{'' if c.bias_penalised else 'no-'}l2-bias"
+          if c.penalised else "")
+    return weights + smoothing + l2
 
 
 def class_set(
     roster: Roster, course_seed: int, out_dir: Path, nodes: int, dim: int, classes: int, decimals: int,
-    edges: int | None = None,
+    edges: int | None = None, convention: LossConvention = PLAIN,
 ) -> list[tuple[Path, str]]:
     """A class's files: for each student of ``roster``, a problem made from their own
     seed (:func:`roster.student_seed`) at ``out_dir/problems/STUDENT.yaml`` and its key
-    at ``out_dir/keys/STUDENT.yaml``; then ``out_dir/manifest.csv`` listing them."""
+    at ``out_dir/keys/STUDENT.yaml``; then ``out_dir/manifest.csv`` listing them. Each
+    problem has the loss's ``convention``."""
     stems = file_stems(roster)
     files: list[tuple[Path, str]] = []
     assignments = []
@@ -205,7 +240,7 @@ def class_set(
         problem_path = out_dir / "problems" / f"{stems[student]}.yaml"
         key_path = out_dir / "keys" / f"{stems[student]}.yaml"
         text = problem_yaml(generate(nodes, dim, classes, seed, decimals, edges),
-                            command_line(nodes, dim, classes, seed, decimals, edges))
+                            command_line(nodes, dim, classes, seed, decimals, edges, convention), convention)
         text = text.replace("\n", f"\n# For {roster.id_column} {' '.join(student.split())}\n", 1)
         files += [(problem_path, text), (key_path, answer_key(text, problem_path, key_path))]
         assignments.append(Assignment(student, seed, problem_path.resolve(), key_path.resolve()))

@@ -249,6 +249,19 @@ def explain(
         (f"Propagation (node {node_id}, feature {j})",
          _propagation_lines(problem, result, i, j, operand, precision, n, most, carried))
     ]
+    penalty: list[tuple[str, list[str]]] = []
+    convention = problem.convention
+    if not convention.plain or convention.penalised:  # the convention's loss, penalty and gradients
+        from . import explain_loss
+
+        place = explain_loss.Place(problem, result, i, c, j, reduction, n, operand, given,
+                                   lambda x, shown_at: _result(x, shown_at, n), z_text, Z, most)
+        if not convention.plain:
+            loss = explain_loss.loss_lines(place, loss_precision)
+        gradient = explain_loss.gradient_lines(place, precision)
+        if convention.penalised:
+            penalty = [explain_loss.penalty_group(place, loss_precision)]
+            update += explain_loss.update_lines(place)
     return Explanation(
         f"Worked by hand for node {node_id} and class {name}",
         [
@@ -256,6 +269,7 @@ def explain(
             ("Logit", logit),
             ("Softmax", softmax),
             (f"Loss (node {node_id}'s true class is {problem.classes[true]})", loss),
+            *penalty,
             (f"Gradient (feature {j} and bias)", gradient),
             ("Update", update),
         ],

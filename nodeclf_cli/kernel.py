@@ -25,7 +25,8 @@ an epoch over big data spends its time in these few passes:
 
 With class weights or label smoothing (:mod:`conventions`), a chunk takes
 :func:`chunk_weighted`: the same layout, in natural logarithms, with the weighted
-targets A^T (C, n) in place of the one-hot entries.
+targets A^T (C, n) in place of the one-hot entries. An L2 penalty's R depends on W
+and b alone, not on the nodes: :func:`penalty` works it out once an epoch.
 """
 
 from __future__ import annotations
@@ -222,3 +223,19 @@ def chunk_weighted(
     if trains is not None:
         grad_H_T *= trains
     return ChunkResult(loss, top == y, grad_H_T @ Z, grad_H_T @ np.ones(len(y), grad_H_T.dtype))
+
+
+def penalty(W: np.ndarray, b: np.ndarray, convention: conv.LossConvention, scale: float) -> float:
+    """:func:`conventions.penalty` without a temporary array: R = k (w · w + b · b where b is
+    penalised), two dot products over W and b accumulated in float64 (W may be float32).
+
+    W (C, d), b (C,) -> R (0 where the convention has no penalty term).
+    """
+    if not convention.has_penalty_term:
+        return 0.0
+    w = W.reshape(-1).astype(np.float64, copy=False)
+    total = float(np.dot(w, w))
+    if convention.bias_penalised:
+        bias = b.astype(np.float64, copy=False)
+        total += float(np.dot(bias, bias))
+    return conv.penalty_coefficient(convention, scale) * total

@@ -67,12 +67,17 @@ class Context:
 
     @property
     def scale(self) -> float:
-        return loss_scale(len(self.problem.y), self.reduction)
+        """The problem's scale in L = scale Σ_i ℓ_i: 1/N, 1/Σ_i w_{y_i} with class weights, 1 for a sum."""
+        return conv.loss_scale(self.problem.y, self.reduction, self.problem.convention)
 
     @property
     def other_scale(self) -> float:
-        """The scale of the other reduction (1 for a mean, 1/N for a sum)."""
-        return 1.0 if self.reduction == "mean" else 1.0 / len(self.problem.y)
+        """The scale of the other reduction (1 for a mean; for a sum, the mean's 1/N or 1/Σ_i w_{y_i})."""
+        return 1.0 if self.reduction == "mean" else conv.loss_scale(self.problem.y, "mean", self.problem.convention)
+
+    def grad_at_logits(self, probabilities: np.ndarray, scale: float) -> np.ndarray:
+        """∂L/∂H under the problem's convention at ``scale``: scale (P − Y), or scale (s_i p_i − a_i)."""
+        return conv.grad_logits(probabilities, self.problem.y, scale, self.problem.convention)
 
     @property
     def one_hot(self) -> np.ndarray:
@@ -134,14 +139,17 @@ class Mistake:
 def _mean_words(context: Context) -> str:
     """A sum where the mean is asked, or the reverse."""
     if context.reduction == "mean":
-        return "a sum instead of the mean (the 1/N is missing)"
+        weighted = context.problem.convention.class_weights is not None
+        return f"a sum instead of the mean (the {'1/Σ w_{y_i}' if weighted else '1/N'} is missing)"
     return "the mean instead of the sum"
 
 
 def _logs(base: float) -> Callable[[Context, World], np.ndarray]:
+    """ℓ_i in another base: −Σ_c a_i[c] log p_i[c] (−log p_i[y_i] for the plain loss)."""
     def per_node(context: Context, world: World) -> np.ndarray:
+        P, y, convention = world["probabilities"], context.problem.y, context.problem.convention
         with np.errstate(divide="ignore", invalid="ignore"):
-            return -np.log(context.true_probabilities(world)) / np.log(base)
+            return conv.cross_entropy_from_probabilities(P, y, convention)[:, None] / np.log(base)
 
     return per_node
 
@@ -183,7 +191,7 @@ def _gradient_mistakes(name: str) -> list[Mistake]:
         Mistake("sign", name, "the sign flipped (Y − P instead of P − Y)", flipped_from,
                 lambda c, w: -c.gradient(name, w["grad_logits"], w)),
         Mistake("missing_mean", name, _mean_words, "probabilities",
-                lambda c, w: c.gradient(name, c.other_scale * (w["probabilities"] - c.one_hot), w)),
+                lambda c, w: c.gradient(name, c.grad_at_logits(w["probabilities"], c.other_scale), w)),
         Mistake("p_minus_one", name, minus_one[0], "probabilities",
                 lambda c, w: c.gradient(name, c.scale * (w["probabilities"] - 1.0), w)),
         Mistake("p_minus_one", name, minus_one[1], "probabilities",
@@ -329,7 +337,8 @@ def _convention_mistakes() -> list[Mistake]:
     def says(other_of: Callable) -> Callable[[Context], str]:
         def words(c: Context) -> str:
             theirs, ours = other_of(c.problem.convention), c.problem.convention
-            return f"right for {conv.penalty_name(theirs)}; this problem uses {conv.penalty_name(ours)}"
+            return (f"right for {conv.penalty_name(theirs, c.reduction)}; "
+                    f"this problem uses {conv.penalty_name(ours, c.reduction)}")
         return words
 
     found: list[Mistake] = []

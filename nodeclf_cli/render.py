@@ -284,7 +284,7 @@ def step_sections(
     loss.add_notes(left_out, f"{loss.total[0]} = {loss.total[1]}  (N = {n})", *render_loss.convention_notes(convention))
     sections.append(loss.add_notes(cells.footnote(), loss_cells.footnote()))
     if convention.penalised:
-        sections.append(penalty_section(convention, result, loss_precision))
+        sections.append(penalty_section(convention, result, loss_precision, reduction))
 
     text, latex = _heading("grad_logits", reduction=reduction)
     if not convention.plain:
@@ -297,7 +297,7 @@ def step_sections(
     )
     text, latex = _heading("grad_W", "grad_b", title="Gradients", graph=on_graph)
     if convention.penalised:
-        text, latex = f"{text},  plus the penalty's share {share_terms(convention)}", None
+        text, latex = f"{text},  plus the penalty's share {share_terms(convention, reduction)}", None
     gradients = per_class_section(text, problem, result.grad_W, result.grad_b, _class_symbols("grad_W", "grad_b"),
                                   Cells(precision), latex)
     sections.append(gradients)
@@ -313,11 +313,11 @@ def step_sections(
 MATRIX_NODES = 12  # Â is shown as a matrix up to this many nodes, else its non-zeros row by row
 
 
-def penalty_section(convention: Any, result: StepResult, loss_precision: Precision) -> Section:
+def penalty_section(convention: Any, result: StepResult, loss_precision: Precision, reduction: str = "mean") -> Section:
     """The L2 penalty: the data loss, the penalty and their sum, and the gradient's share."""
     cells = Cells(loss_precision)
     title, rows, notes = render_loss.penalty_rows(convention, result.loss, result.penalty, result.regularized_loss,
-)
+                                                  reduction)
     section = Section(title, ["", "value"])
     for name, value in rows:
         section.add_row(name_cell(name), cells(value))

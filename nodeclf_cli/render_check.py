@@ -48,7 +48,7 @@ def check_sections(grader: Grader, grade: Grade) -> list[Section]:
         heading = BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None,
                                         grader.problem.optimiser_name)
         if name == "penalty":  # its formula is the problem's form's
-            heading = f"{BY_NAME[name].title}  {penalty_formula(grader.problem.convention)}"
+            heading = f"{BY_NAME[name].title}  {penalty_formula(grader.problem.convention, grader.reduction)}"
         section = Section(heading, headers)
         for key, row in _rows(grader, entries):
             causes = list(dict.fromkeys(cause_label(e.cause, grader.reduction) for e in row if e.cause))

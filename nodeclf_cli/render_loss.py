@@ -48,15 +48,15 @@ def convention_notes(convention: LossConvention) -> list[str]:
 
 
 def penalty_rows(
-    convention: LossConvention, loss: float, penalty: float, regularized: float
+    convention: LossConvention, loss: float, penalty: float, regularized: float, reduction: str = "mean"
 ) -> tuple[str, list[tuple[str, float]], list[str]]:
     """The penalty table's title, its rows (name, value) and notes: the data loss L, the
     penalty R and L + R, with where the form comes from and the gradient's share."""
     form = convention.l2_form
-    title = f"L2 penalty ({form}: {L2_SOURCES[form]})  {penalty_formula(convention)}"
+    title = f"L2 penalty ({form}: {L2_SOURCES[form]})  {penalty_formula(convention, reduction)}"
     rows = [("L  (data loss)", loss)]
     if convention.has_penalty_term:
         rows += [("R  (penalty)", penalty), ("L + R  (regularised loss)", regularized)]
-    notes = [share_formula(convention),
+    notes = [share_formula(convention, reduction),
              "b is penalised too" if convention.bias_penalised else "b is not penalised"]
     return title, rows, notes

@@ -1,5 +1,6 @@
 """Presentation of a training run: the epoch table, accuracy per class, confusion
-matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem."""
+matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem. With an
+L2 penalty term in the loss, each shows the data loss L and the regularised loss L + R."""
 
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def _split_accuracies(history: Sequence[Epoch]) -> list[str]:
     return [name for name in ("val_accuracy", "test_accuracy") if getattr(history[0], name) is not None]
 
 
+def _penalised(history: Sequence[Epoch]) -> bool:
+    """Whether the run's loss had a penalty term (its epochs then carry R)."""
+    return bool(history) and history[0].penalty is not None
+
+
 def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
     """Every epoch for short runs; else every ``every``-th (about 20 rows by default),
     always with the first and the last."""
@@ -52,12 +58,17 @@ def sampled(history: Sequence[Epoch], every: int | None) -> list[Epoch]:
 def history_section(history: Sequence[Epoch], every: int | None) -> Section:
     split = _has_split(history)
     accuracies = ["train accuracy", "val accuracy", "test accuracy"] if split else ["accuracy"]
-    headers = ["epoch", "loss", *accuracies]
+    penalised = _penalised(history)
+    losses = ["loss L", "L + R"] if penalised else ["loss"]
+    headers = ["epoch", *losses, *accuracies]
     section = Section("Training  (loss and accuracy of each epoch's forward pass, before its update)", headers)
     cells = Cells(LOSS)
     for e in sampled(history, every):
         extra = [_percent(e.val_accuracy), _percent(e.test_accuracy)] if split else []
-        section.add_row(str(e.epoch), cells(e.loss), _percent(e.accuracy), *extra)
+        regularized = [cells(e.regularized_loss)] if penalised else []
+        section.add_row(str(e.epoch), cells(e.loss), *regularized, _percent(e.accuracy), *extra)
+    if penalised:
+        section.add_notes("L: the data loss; R: the L2 penalty of the weights before the update")
     return section
 
 
@@ -140,7 +151,12 @@ def loss_plot_text(history: Sequence[Epoch], width: int, color: bool) -> str:
     import plotext as plt
 
     plt.clear_figure()
-    plt.plot([e.epoch for e in history], [e.loss for e in history], marker="braille")
+    epochs = [e.epoch for e in history]
+    if _penalised(history):
+        plt.plot(epochs, [e.loss for e in history], marker="braille", label="L")
+        plt.plot(epochs, [e.regularized_loss for e in history], marker="braille", label="L + R")
+    else:
+        plt.plot(epochs, [e.loss for e in history], marker="braille")
     plt.title("loss per epoch")
     last = history[-1].epoch
     plt.xticks(sorted({1, *np.linspace(1, last, 5).round().astype(int).tolist()}))
@@ -183,7 +199,10 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
     epochs = [e.epoch for e in history]
     split = _has_split(history)
     figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=120)
-    loss_axis.plot(epochs, [e.loss for e in history], color="tab:blue", label="loss")
+    penalised = _penalised(history)
+    loss_axis.plot(epochs, [e.loss for e in history], color="tab:blue", label="loss L" if penalised else "loss")
+    if penalised:
+        loss_axis.plot(epochs, [e.regularized_loss for e in history], color="tab:purple", label="L + R")
     loss_axis.set_xlabel("epoch")
     loss_axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 2.5
     loss_axis.set_ylabel("loss")
@@ -201,22 +220,31 @@ def loss_figure(history: Sequence[Epoch]) -> Any:
     return figure
 
 
+def _penalty_fields(history: Sequence[Epoch]) -> list[str]:
+    """``penalty`` and ``regularized_loss`` (R and L + R) where the loss had a penalty term, else none."""
+    return ["penalty", "regularized_loss"] if _penalised(history) else []
+
+
 def history_csv(history: Sequence[Epoch]) -> str:
-    splits = _split_accuracies(history)
-    lines = [",".join(["epoch", "loss", "accuracy", *splits])]
+    """epoch, loss (L), with a penalty term penalty (R) and regularized_loss (L + R), accuracy, and the splits'."""
+    penalty, splits = _penalty_fields(history), _split_accuracies(history)
+    lines = [",".join(["epoch", "loss", *penalty, "accuracy", *splits])]
     for e in history:
+        terms = "".join(f",{getattr(e, name)!r}" for name in penalty)
         extra = "".join(f",{getattr(e, name)!r}" for name in splits)
-        lines.append(f"{e.epoch},{e.loss!r},{e.accuracy!r}{extra}")
+        lines.append(f"{e.epoch},{e.loss!r}{terms},{e.accuracy!r}{extra}")
     return "\n".join(lines) + "\n"
 
 
 def history_records(history: Sequence[Epoch]) -> list[dict]:
     """Each epoch's figures as a JSON record (val and test accuracy with a split, each
-    where its split has nodes)."""
-    splits = _split_accuracies(history)
+    where its split has nodes; the penalty R and L + R with a penalty term)."""
+    penalty, splits = _penalty_fields(history), _split_accuracies(history)
     records = []
     for e in history:
-        record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss, "accuracy": e.accuracy}
+        record: dict[str, Any] = {"epoch": e.epoch, "loss": e.loss}
+        record.update((name, getattr(e, name)) for name in penalty)
+        record["accuracy"] = e.accuracy
         record.update((name, getattr(e, name)) for name in splits)
         records.append(record)
     return records

@@ -16,7 +16,9 @@ A loss convention (:mod:`conventions`) adds class weights and label smoothing to
 kernel's loss, and an L2 penalty's share ∂R/∂W (∂R/∂b) to g, or its weight decay
 (λ W, and λ b where the bias is penalised) as ``weight_decay`` does.
 
-An epoch's loss and accuracy are those of its forward pass, before its update.
+An epoch's loss and accuracy are those of its forward pass, before its update; with an
+L2 penalty term in the loss, so is its penalty R (of W and b before the update), and
+the epoch reports L and L + R.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from . import conventions as conv
 from . import optim
 from .core import loss_scale
-from .kernel import chunk_loss_and_grad, chunk_scratch, true_class_positions
+from .kernel import chunk_loss_and_grad, chunk_scratch, penalty, true_class_positions
 
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 
@@ -149,10 +151,16 @@ class Epoch:
     """One epoch's figures, from its forward pass (before its update)."""
 
     epoch: int
-    loss: float
+    loss: float  # the data loss L
     accuracy: float
     val_accuracy: float | None = None
     test_accuracy: float | None = None
+    penalty: float | None = None  # R of the weights before the update, with an L2 penalty term in the loss
+
+    @property
+    def regularized_loss(self) -> float | None:
+        """L + R, with a penalty term (else None)."""
+        return None if self.penalty is None else self.loss + self.penalty
 
 
 def split_groups(split: np.ndarray | None, y: np.ndarray) -> np.ndarray | None:
@@ -286,7 +294,9 @@ class Trainer:
         try:
             for _ in range(self.settings.epochs):
                 loss_sum, correct, grad_W, grad_b = self._run_epoch(pool)
+                convention = self.settings.convention
                 with np.errstate(over="ignore", invalid="ignore"):
+                    R = penalty(self.W, self.b, convention, self.scale) if convention.has_penalty_term else None
                     self._update(grad_W, grad_b)
                 self.epochs_done += 1
                 yield Epoch(
@@ -295,6 +305,7 @@ class Trainer:
                     accuracy=int(correct[0]) / max(self.n_train, 1),
                     val_accuracy=int(correct[1]) / self.n_val if self.n_val else None,
                     test_accuracy=int(correct[2]) / self.n_test if self.n_test else None,
+                    penalty=R,
                 )
         finally:
             if pool is not None:

@@ -6,6 +6,7 @@ import json
 import os
 from decimal import Decimal
 
+import numpy as np
 import pytest
 import yaml
 
@@ -109,3 +110,54 @@ def test_an_adam_problem_is_worked_at_significant_figures(tmp_path):
     answers = yaml.safe_load(key.read_text())["answers"]
     assert all(value != 0 for value in answers["v_b"])  # (1 − β2) g² is not rounded away
     run("check", str(key))
+
+
+LOSS_OPTIONS = ("--class-weights", "2,1,1", "--label-smoothing", "0.1", "--l2", "0.1", "--l2-form", "half")
+
+
+def test_the_loss_options_write_the_loss_key_and_the_key_holds_the_penalty(tmp_path):
+    problem, key = tmp_path / "p.yaml", tmp_path / "k.yaml"
+    run("generate", "--seed", "3", *LOSS_OPTIONS, "-o", str(problem), "--answers", str(key))
+    data = yaml.safe_load(problem.read_text())
+    assert data["loss"] == {"class_weights": [2, 1, 1], "label_smoothing": 0.1, "l2": 0.1, "l2_form": "half",
+                            "l2_bias": False}
+    assert "--class-weights 2,1,1 --label-smoothing 0.1 --l2 0.1 --l2-form half --no-l2-bias" in problem.read_text()
+    answers = yaml.safe_load(key.read_text())["answers"]
+    W = np.array(data["weights"]["W"], dtype=float)
+    assert float(answers["penalty"]) == pytest.approx(0.05 * (W**2).sum(), abs=5e-5)  # ½λΣW², b not penalised
+    assert float(answers["regularized_loss"]) == pytest.approx(float(answers["loss"]) + float(answers["penalty"]),
+                                                               abs=1.5e-4)
+    y = np.array(list(data["labels"].values()))
+    weighted = sum(float(answers["loss_per_node"][i + 1]) for i in range(len(y))) / np.array([2, 1, 1])[y].sum()
+    assert float(answers["loss"]) == pytest.approx(weighted, abs=5e-4)  # the weighted mean, Σℓ / Σ w_{y_i}
+    summary = json.loads(run("check", str(key), "--format", "json", code=0).stdout)["summary"]
+    assert summary["wrong"] == 0
+    again = tmp_path / "again.yaml"  # the command in the comment makes the same problem
+    command = problem.read_text().splitlines()[0].split("nodeclf ", 1)[1].split()
+    run(*command, "-o", str(again))
+    assert again.read_text() == problem.read_text()
+
+
+def test_a_plain_problem_has_no_loss_key_and_a_bad_loss_option_is_one_line(tmp_path):
+    assert "loss:" not in run("generate").stdout
+    result = run("generate", "--class-weights", "2,1", code=2)
+    expected = "nodeclf: error: --class-weights: expected 3 weights (one per class: 0, 1, 2), found 2"
+    assert result.stderr.strip() == expected
+    result = run("generate", "--l2", "1", "--l2-form", "sklearn", "--gift", str(tmp_path / "q.gift"), code=2)
+    assert "leave out the loss options" in result.stderr and not (tmp_path / "q.gift").exists()
+
+
+def test_every_students_problem_has_the_loss_key_and_its_key_the_penalty(tmp_path):
+    (tmp_path / "roster.csv").write_text("email\na@example.edu\nb@example.edu\n")
+    run("generate", "--students", str(tmp_path / "roster.csv"), "--seed", "5", "--out-dir", str(tmp_path / "hw"),
+        "--nodes", "3", "--l2", "0.5", "--l2-form", "sklearn")
+    problems = sorted((tmp_path / "hw" / "problems").iterdir())
+    assert len(problems) == 2
+    for problem in problems:
+        data = yaml.safe_load(problem.read_text())
+        assert data["loss"] == {"l2": 0.5, "l2_form": "sklearn", "l2_bias": False}
+        key = tmp_path / "hw" / "keys" / problem.name
+        answers = yaml.safe_load(key.read_text())["answers"]
+        W = np.array(data["weights"]["W"], dtype=float)
+        assert float(answers["penalty"]) == pytest.approx((W**2).sum() / (2 * 0.5 * 3), abs=5e-5)  # ΣW²/(2CN)
+        assert json.loads(run("check", str(key), "--format", "json", code=0).stdout)["summary"]["wrong"] == 0
