@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .handwork import Explanation, Notation, TEXT, _result
+from .handwork import TEXT, Explanation, Notation, _result
 from .optimstep import OptimiserSettings
 from .rounding import Precision, full
 

@@ -465,7 +465,7 @@ def test_what_step_needs_is_checked_before_any_table_is_read(tmp_path, monkeypat
     csv = write(tmp_path, EMBEDDINGS, "emb.csv")
     path = write(tmp_path, f"embeddings: {csv.name}\nlabels: {{1: 0, 2: 1, 3: 0, 4: 1, 5: 2}}\n")
     assert "no weights: add weights: to the problem or pass --weights" in refused(path)
-    path = write(tmp_path, GOOD.replace("learning_rate: 0.2", f"learning_rate: -1"))
+    path = write(tmp_path, GOOD.replace("learning_rate: 0.2", "learning_rate: -1"))
     path.write_text(path.read_text().replace(GOOD.split("labels:")[0].split("embeddings:")[1], f" {csv.name}\n"))
     assert "learning_rate: must be a positive number, found -1" in refused(path)
 

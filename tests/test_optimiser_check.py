@@ -187,7 +187,8 @@ def test_adamw_decay_conventions_are_named(tmp_path):
     g, th = gradients()[0], theta()[0]
     key = "{name: adamw, weight_decay: 0.5, eps: 0.1}"
     l2 = adam_by_hand(g + 0.5 * th, th, 0.0, 0.0, 1, eps=0.1)  # Adam's L2: λθ joins g
-    says = "right for Adam's weight decay, λθ added to g before the moments; this problem uses AdamW's decoupled θ −= αλθ"
+    says = ("right for Adam's weight decay, λθ added to g before the moments; "
+            "this problem uses AdamW's decoupled θ −= αλθ")
     entries = check(sheet(tmp_path, key, {"m_W": l2["m"], "update_W": l2["update"], "W_new": l2["new"]}))
     assert_named(entries, "m_W", says)
     assert_followed(entries, "update_W")  # the convention already named in m: named once

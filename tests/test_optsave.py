@@ -12,26 +12,12 @@ import numpy as np
 import pytest
 import yaml
 from numpy.testing import assert_allclose
-from typer.testing import CliRunner
 
 from nodeclf_cli import core, optim
-from nodeclf_cli.cli import app
 from nodeclf_cli.problem import load_problem
 
 from .conftest import EXAMPLE, ROOT
-
-runner = CliRunner()
-
-
-def run(*args: str, code: int = 0):
-    result = runner.invoke(app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1"})
-    assert result.exit_code == code, result.output
-    return result
-
-
-def step_json(*args: str) -> dict:
-    return json.loads(run("step", str(EXAMPLE), "--format", "json", *args).stdout)
-
+from .test_optimstep import run, step_json
 
 SETTINGS = {  # step's options and the same settings as optim.py's keywords
     "momentum": (["--momentum", "0.8", "--dampening", "0.3"], {"momentum": 0.8, "dampening": 0.3}),
