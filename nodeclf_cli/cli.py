@@ -503,9 +503,9 @@ def step(
     requirement = _requirement(decimals, sig_figs, rounding, loaded.requirement)
     if carry is CarryMode.rounded and loaded.optimiser_name in ("adam", "adamw") and requirement.values.decimals:
         raise NodeclfError(f"--carry rounded at {requirement.values.decimals} decimals rounds "
-                           f"{loaded.optimiser_name}'s second moment v (about (1 − β2) g², near 0.00001) to 0, and the update α m̂ / (√v̂ + ε) "
-                           "then blows up: carry at significant figures (--sig-figs 3, or precision: {sig_figs: 3} "
-                           "in the problem)")
+                           f"{loaded.optimiser_name}'s second moment v (about (1 − β2) g², near 0.00001) to 0, "
+                           "and the update α m̂ / (√v̂ + ε) then blows up: carry at significant figures "
+                           "(--sig-figs 3, or precision: {sig_figs: 3} in the problem)")
     worked = handwork.work_step(
         loaded, requirement, reduction.value, carry is CarryMode.rounded, explain_at,
     )
