@@ -528,9 +528,11 @@ def step(
 
 def _check_weights_suffix(option: str, path: Path | None) -> None:
     """A weights file is written as --weights reads it: CSV (.csv) or YAML (.yaml, .yml)."""
-    from .render_train import WEIGHTS_SUFFIXES
+    if path is None:
+        return
+    from .render_train import WEIGHTS_SUFFIXES  # (only when asked: it imports the trainer)
 
-    if path is not None and path.suffix.lower() not in WEIGHTS_SUFFIXES:
+    if path.suffix.lower() not in WEIGHTS_SUFFIXES:
         raise NodeclfError(f"{option} writes the weights as --weights reads them: name the file .csv or .yaml", path)
 
 
