@@ -531,21 +531,40 @@ class Grader:
                                 f"carried at {digits_words(p)}, coarser than required ({target})")
         # a known mistake, recomputed from the student's own values, carried, or exact
         students = [p for p in acceptable + too_coarse if p.rounding == "half-up"][:2]  # as written; required
-        # the mistake already named for the value it rests on, made again here: penalised once (a marker's
-        # error carried forward), whether it was carried from the written values or worked afresh
-        named = self.named.get(self._nearest_written(name) or "", []) if upstream_wrong else []
-        for basis, world in self._bases(name, students):
-            for mistake in mistakes_for(name, self.context):
-                values = mistake.compute(self.context, world.basis(name))
-                what = mistake.message(self.context)
-                if any(cause == mistake.cause and message.startswith(what) for cause, message in named):
-                    same = "the same convention as in your " + fed_by if mistake.cause == "convention" else \
-                        f"the same mistake as in your {fed_by} ({cause_label(mistake.cause, self.reduction)})"
-                    yield Candidate(values[r, c], "follows_through", None,
-                                    f"{same}, carried on: {shown(values[r, c], d)} (exact: {exact_shown})")
-                    continue
-                yield Candidate(values[r, c], "wrong", mistake.cause,
-                                self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))
+        # the mistake already named in a written value it rests on, made again here: penalised once (a marker's
+        # error carried forward), whether carried from the written values or worked afresh; tried first, so that
+        # where another mistake gives the same number, the one already named is taken
+        named = [(q, self.named[q]) for q in reversed(upstream(name)) if q in self.named] if upstream_wrong else []
+        bases = self._bases(name, students)
+        computed: dict[tuple[int, int], np.ndarray] = {}
+
+        def values_of(b: int, j: int, mistake: Mistake) -> np.ndarray:
+            if (b, j) not in computed:
+                computed[b, j] = mistake.compute(self.context, bases[b][1].basis(name))
+            return computed[b, j]
+
+        mistakes = mistakes_for(name, self.context)
+        repeated: dict[int, str] = {}  # mistake -> the nearest quantity it was named in
+        for j, mistake in enumerate(mistakes):
+            what = mistake.message(self.context)
+            found = (q for q, said in named if any(cause == mistake.cause and message.startswith(what)
+                                                  for cause, message in said))
+            if (q := next(found, None)) is not None:
+                repeated[j] = q
+        for b in range(len(bases)):
+            for j, mistake in enumerate(mistakes):
+                if j in repeated:
+                    value = values_of(b, j, mistake)[r, c]
+                    where = BY_NAME[repeated[j]].called
+                    same = "the same convention as in your " + where if mistake.cause == "convention" else \
+                        f"the same mistake as in your {where} ({cause_label(mistake.cause, self.reduction)})"
+                    yield Candidate(value, "follows_through", None,
+                                    f"{same}, carried on: {shown(value, d)} (exact: {exact_shown})")
+        for b, (basis, _) in enumerate(bases):
+            for j, mistake in enumerate(mistakes):
+                if j not in repeated:
+                    yield Candidate(values_of(b, j, mistake)[r, c], "wrong", mistake.cause,
+                                    self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))
         swapped = self._swapped(row, k)
         if swapped:
             yield Candidate(float(row.written[k]), "wrong", "swapped",
