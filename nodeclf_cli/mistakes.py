@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import conventions as conv
+from . import optim
 from .core import grad_params, loss_scale
 from .graph import Propagation, normalized_adjacency, propagate
 from .optimstep import PLAIN_SGD, Optimiser
@@ -441,6 +442,23 @@ def _convention_mistakes() -> list[Mistake]:
 
 PYTORCH_MOMENTUM = "PyTorch's b_t = μ b_{t−1} + (1 − τ) g (θ −= α b_t)"
 PYTORCH_ADAM = "m̂_t / (√v̂_t + ε) (PyTorch; Kingma and Ba)"
+L2_IN_GRADIENT = ("right for Adam's weight decay, λθ added to g before the moments; this problem uses AdamW's "
+                  "decoupled θ −= αλθ")
+DECOUPLED = ("right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay, λθ added to g before the "
+             "moments")
+
+
+def decay_in_gradient(c: Context) -> bool:
+    """The loss convention adds weight decay λθ to the gradient (PyTorch's weight_decay)."""
+    return c.problem.convention.penalised and c.problem.convention.l2_form == "weight-decay"
+
+
+def penalty_share(c: Context, part: str) -> np.ndarray:
+    """The penalty's share of the gradient of W or b (b as one row): ∂R/∂θ, λθ for weight decay."""
+    convention = c.problem.convention
+    shares = conv.penalty_gradients(c.problem.W, c.problem.b, convention,
+                                    conv.loss_scale(c.problem.y, c.reduction, convention))
+    return shares[0] if part == "W" else shares[1][None, :]
 
 
 def _optimiser_mistakes() -> list[Mistake]:
@@ -536,27 +554,37 @@ def _optimiser_mistakes() -> list[Mistake]:
             {"m_hat": lambda c, w, mm=m: w[mm], "v_hat": lambda c, w, vv=v: w[vv],
              "update": lambda c, w, mm=m, vv=v: -decay(c) - lr(c) * w[mm] / (np.sqrt(w[vv]) + s(c).eps)})
 
-        # AdamW's decay written as Adam's L2 (λθ joins g before the moments), from the gradient or from
-        # the student's own moments
-        def with_l2(c: Context, w: World, p=part, g=grad) -> np.ndarray:
-            return w[g] + s(c).weight_decay * c.theta(p)
+        def chain(c: Context, g: np.ndarray, decoupled: np.ndarray | float, p: str = part) -> dict[str, np.ndarray]:
+            """Adam's chain from gradient g and the problem's state: m, v, m̂, v̂ and the update
+            Δθ = −α·decoupled − α m̂ / (√v̂ + ε) (``decoupled``: AdamW's λθ, or 0)."""
+            t = c.optimiser.state.t + 1
+            m_t = optim.first_moment(c.buffer("m", p), g, s(c).beta1)
+            v_t = optim.second_moment(c.buffer("v", p), g, s(c).beta2)
+            m_hat_t, v_hat_t = optim.bias_corrected(m_t, s(c).beta1, t), optim.bias_corrected(v_t, s(c).beta2, t)
+            return {"m": m_t, "v": v_t, "m_hat": m_hat_t, "v_hat": v_hat_t,
+                    "update": -lr(c) * decoupled - lr(c) * m_hat_t / (np.sqrt(v_hat_t) + s(c).eps)}
 
-        def l2_moments(c: Context, w: World, p=part, with_l2=with_l2) -> tuple[np.ndarray, np.ndarray]:
-            t, g = c.optimiser.state.t + 1, with_l2(c, w)
-            first = s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * g
-            second = s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * g * g
-            return first / (1 - s(c).beta1**t), second / (1 - s(c).beta2**t)
+        def as_adam_l2(c: Context, w: World, key: str, p: str = part, g: str = grad) -> np.ndarray:
+            """AdamW's problem worked as Adam's L2: g + λθ through the moments, no decoupled decay."""
+            return chain(c, w[g] + s(c).weight_decay * c.theta(p), 0.0)[key]
 
-        l2_words = ("right for Adam's weight decay, λθ added to g before the moments; this problem uses AdamW's "
-                    "decoupled θ −= αλθ")
+        def as_adamw(c: Context, w: World, key: str, p: str = part, g: str = grad) -> np.ndarray:
+            """Adam's weight decay (in g) worked as AdamW's: the data's gradient through the moments, the
+            decay λθ decoupled into the update."""
+            share = penalty_share(c, p)
+            return chain(c, w[g] - share, share)[key]
+
+        keys = ("m", "v", "m_hat", "v_hat", "update")
         decoupled = on("adamw", also=lambda c: s(c).weight_decay > 0)
-        from_gradient = {key: grad for key in ("m", "v", "m_hat", "v_hat", "update")}
-        add("convention", l2_words, part, decoupled, from_gradient,
-            {"m": lambda c, w, p=part, f=with_l2: s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * f(c, w),
-             "v": lambda c, w, p=part, f=with_l2: s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * f(c, w) ** 2,
-             "m_hat": lambda c, w, f=l2_moments: f(c, w)[0], "v_hat": lambda c, w, f=l2_moments: f(c, w)[1],
-             "update": lambda c, w, f=l2_moments: -lr(c) * f(c, w)[0] / (np.sqrt(f(c, w)[1]) + s(c).eps)})
-        add("convention", l2_words, part, decoupled, {"update": m_hat},
+        # the gradient itself: with AdamW's λθ in it, or Adam's λθ (the loss's weight decay) kept out of it
+        add("convention", L2_IN_GRADIENT, part, decoupled, {"grad": "grad_logits"},
+            {"grad": lambda c, w, p=part: c.gradient(f"grad_{p}", w["grad_logits"], w)
+             + s(c).weight_decay * c.theta(p)})
+        add("convention", DECOUPLED, part, on("adam", also=decay_in_gradient), {"grad": "grad_logits"},
+            {"grad": lambda c, w, p=part: c.gradient(f"grad_{p}", w["grad_logits"], w)})
+        add("convention", L2_IN_GRADIENT, part, decoupled, {key: grad for key in keys},
+            {key: lambda c, w, key=key: as_adam_l2(c, w, key) for key in keys})
+        add("convention", L2_IN_GRADIENT, part, decoupled, {"update": m_hat},  # from their own m̂ and v̂
             {"update": lambda c, w, mh=m_hat, vh=v_hat: -lr(c) * w[mh] / (np.sqrt(w[vh]) + s(c).eps)})
 
         # AdamW's decay without α: θ −= λθ (the paper's schedule multiplier η = 1)
@@ -567,25 +595,8 @@ def _optimiser_mistakes() -> list[Mistake]:
              -s(c).weight_decay * c.theta(p) - lr(c) * w[mh] / (np.sqrt(w[vh]) + s(c).eps)})
 
         # Adam's L2 weight decay (the loss convention weight-decay) written as AdamW's decoupled decay
-        def data_gradient(c: Context, w: World, p=part, g=grad) -> np.ndarray:
-            convention = c.problem.convention
-            shares = conv.penalty_gradients(c.problem.W, c.problem.b, convention,
-                                            conv.loss_scale(c.problem.y, c.reduction, convention))
-            return w[g] - (shares[0] if p == "W" else shares[1][None, :]), \
-                (shares[0] if p == "W" else shares[1][None, :])
-
-        def decoupled_update(c: Context, w: World, p=part, f=data_gradient) -> np.ndarray:
-            t, (g, share) = c.optimiser.state.t + 1, f(c, w)
-            first = (s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * g) / (1 - s(c).beta1**t)
-            second = (s(c).beta2 * c.buffer("v", p) + (1 - s(c).beta2) * g * g) / (1 - s(c).beta2**t)
-            return -lr(c) * share - lr(c) * first / (np.sqrt(second) + s(c).eps)
-
-        l2_adam = on("adam", also=lambda c: c.problem.convention.penalised
-                     and c.problem.convention.l2_form == "weight-decay")
-        add("convention", "right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay, λθ added "
-            "to g before the moments", part, l2_adam, {"m": grad, "update": grad},
-            {"m": lambda c, w, p=part, f=data_gradient: s(c).beta1 * c.buffer("m", p) + (1 - s(c).beta1) * f(c, w)[0],
-             "update": decoupled_update})
+        add("convention", DECOUPLED, part, on("adam", also=decay_in_gradient), {key: grad for key in keys},
+            {key: lambda c, w, key=key: as_adamw(c, w, key) for key in keys})
 
     for part in ("W", "b"):
         alternatives(part)
@@ -602,5 +613,7 @@ OPTIMISER_MISTAKES: tuple[Mistake, ...] = tuple(_optimiser_mistakes())
 
 def mistakes_for(name: str, context: Context) -> list[Mistake]:
     """The mistakes registered for quantity ``name`` that apply to this problem."""
-    return [m for m in (*GRAPH_MISTAKES, *MISTAKES, *CONVENTION_MISTAKES, *OPTIMISER_MISTAKES)
+    # (an optimiser's conventions before the loss's: where both give a number, the optimiser's names
+    # what was done, the loss's only how it looks, as "λθ on W only" for a gradient kept apart from the decay)
+    return [m for m in (*GRAPH_MISTAKES, *MISTAKES, *OPTIMISER_MISTAKES, *CONVENTION_MISTAKES)
             if m.quantity == name and m.applies(context)]

@@ -239,3 +239,44 @@ def test_a_class_takes_its_optimisers_from_the_problems_not_the_options(tmp_path
     path = sheet(tmp_path, "adam", {"m_b": [0.0, 0.0, 0.0]})
     result = runner.invoke(app, ["check", str(path), str(path), "--optimizer", "momentum"])
     assert result.exit_code == 2 and "give each problem its optimizer: key" in result.output
+
+
+def whole_sheet(worked_by: dict, parts=("W", "b")) -> dict:
+    """Answers of an Adam step, worked by ``worked_by[part]`` (adam_by_hand's dict): every quantity but
+    v, which at 4 decimals (about 10⁻⁵) is 0.0000 either way, and so says nothing."""
+    answers = {}
+    for part in parts:
+        worked = worked_by[part]
+        answers.update({f"{key}_{part}": worked[key] for key in ("m", "m_hat", "v_hat", "update")})
+        answers[f"{part}_new"] = worked["new"]
+    return answers
+
+
+def test_adamw_worked_as_adams_l2_is_named_once_and_follows_through(tmp_path):
+    """The moments from g + λθ (Adam's weight decay) where AdamW's decoupled decay is asked: m and v̂
+    (the first written of each chain, v being left out) are named the convention; m̂, the update
+    (which repeats it) and the new weights follow; no slip."""
+    worked = {part: adam_by_hand(g + 0.5 * th, th, 0.0, 0.0, 1, eps=0.1)
+              for part, g, th in zip("Wb", gradients(), theta())}
+    entries = check(sheet(tmp_path, "{name: adamw, weight_decay: 0.5, eps: 0.1}", whole_sheet(worked)))
+    for name in ("m_W", "m_b", "v_hat_W", "v_hat_b"):
+        assert_named(entries, name, "right for Adam's weight decay, λθ added to g before the moments")
+    assert not [e for e in entries if e["cause"] == "slip"]
+    later = [e for e in entries if e["quantity"].startswith(("m_hat", "update", "W_new", "b_new"))]
+    assert later and {e["verdict"] for e in later} <= {"correct", "follows_through"}, \
+        [e for e in later if e["verdict"] == "wrong"][:2]
+
+
+def test_adams_weight_decay_worked_as_adamw_names_the_gradient_and_nothing_after(tmp_path):
+    """The loss's weight decay (λθ in g, Adam) worked as AdamW's: the gradients without λθ are named the
+    convention; every moment, its correction, the update and the new weights follow through."""
+    loss = "loss: {l2: 0.5, l2_form: weight-decay}\n"
+    answers = {"grad_W": gradients()[0], "grad_b": gradients()[1]}
+    answers.update(whole_sheet({part: adam_by_hand(g, th, 0.0, 0.0, 1, eps=0.1, decay=0.5)
+                                for part, g, th in zip("Wb", gradients(), theta())}))
+    entries = check(sheet(tmp_path, "{name: adam, eps: 0.1}", answers, extra=loss))
+    for name in ("grad_W", "grad_b"):
+        assert_named(entries, name, "right for AdamW's decoupled θ −= αλθ; this problem uses Adam's weight decay")
+    rest = [e for e in entries if not e["quantity"].startswith("grad")]
+    assert rest and {e["verdict"] for e in rest} <= {"correct", "follows_through"}, \
+        [e for e in rest if e["verdict"] == "wrong"][:2]
