@@ -850,8 +850,6 @@ def generate(
     convention = load_loss(None, "command line", None, tuple(range(classes)),
                            _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
     _note_without_penalty(l2_form, l2_bias, convention)
-    if convention != PLAIN and (moodle is not None or gift is not None):
-        raise typer.BadParameter("--moodle and --gift write the plain loss's questions: leave out the loss options")
     if students is not None or out_dir is not None or id_column is not None:
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
