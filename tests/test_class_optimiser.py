@@ -147,3 +147,26 @@ def test_a_state_file_given_to_a_class_is_never_overwritten(adam_class):
     before = state.read_bytes()
     result = run("check", "sheets", "--state", "state.json", "--gradebook", "state.json", "--force", code=2)
     assert "state.json" in result.stderr and state.read_bytes() == before
+
+
+def test_a_state_file_given_to_a_class_is_each_problems_state_before_the_step(adam_class):
+    zero_W, zero_b = [[0.0] * 4] * 3, [0.0] * 3
+    (adam_class / "state.json").write_text(json.dumps(
+        {"optimizer": "adam", "t": 1, "m": {"W": zero_W, "b": zero_b}, "v": {"W": zero_W, "b": zero_b}}))
+    marks = json.loads(run("check", "sheets", "--state", "state.json", "--format", "json", code=1).stdout)
+    for marked in marks["sheets"]:  # step 2 from m = v = 0: m̂ = m / (1 − β1²), not the keys' m / (1 − β1)
+        wrong = {e["quantity"] for e in marked["entries"] if e["verdict"] == "wrong"}
+        assert {"m_hat_W", "m_hat_b"} <= wrong and not wrong & {"m_W", "m_b", "v_W", "v_b"}
+        alone = json.loads(run("check", marked["file"], "--state", "state.json", "--format", "json", code=1).stdout)
+        assert marked["entries"] == alone["entries"]
+
+
+def test_a_penalised_classs_pages_give_the_penalty_in_its_own_form(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "roster.csv").write_text(ROSTER)
+    run("generate", "--students", "roster.csv", "--seed", "3", "--out-dir", "hw", "--nodes", "3",
+        "--l2", "0.1", "--l2-form", "half", "--class-weights", "2,1,1")
+    run("check", "hw/keys", "--manifest", "hw/manifest.csv", "--feedback", "pages")
+    page = (tmp_path / "pages" / "ana@uni.edu.md").read_text(encoding="utf-8")
+    assert "L2 penalty  R = ½λ Σ W²  (λ = 0.1)" in page and "Loss  L = Σ_i ℓ_i / Σ_i w_{y_i}" in page
+    assert "Gradient of W  ∂L/∂W = (∂L/∂H)ᵀ Z,  plus the penalty's share λ W" in page
