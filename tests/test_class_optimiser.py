@@ -15,6 +15,7 @@ from nodeclf_cli.answers import load_answers
 from nodeclf_cli.classmark import mark_class
 from nodeclf_cli.roster import student_seed
 
+from .conftest import ROOT
 from .test_cli_step import run
 
 ROSTER = "First name,Email address\nAna,ana@uni.edu\nBo,bo@uni.edu\nCy,cy@uni.edu\n"
@@ -170,3 +171,22 @@ def test_a_penalised_classs_pages_give_the_penalty_in_its_own_form(tmp_path, mon
     page = (tmp_path / "pages" / "ana@uni.edu.md").read_text(encoding="utf-8")
     assert "L2 penalty  R = ½λ Σ W²  (λ = 0.1)" in page and "Loss  L = Σ_i ℓ_i / Σ_i w_{y_i}" in page
     assert "Gradient of W  ∂L/∂W = (∂L/∂H)ᵀ Z,  plus the penalty's share λ W" in page
+
+
+def test_the_readmes_adam_class_is_what_generate_writes_and_its_sheets_are_its_keys_but_bos_v_hat(tmp_path):
+    """data/class/adam is `generate --students data/class/roster.csv --seed 2026 --nodes 3 --optimizer adam`'s
+    output, and its sheets are the keys' numbers but for Bo's v̂ (his v) and what he worked from it."""
+    shipped = ROOT / "data" / "class"
+    run("generate", "--students", str(shipped / "roster.csv"), "--seed", "2026", "--nodes", "3", "--optimizer", "adam",
+        "--out-dir", str(tmp_path / "adam"))
+    made = {p.relative_to(tmp_path / "adam"): p.read_bytes() for p in (tmp_path / "adam").rglob("*") if p.is_file()}
+    assert made == {p.relative_to(shipped / "adam"): p.read_bytes() for p in (shipped / "adam").rglob("*")
+                    if p.is_file() and p.parent.name != "sheets"}
+    for student, changed in (("ana.lima@example.edu", set()),
+                             ("bo.chen@example.edu", {"v_hat_W", "v_hat_b", "update_W", "update_b", "W_new", "b_new"})):
+        key = yaml.safe_load((shipped / "adam" / "keys" / f"{student}.yaml").read_text())
+        sheet = yaml.safe_load((shipped / "adam" / "sheets" / f"{student}.yaml").read_text())
+        assert sheet["student"] == student and sheet["problem"] == key["problem"]
+        assert {name for name in key["answers"] if sheet["answers"][name] != key["answers"][name]} == changed
+    bo = yaml.safe_load((shipped / "adam" / "sheets" / "bo.chen@example.edu.yaml").read_text())["answers"]
+    assert bo["v_hat_b"] == bo["v_b"]
