@@ -834,7 +834,7 @@ def generate(
     with --students, one per student of a roster and a manifest.
 
     Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml;
-    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
+    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw [--optimizer adam] [--l2 0.01]
     """
     from . import generate as gen
     from .conventions import PLAIN
