@@ -17,6 +17,7 @@ from nodeclf_cli.roster import student_seed
 
 from .conftest import ROOT
 from .test_cli_step import run
+from .test_feedback import CHROMIUM, RIGHT_COLOUR, WRONG_COLOUR, colours, open_in_chromium
 
 ROSTER = "First name,Email address\nAna,ana@uni.edu\nBo,bo@uni.edu\nCy,cy@uni.edu\n"
 STUDENTS = ("ana@uni.edu", "bo@uni.edu", "cy@uni.edu")
@@ -190,3 +191,21 @@ def test_the_readmes_adam_class_is_what_generate_writes_and_its_sheets_are_its_k
         assert {name for name in key["answers"] if sheet["answers"][name] != key["answers"][name]} == changed
     bo = yaml.safe_load((shipped / "adam" / "sheets" / "bo.chen@example.edu.yaml").read_text())["answers"]
     assert bo["v_hat_b"] == bo["v_b"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)")
+def test_an_adam_page_renders_in_chromium_and_requests_nothing(tmp_path):
+    """A sheet of the shipped class giving m (right) and v̂ (Bo's v): its page draws both verdicts."""
+    shipped = ROOT / "data" / "class" / "adam"
+    sheet = tmp_path / "bo.chen@example.edu.yaml"
+    lines = [f"problem: {shipped / 'problems' / 'bo.chen@example.edu.yaml'}", "answers:"]
+    bo = (shipped / "sheets" / "bo.chen@example.edu.yaml").read_text().splitlines()
+    for name in ("m_W", "v_hat_W"):
+        start = bo.index(f"  {name}:")
+        lines += bo[start:start + 4]
+    sheet.write_text("\n".join(lines) + "\n")
+    run("check", str(sheet), "--feedback", str(tmp_path / "pages"), code=1)
+    page = tmp_path / "pages" / "bo.chen@example.edu.html"
+    shot, requested = open_in_chromium(page, tmp_path)
+    assert requested <= {page.as_uri()}
+    assert {WRONG_COLOUR, RIGHT_COLOUR} <= colours(shot)
