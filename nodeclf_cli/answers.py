@@ -156,11 +156,11 @@ class AnswerSheet:
 
 
 def load_answers(
-    path: Path, problems: dict[Path, Problem] | None = None, loss: dict | None = None, optimizer: dict | None = None
+    path: Path, problems: dict[tuple, Problem] | None = None, loss: dict | None = None, optimizer: dict | None = None
 ) -> AnswerSheet:
     """The problem an answers file refers to, the rows of answers it gives and the
     precision required; ``path`` may also name bundled answers (see :func:`find_answers`).
-    ``problems`` caches the problem files loaded, by resolved path, for a class's sheets;
+    ``problems`` caches the problem files loaded, by resolved path and options, for a class's sheets;
     ``loss`` (the loss options, as :func:`problem.load_loss` takes them) overrides the problem's ``loss:``;
     ``optimizer``: the optimiser's options, overriding the problem's key (see :func:`problem.load_optimiser`)."""
     path = find_answers(path)
@@ -179,7 +179,7 @@ def load_answers(
         if problems is None:
             problem = load_problem(problem_path, require=needs, options=False, loss=loss, optimizer=optimizer)
         else:
-            problem = _cached_problem(problem_path, problems, needs, loss)
+            problem = _cached_problem(problem_path, problems, needs, loss, optimizer)
     else:
         raise NodeclfError(
             "expected a problem file's path or the problem itself", path, data.key_lines["problem"], "problem"
@@ -215,9 +215,20 @@ def load_answers(
     return AnswerSheet(problem, rows, requirement, None if student is None else str(getattr(student, "text", student)))
 
 
-def _cached_problem(path: Path, problems: dict[Path, Problem], needs: tuple[str, ...], loss: dict | None) -> Problem:
-    """The problem file ``path``, loaded once for all the sheets that name it."""
-    key = path.resolve()
+def _cached_problem(
+    path: Path, problems: dict[tuple, Problem], needs: tuple[str, ...], loss: dict | None, optimizer: dict | None
+) -> Problem:
+    """The problem file ``path`` under the options given, loaded once for all the sheets that name it:
+    the cache is keyed by the resolved path and the options (the same file under other options is
+    another problem)."""
+    key = (path.resolve(), _options_key(loss), _options_key(optimizer))
     if key not in problems:
-        problems[key] = load_problem(path, require=needs, options=False, loss=loss)
+        problems[key] = load_problem(path, require=needs, options=False, loss=loss, optimizer=optimizer)
     return problems[key]
+
+
+def _options_key(options: dict | None) -> tuple:
+    """The options given (None values left out) as a hashable key; a state file by its resolved path."""
+    given = {name: value for name, value in (options or {}).items() if value is not None}
+    return tuple(sorted((name, str(Path(value).resolve()) if isinstance(value, Path) else repr(value))
+                        for name, value in given.items()))

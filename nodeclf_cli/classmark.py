@@ -81,13 +81,14 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
 
 def mark_class(
     paths: list[Path], reduction: str = "mean", manifest: Manifest | None = None, scheme: Scheme | None = None,
-    loss: dict | None = None,
+    loss: dict | None = None, optimizer: dict | None = None,
 ) -> ClassMarks:
     """Grade every sheet in ``paths`` (files or folders), score it under ``scheme``
     (None: a point a number, full credit for following through), and check it
-    against ``manifest`` when given; ``loss`` (the loss options) overrides each problem's ``loss:``."""
+    against ``manifest`` when given; ``loss`` (the loss options) overrides each problem's ``loss:``,
+    ``optimizer`` (the optimiser's options, as :func:`answers.load_answers` takes them) its ``optimizer:``."""
     scheme = scheme if scheme is not None else Scheme()
-    problems: dict[Path, Problem] = {}  # each problem file loaded once
+    problems: dict[tuple, Problem] = {}  # each problem file loaded once
     sheets: list[MarkedSheet] = []
     seen: dict[str, Path] = {}
     # a file named as generate names the student's problem (ids with "/" or "," in them)
@@ -96,7 +97,7 @@ def mark_class(
         marked = MarkedSheet(path, by_stem.get(path.stem, path.stem))
         sheets.append(marked)
         try:
-            sheet = load_answers(path, problems, loss)
+            sheet = load_answers(path, problems, loss, optimizer)
             marked.student = sheet.student or marked.student
             if marked.student in seen:
                 raise NodeclfError(f"a second sheet for student {marked.student} (the first: {seen[marked.student]})",

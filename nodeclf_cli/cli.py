@@ -707,10 +707,7 @@ def check(
     optimiser = _optimiser_options(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay, state)
     loss = _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)
     if len(answers) > 1 or answers[0].is_dir() or any(option is not None for option in class_options):
-        if any(value is not None for value in optimiser.values()):
-            raise typer.BadParameter("the optimiser's options apply to one sheet; for a class, give each problem "
-                                     "its optimizer: key")
-        status = _check_class(answers, reduction.value, output_format, *class_options, force, loss)
+        status = _check_class(answers, reduction.value, output_format, *class_options, force, loss, optimiser)
         if status:
             raise typer.Exit(status)
         return
@@ -733,15 +730,17 @@ def check(
 def _check_class(
     sheets: list[Path], reduction: str, output_format: TableOrJson, manifest: Path | None, marks: Path | None,
     gradebook: Path | None, feedback: Path | None, force: bool, loss: dict | None = None,
+    optimiser: dict | None = None,
 ) -> int:
     """check SHEETS...: mark the class, write the gradebook and pages, show the
-    tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0)."""
+    tables or JSON; the exit status (2 when a sheet was bad input, 1 mistakes, 0). ``loss`` and
+    ``optimiser`` (the options given) override each problem's ``loss:`` and ``optimizer:``."""
     from . import render_class
     from .classmark import mark_class
     from .marks import Scheme, load_scheme
     from .roster import read_manifest
 
-    inputs = (*sheets, manifest, marks)
+    inputs = (*sheets, manifest, marks, (optimiser or {}).get("state"))  # a state file is read, never written
     if gradebook is not None and feedback is not None and gradebook.resolve() == feedback.resolve():
         raise typer.BadParameter("--gradebook and --feedback name the same place: the gradebook is a file, "
                                  "--feedback a folder of pages")
@@ -750,7 +749,8 @@ def _check_class(
 
         check_outputs(force, ("--gradebook", gradebook), inputs=inputs)
     scheme = load_scheme(marks) if marks is not None else Scheme()
-    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme, loss)
+    marked = mark_class(sheets, reduction, read_manifest(manifest) if manifest is not None else None, scheme, loss,
+                        optimiser)
     _write_class_files(marked, gradebook, feedback, force, inputs)
     if output_format is TableOrJson.json:
         _emit(_json_text(render_class.class_json(marked)))
@@ -836,7 +836,7 @@ def generate(
     with --students, one per student of a roster and a manifest.
 
     Example: nodeclf generate --nodes 5 --dim 4 --classes 3 --seed 7 -o hw.yaml --answers key.yaml;
-    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw
+    a class: nodeclf generate --students roster.csv --seed 2026 --out-dir hw [--optimizer adam] [--l2 0.01]
     """
     from . import generate as gen
     from .conventions import PLAIN
@@ -852,15 +852,11 @@ def generate(
     convention = load_loss(None, "command line", None, tuple(range(classes)),
                            _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
     _note_without_penalty(l2_form, l2_bias, convention)
-    if convention != PLAIN and (moodle is not None or gift is not None):
-        raise typer.BadParameter("--moodle and --gift write the plain loss's questions: leave out the loss options")
     if students is not None or out_dir is not None or id_column is not None:
-        if optimiser is not None:
-            raise typer.BadParameter("--optimizer makes one problem: leave out --students")
         if moodle is not None or gift is not None:
             raise typer.BadParameter("--moodle and --gift make a quiz of one problem: leave out --students")
         _generate_class(students, id_column, out_dir, output, answers, force,
-                        (nodes, dim, classes, seed, decimals, edges), convention)
+                        (nodes, dim, classes, seed, decimals, edges), convention, optimiser)
         return
 
     _check_quiz_suffixes(moodle, gift)
@@ -906,9 +902,11 @@ def _check_quiz_suffixes(moodle: Path | None, gift: Path | None) -> None:
 def _generate_class(
     students: Path | None, id_column: str | None, out_dir: Path | None, output: Path | None,
     answers: Path | None, force: bool, settings: tuple[int, int, int, int, int, int | None], convention: Any,
+    optimiser: Any = None,
 ) -> None:
     """generate --students: every student's problem and key, and the manifest
-    (``settings``: nodes, dim, classes, course seed, decimals, edges; ``convention``: the loss's)."""
+    (``settings``: nodes, dim, classes, course seed, decimals, edges; ``convention``: the loss's;
+    ``optimiser``: the optimiser's settings, None for plain SGD)."""
     from .files import write_files
     from .generate import class_set
     from .roster import read_roster
@@ -919,8 +917,8 @@ def _generate_class(
         raise typer.BadParameter("--students writes into --out-dir: leave out --output and --answers")
     roster = read_roster(students, id_column)
     nodes, dim, classes, course_seed, decimals, edges = settings
-    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges, convention), force,
-                (students,))
+    write_files(class_set(roster, course_seed, out_dir, nodes, dim, classes, decimals, edges, convention, optimiser),
+                force, (students,))
     print(f"nodeclf: wrote {counted(len(roster.students), 'problem')} and their keys into {out_dir}, "
           f"listed in {out_dir / 'manifest.csv'}", file=sys.stderr)
 

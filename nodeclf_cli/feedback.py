@@ -4,7 +4,8 @@ page's Content-Security-Policy forbids every request), to email or upload.
 
 Each number's row gives the place, what was written, what was expected, the verdict,
 its cause and the grader's message (which says what a number follows from). Formulas
-are plain Unicode text. Verdicts and messages are the grader's.
+are plain Unicode text, each as the problem uses it (its loss convention and optimiser).
+Verdicts and messages are the grader's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .mistakes import CAUSES
 from .quantities import BY_NAME
 from .render import Section
 from .render_check import MARKS, expected_text  # the check tables' own expected values
+from .render_loss import quantity_formula
 from .roster import file_stem
 
 VERDICT_WORDS = {"correct": "right", "follows_through": "follows through", "wrong": "wrong"}
@@ -46,8 +48,10 @@ def entry_sections(sheet: MarkedSheet) -> list[Section]:
     """A section per quantity answered, a row per number (see :data:`HEADERS`)."""
     grader, sections = sheet.grader, []
     for name, entries in groupby(sheet.grade.entries, key=lambda e: e.quantity):
-        section = Section(BY_NAME[name].heading(grader.reduction, grader.problem.graph is not None,
-                                                grader.problem.optimiser_name), HEADERS)
+        problem = grader.problem
+        formula = quantity_formula(name, problem.convention, grader.reduction, problem.graph is not None,
+                                   problem.optimiser_name)
+        section = Section(f"{BY_NAME[name].title}  {formula}", HEADERS)
         for e in entries:
             section.add_row(grader.label(e.quantity, e.row, e.column), e.given, expected_text(grader, e),
                             f"{MARKS[e.verdict]} {VERDICT_WORDS[e.verdict]}", CAUSES[e.cause] if e.cause else "",

@@ -226,12 +226,13 @@ def loss_options(convention: LossConvention) -> str:
 
 def class_set(
     roster: Roster, course_seed: int, out_dir: Path, nodes: int, dim: int, classes: int, decimals: int,
-    edges: int | None = None, convention: LossConvention = PLAIN,
+    edges: int | None = None, convention: LossConvention = PLAIN, optimiser: OptimiserSettings | None = None,
 ) -> list[tuple[Path, str]]:
     """A class's files: for each student of ``roster``, a problem made from their own
     seed (:func:`roster.student_seed`) at ``out_dir/problems/STUDENT.yaml`` and its key
     at ``out_dir/keys/STUDENT.yaml``; then ``out_dir/manifest.csv`` listing them. Each
-    problem has the loss's ``convention``."""
+    problem has the loss's ``convention`` and the ``optimiser`` (None: plain SGD, no
+    ``optimizer:`` key), Adam's at significant figures as :func:`with_optimiser` asks."""
     stems = file_stems(roster)
     files: list[tuple[Path, str]] = []
     assignments = []
@@ -239,8 +240,9 @@ def class_set(
         seed = student_seed(course_seed, student)
         problem_path = out_dir / "problems" / f"{stems[student]}.yaml"
         key_path = out_dir / "keys" / f"{stems[student]}.yaml"
-        text = problem_yaml(generate(nodes, dim, classes, seed, decimals, edges),
-                            command_line(nodes, dim, classes, seed, decimals, edges, convention), convention)
+        text = problem_yaml(with_optimiser(generate(nodes, dim, classes, seed, decimals, edges), optimiser),
+                            command_line(nodes, dim, classes, seed, decimals, edges, convention)
+                            + optimiser_options(optimiser), convention)
         text = text.replace("\n", f"\n# For {roster.id_column} {' '.join(student.split())}\n", 1)
         files += [(problem_path, text), (key_path, answer_key(text, problem_path, key_path))]
         assignments.append(Assignment(student, seed, problem_path.resolve(), key_path.resolve()))

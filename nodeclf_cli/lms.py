@@ -12,6 +12,11 @@ loss from two-decimal probabilities), that value is a second full-marks answer.
   problem's inputs.
 - GIFT: one numerical question per number, ``{#value:tolerance}`` (``{#=value:tolerance
   =other:tolerance}`` for two), each stating the problem in plain text.
+
+Under a loss convention or an optimiser (the problem's ``loss:`` and ``optimizer:``), the statement
+says it (:func:`conditions`: the class weights, the smoothing, the penalty's form and λ, the
+optimiser, its settings and its state before the step), each question gives its quantity's formula
+as the problem uses it (:func:`render_loss.quantity_formula`), and the answers are the key's.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from .conventions import L2_SOURCES, penalty_formula
 from .grading import Grader
+from .optimstep import BUFFERS
 from .problem import Problem, problem_from_data
-from .quantities import BY_NAME
+from .quantities import BY_NAME, UPDATE_RULES
 from .render import plain
+from .render_loss import convention_notes, quantity_formula, share_formula, total_formula
 from .rounding import Precision, Requirement, snap
 from .sources import parse_yaml
 
@@ -133,7 +141,7 @@ def inputs_html(problem: Problem) -> str:
         f"<table border=\"1\"><tr><th>node</th>{head}<th>label y</th></tr>{nodes}</table>"
         f"<table border=\"1\"><tr><th>class</th>{''.join(f'<th>w[{j}]</th>' for j in range(d))}<th>b</th></tr>"
         f"{classes}</table>" + (f"<p>{e(graph)}</p>" if graph else "")
-        + f"<p>Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.</p>"
+        + "".join(f"<p>{e(sentence)}</p>" for sentence in conditions(problem))
     )
 
 
@@ -163,8 +171,60 @@ def inputs_text(problem: Problem) -> str:
     classes = "; ".join(f"class {name}: w = ({', '.join(plain(x) for x in problem.W[c])}), b = {plain(problem.b[c])}"
                         for c, name in enumerate(problem.classes))
     graph = graph_text(problem)
-    return (f"{nodes}. {classes}. " + (f"{graph} " if graph else "")
-            + f"Learning rate α = {plain(problem.learning_rate)}; the mean loss over the nodes.")
+    return f"{nodes}. {classes}. " + (f"{graph} " if graph else "") + " ".join(conditions(problem))
+
+
+# torch.optim's class of each optimiser
+TORCH_CLASSES = {"momentum": "SGD(momentum)", "nesterov": "SGD(nesterov=True)", "adam": "Adam", "adamw": "AdamW"}
+SETTING_SYMBOLS = {"momentum": "μ", "dampening": "τ", "beta1": "β1", "beta2": "β2", "eps": "ε", "weight_decay": "λ"}
+
+
+def conditions(problem: Problem) -> list[str]:
+    """The step's conditions as sentences: the learning rate; the loss (the mean, or PyTorch's
+    weighted mean, with the class weights, the smoothing and the L2 penalty's form, λ or C, and
+    share); the optimiser, its settings and its state before the step."""
+    convention = problem.convention
+    alpha = f"Learning rate α = {plain(problem.learning_rate)}."
+    if convention.class_weights is None:
+        loss = "The loss: the mean cross-entropy over the nodes"
+    else:
+        loss = f"The loss: the weighted mean over the nodes, {total_formula(convention, 'mean')}"
+    sentences = [alpha, f"{loss}; each node's {quantity_formula('loss_per_node', convention)}."]
+    sentences += [f"{note[0].upper()}{note[1:]}." for note in convention_notes(convention)]
+    if convention.penalised:
+        form = convention.l2_form
+        sentences.append(f"L2 penalty ({form}: {L2_SOURCES[form]}): {penalty_formula(convention)}; "
+                         f"{share_formula(convention)}; b is {'' if convention.bias_penalised else 'not '}penalised.")
+    optimiser = problem.optimiser
+    if optimiser is not None and optimiser.name != "sgd":
+        settings = ", ".join(f"{SETTING_SYMBOLS[key]} = {value:g}"
+                             for key, value in optimiser.settings.as_dict().items())
+        sentences.append(f"Optimiser: {optimiser.name}, as torch.optim.{TORCH_CLASSES[optimiser.name]} ({settings}); "
+                         f"the update {UPDATE_RULES[optimiser.name][0]}, then θ_new = θ + Δθ.")
+        sentences.append(state_text(problem))
+    return sentences
+
+
+def state_text(problem: Problem) -> str:
+    """The optimiser's state before the step, in words: zero (this is step 1), or t and each buffer."""
+    state = problem.optimiser.state
+    if state.t == 0:
+        return "Its state before this step is zero (t = 0, every buffer 0): this is step t = 1."
+    buffers = []
+    for key in BUFFERS[problem.optimiser.name]:
+        values = getattr(state, key)
+        if values is None:  # momentum's buffer before its first step with momentum
+            continue
+        W, b = values
+        rows = "; ".join(f"class {name}: ({', '.join(plain(x) for x in row)})" for name, row in zip(problem.classes, W))
+        buffers.append(f"{key} of W: {rows}; {key} of b: ({', '.join(plain(x) for x in b)})")
+    return f"Its state before this step: t = {state.t} steps taken" + "".join(f"; {text}" for text in buffers) \
+        + f". This is step t = {state.t + 1}."
+
+
+def formula(problem: Problem, name: str) -> str:
+    """The quantity's formula as this problem uses it (its convention, graph and optimiser)."""
+    return quantity_formula(name, problem.convention, "mean", problem.graph is not None, problem.optimiser_name)
 
 
 def moodle_xml(problem: Problem, requirement: Requirement, category: str = "nodeclf") -> str:
@@ -181,7 +241,7 @@ def moodle_xml(problem: Problem, requirement: Requirement, category: str = "node
             f"<td>{{1:NUMERICAL:{cloze_answers(b)}}}</td></tr>" for b in asked
         )
         text = (f"<p>One gradient step on this problem.</p>{statement}"
-                f"<p><b>{html.escape(q.title)}</b>: {html.escape(q.formula)}. "
+                f"<p><b>{html.escape(q.title)}</b>: {html.escape(formula(problem, name))}. "
                 f"Give each number to {html.escape(precision)}.</p><table border=\"1\">{cells}</table>")
         question = ET.SubElement(quiz, "question", type="cloze")
         ET.SubElement(ET.SubElement(question, "name"), "text").text = q.title
@@ -211,7 +271,7 @@ def gift(problem: Problem, requirement: Requirement, category: str = "nodeclf") 
             title = gift_escape(f"{q.title}: {b.label}")
             lines += [
                 f"::{title}::One gradient step on this problem. {statement} "
-                f"{gift_escape(q.formula)}. What is {gift_escape(b.label)}, to {gift_escape(precision)}? "
+                f"{gift_escape(formula(problem, name))}. What is {gift_escape(b.label)}, to {gift_escape(precision)}? "
                 f"{{#{gift_answers(b)}}}",
                 "",
             ]

@@ -5,7 +5,7 @@ share). Builds :class:`render.Section` data; prints nothing."""
 
 from __future__ import annotations
 
-from .conventions import L2_SOURCES, LossConvention, penalty_formula, share_formula
+from .conventions import L2_SOURCES, LossConvention, penalty_formula, share_formula, share_terms
 from .quantities import BY_NAME
 
 
@@ -60,3 +60,26 @@ def penalty_rows(
     notes = [share_formula(convention, reduction),
              "b is penalised too" if convention.bias_penalised else "b is not penalised"]
     return title, rows, notes
+
+
+def quantity_formula(name: str, convention: LossConvention, reduction: str = "mean", graph: bool = False,
+                     optimiser: str = "sgd") -> str:
+    """A quantity's formula as text as a problem uses it: the registry's (for the reduction, the graph
+    and the optimiser), with the loss's, the loss gradient's and the penalty's under ``convention``, and
+    the gradients with the penalty's share added."""
+    q = BY_NAME[name]
+    if name == "loss_per_node":
+        return loss_formula(convention)
+    if name == "loss":
+        return total_formula(convention, reduction)
+    if name == "penalty":
+        return penalty_formula(convention, reduction)
+    if name == "grad_logits":
+        return grad_logits_formula(convention, reduction)
+    text = q.formula_for(reduction, graph, optimiser)
+    if name in ("grad_W", "grad_b") and convention.penalised:
+        w_share, *b_share = share_terms(convention, reduction).split(",  ")  # "2λ W", and "2λ b" where b is
+        if name == "grad_W":
+            return f"{text},  plus the penalty's share {w_share}"
+        return f"{text},  plus the penalty's share {b_share[0]}" if b_share else f"{text}  (b is not penalised)"
+    return text

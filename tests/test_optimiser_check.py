@@ -235,10 +235,14 @@ def test_checks_options_override_the_problems_key(tmp_path):
     assert_named(entries, "velocity_W", "right for b_1 = (1 − τ) g")
 
 
-def test_a_class_takes_its_optimisers_from_the_problems_not_the_options(tmp_path):
-    path = sheet(tmp_path, "adam", {"m_b": [0.0, 0.0, 0.0]})
-    result = runner.invoke(app, ["check", str(path), str(path), "--optimizer", "momentum"])
-    assert result.exit_code == 2 and "give each problem its optimizer: key" in result.output
+def test_a_classs_sheets_take_the_optimisers_options_as_one_sheet_does(tmp_path):
+    g_W, _ = gradients()
+    path = sheet(tmp_path, "adam", {"velocity_W": 0.5 * g_W})
+    (tmp_path / "scheme.yaml").write_text("per: number\n")  # --marks: the sheet is marked as a class
+    result = runner.invoke(app, ["check", str(path), "--format", "json", "--marks", str(tmp_path / "scheme.yaml"),
+                                 "--optimizer", "momentum", "--dampening", "0.5"], env={"NO_COLOR": "1"})
+    assert result.exit_code == 1, result.output
+    assert_named(json.loads(result.stdout)["sheets"][0]["entries"], "velocity_W", "right for b_1 = (1 − τ) g")
 
 
 def whole_sheet(worked_by: dict, parts=("W", "b")) -> dict:

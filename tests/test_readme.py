@@ -32,8 +32,8 @@ def examples() -> list[tuple[str, list[str]]]:
 
 def test_the_readme_has_its_examples():
     assert [command.split()[1] for command, _ in examples()] == [
-        "step", "step", "step", "step", "train", "check", "check", "generate", "check", "step", "check", "train",
-        "train", "step", "step", "train"
+        "step", "step", "step", "step", "train", "check", "check", "generate", "check", "check", "step", "check",
+        "train", "train", "step", "step", "train"
     ]
 
 
