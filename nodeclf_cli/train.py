@@ -54,8 +54,6 @@ class Settings:
     learning_rate: float
     reduction: str = "mean"
     momentum: float = 0.0  # classical momentum, as torch.optim.SGD (sgd only)
-    dampening: float = 0.0  # τ of torch.optim.SGD (sgd with momentum)
-    nesterov: bool = False  # Nesterov's momentum, as torch.optim.SGD(nesterov=True) (sgd with momentum)
     weight_decay: float = 0.0  # added to the gradient (sgd, adam), or decoupled decay (adamw), as torch.optim
     convention: conv.LossConvention = conv.PLAIN  # class weights, label smoothing, an L2 penalty
     dtype: str = "float64"  # float32 halves memory and time on big data
@@ -65,6 +63,8 @@ class Settings:
     beta1: float = 0.9  # Adam's β1, β2 and ε (adam, adamw), PyTorch's defaults
     beta2: float = 0.999
     eps: float = 1e-8
+    dampening: float = 0.0  # τ of torch.optim.SGD (sgd with momentum)
+    nesterov: bool = False  # Nesterov's momentum, as torch.optim.SGD(nesterov=True) (sgd with momentum)
 
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's Z and H^T together: well inside the shared cache
