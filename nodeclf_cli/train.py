@@ -235,6 +235,7 @@ class Trainer:
             self.scale = conv.loss_scale(trained, settings.reduction, settings.convention)
         self.epochs_done = 0
         self._state = initial_state(settings, state, self.W, self.b)
+        self.steps_before = self._state.t  # the optimiser's t when training started (0: from zero)
         self._scratch = threading.local()  # each worker thread's, for the largest chunk, kept between epochs
         self._cores = cores = settings.threads or min(usable_cores(), 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
