@@ -6,6 +6,8 @@ file works the next epoch under the same loss."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from typer.testing import CliRunner
 from nodeclf_cli.cli import app
 from nodeclf_cli.problem import load_problem
 
-from .conftest import EXAMPLE
+from .conftest import EXAMPLE, ROOT
 
 runner = CliRunner()
 ARTICLE = EXAMPLE.read_text(encoding="utf-8")
@@ -258,3 +260,29 @@ def test_the_saved_loss_is_torchs_weighted_smoothed_loss(tmp_path):
     W, b = torch_run(torch, 8, "adam", convention)
     assert_allclose(went_on["W"], W, rtol=1e-10, atol=1e-13)
     assert_allclose(went_on["b"], b, rtol=1e-10, atol=1e-13)
+
+
+def test_the_readmes_going_on_training_runs_as_written(tmp_path, monkeypatch):
+    """The README's two commands, run in an empty folder: the second prints every line shown, and its
+    weights are those of the 5-epoch run the README names, whose epochs 4 and 5 it shows."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Going on training.**"):]
+    block = re.search(r"```text\n(.*?)```", section, re.DOTALL).group(1).rstrip("\n").split("\n")
+    starts = [i for i, line in enumerate(block) if line.startswith("$ ")]
+    assert [block[i].split()[:3] for i in starts] == [["$", "nodeclf", "train"]] * 2
+    monkeypatch.chdir(tmp_path)
+    env = {"COLUMNS": "100", "NO_COLOR": "1"}
+    for start, end in zip(starts, [*starts[1:], len(block)]):
+        result = runner.invoke(app, shlex.split(block[start])[2:], env=env)
+        assert result.exit_code == 0, result.output
+        printed, position = [line.rstrip() for line in result.stdout.split("\n")], 0
+        for line in block[start + 1:end]:
+            if line in ("...", ""):
+                continue
+            assert line in printed[position:], line
+            position = printed.index(line, position) + 1
+    went_on = trained(Path("trained.yaml"), "--epochs", "2")
+    whole = trained(EXAMPLE, "--optimizer", "adam", "--epochs", "5")
+    assert_allclose(went_on["W"], whole["W"], rtol=1e-12, atol=1e-14)
+    shown = [float(line.split("│")[2]) for line in block if re.match(r"│ +[12] │ 0\.", line)]
+    assert shown == [round(e["loss"], 4) for e in whole["history"][3:]]
