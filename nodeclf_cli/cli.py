@@ -1043,9 +1043,9 @@ def train(
     W0, b0 = _initial_weights(loaded, init, seed)
     chosen, state = _train_optimiser(loaded.optimiser, optimizer, momentum, weight_decay,
                                      {"beta1": beta1, "beta2": beta2, "eps": eps})
-    if state is not None and not _initial_weights_are_the_problems(loaded, init):
-        _say(f"nodeclf: note: --init {init.value if init else 'random'} starts afresh: the optimiser starts from "
-             f"zero, not from the problem's optimizer: state (t = {state.t})")
+    if state is not None and init is not None and init is not Init.file:  # a state needs the problem's weights
+        _say(f"nodeclf: note: --init {init.value} starts afresh: the optimiser starts from zero, "
+             f"not from the problem's optimizer: state (t = {state.t})")
         state = None
     _refuse_double_decay(chosen["optimizer"], chosen["weight_decay"], loaded.convention)
     _note_without_penalty(l2_form, l2_bias, loaded.convention)
@@ -1121,11 +1121,6 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
     return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
 
-def _initial_weights_are_the_problems(loaded: Any, init: Init | None) -> bool:
-    """Whether training starts from the problem's weights (those its optimizer: state was taken at)."""
-    return init is Init.file or (init is None and loaded.W is not None)
-
-
 def _train_optimiser(
     key: Any, optimizer: Optimizer | None, momentum: float | None, weight_decay: float | None, adam: dict
 ) -> tuple[dict, Any]:
@@ -1152,7 +1147,7 @@ def _train_optimiser(
     if given and name not in ("adam", "adamw"):
         raise NodeclfError(f"applies to --optimizer adam or adamw, not {name}{whose}", f"--{next(iter(given))}")
     if momentum and name in ("adam", "adamw"):
-        raise NodeclfError(f"applies to --optimizer sgd, not {name}{whose} (use --beta1)", "--momentum")
+        raise NodeclfError(f"applies to --optimizer sgd, not {name}{whose}; Adam's momentum is --beta1", "--momentum")
     sgd_family = name in ("sgd", "momentum", "nesterov")
     chosen = {
         "optimizer": "sgd" if sgd_family else name,

@@ -172,7 +172,7 @@ def test_options_override_the_key(tmp_path):
         ("optimizer: momentum\n", ["--beta1", "0.5"],
          "--beta1: applies to --optimizer adam or adamw, not momentum (the problem's optimizer:)"),
         ("optimizer: adam\n", ["--momentum", "0.5"],
-         "--momentum: applies to --optimizer sgd, not adam (the problem's optimizer:) (use --beta1)"),
+         "--momentum: applies to --optimizer sgd, not adam (the problem's optimizer:); Adam's momentum is --beta1"),
         ("optimizer: adam\n", ["--optimizer", "sgd", "--beta2", "0.5"], "--beta2: applies to --optimizer adam or "
          "adamw, not sgd\n"),
     ],
