@@ -286,3 +286,28 @@ def test_the_readmes_going_on_training_runs_as_written(tmp_path, monkeypatch):
     assert_allclose(went_on["W"], whole["W"], rtol=1e-12, atol=1e-14)
     shown = [float(line.split("│")[2]) for line in block if re.match(r"│ +[12] │ 0\.", line)]
     assert shown == [round(e["loss"], 4) for e in whole["history"][3:]]
+
+
+@pytest.mark.parametrize(
+    "key, keywords",
+    [
+        ("optimizer: {name: nesterov, momentum: 0.7}\n", {"momentum": 0.7, "nesterov": True}),
+        ("optimizer: {name: momentum, momentum: 0.8, dampening: 0.3}\n", {"momentum": 0.8, "dampening": 0.3}),
+    ],
+)
+def test_nesterov_and_dampening_going_on_equal_torchs_sgd(tmp_path, key, keywords):
+    torch = pytest.importorskip("torch")
+    saved = tmp_path / "trained.yaml"
+    run("train", str(problem_file(tmp_path, key)), "--epochs", "3", *QUIET, "--save", str(saved))
+    went_on = trained(saved, "--epochs", "5")
+    problem = load_problem(EXAMPLE)
+    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
+    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([W, b], lr=problem.learning_rate, **keywords)
+    for _ in range(8):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
+        optimizer.step()
+    assert_allclose(went_on["W"], W.detach().numpy(), rtol=1e-10, atol=1e-13)
+    assert_allclose(went_on["b"], b.detach().numpy(), rtol=1e-10, atol=1e-13)
