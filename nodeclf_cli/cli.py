@@ -968,12 +968,16 @@ def train(
     l2_form: Optional[L2Form] = L2FormOpt,
     l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
-    optimizer: Optimizer = typer.Option(
-        Optimizer.sgd, "--optimizer", help="sgd, adam or adamw, as torch.optim's SGD, Adam, AdamW."
+    optimizer: Optional[Optimizer] = typer.Option(
+        None, "--optimizer", help="sgd, adam or adamw, as torch.optim's SGD, Adam, AdamW [default: the problem's "
+        "optimizer: (going on from its state:), else sgd]."
     ),
-    momentum: float = typer.Option(0.0, "--momentum", help="Classical momentum (sgd), at least 0 and below 1."),
-    weight_decay: float = typer.Option(
-        0.0, "--weight-decay", help="λθ added to the gradient of W and b (sgd, adam), or decoupled decay (adamw)."
+    momentum: Optional[float] = typer.Option(
+        None, "--momentum", help="Classical momentum (sgd), at least 0 and below 1 [default: the problem's, else 0]."
+    ),
+    weight_decay: Optional[float] = typer.Option(
+        None, "--weight-decay", help="λθ added to the gradient of W and b (sgd, adam), or decoupled decay (adamw) "
+        "[default: adamw's in the problem's optimizer:, else 0]."
     ),
     beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1, at least 0 and below 1 [default: 0.9]."),
     beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2, at least 0 and below 1 [default: 0.999]."),
@@ -1017,9 +1021,10 @@ def train(
     from .problem import check_dtype, load_problem, shown_source
     from .train import Settings, Trainer, split_groups
 
-    _check_range("--momentum", momentum, "at least 0 and below 1", below_one=True)
-    _check_range("--weight-decay", weight_decay, "at least 0")
-    adam_settings = _adam_settings(optimizer, momentum, beta1, beta2, eps)
+    for option, value, below_one in (("--momentum", momentum, True), ("--weight-decay", weight_decay, False),
+                                     ("--beta1", beta1, True), ("--beta2", beta2, True), ("--eps", eps, False)):
+        if value is not None:
+            _check_range(option, value, "at least 0 and below 1" if below_one else "at least 0", below_one)
     targets = check_outputs(force, ("--save", save), ("--history", history), ("--plot", plot),
                             ("--save-state", save_state), inputs=(problem, embeddings, labels, weights, edges))
     if save is not None and save.suffix.lower() not in (".yaml", ".yml", ".csv"):
@@ -1035,24 +1040,30 @@ def train(
         allow_unlabelled=True, edges=edges, propagation=_propagation(norm, no_self_loops, hops),
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
-    _refuse_double_decay(optimizer, weight_decay, loaded.convention)
-    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     W0, b0 = _initial_weights(loaded, init, seed)
+    chosen, state = _train_optimiser(loaded.optimiser, optimizer, momentum, weight_decay,
+                                     {"beta1": beta1, "beta2": beta2, "eps": eps})
+    if state is not None and init is not None and init is not Init.file:  # a state needs the problem's weights
+        _say(f"nodeclf: note: --init {init.value} starts afresh: the optimiser starts from zero, "
+             f"not from the problem's optimizer: state (t = {state.t})")
+        state = None
+    _refuse_double_decay(chosen["optimizer"], chosen["weight_decay"], loaded.convention)
+    _note_without_penalty(l2_form, l2_bias, loaded.convention)
     check_dtype(loaded, W0, b0, dtype.value)
     groups = split_groups(loaded.split, loaded.y)
     if groups is not None and not (groups == 0).any():
         raise NodeclfError("the split has no train nodes", loaded.origins.get("labels") or shown_source(loaded.source))
     settings = Settings(
         epochs=epochs, learning_rate=loaded.learning_rate if loaded.learning_rate is not None else 0.1,
-        reduction=reduction.value, momentum=momentum, weight_decay=weight_decay, dtype=dtype.value,
-        threads=_usable_threads(threads), convention=loaded.convention, optimizer=optimizer.value, **adam_settings,
+        reduction=reduction.value, dtype=dtype.value, threads=_usable_threads(threads), convention=loaded.convention,
+        **chosen,
     )
     features = loaded.Z
     if loaded.graph is not None:  # Ẑ = Â^K Z once, then the layer trains on it as on Z
         from .graph import propagated_embeddings
 
         features = propagated_embeddings(loaded.graph, loaded.Z, dtype.value)
-    trainer = Trainer(features, loaded.y, W0, b0, settings, groups)
+    trainer = Trainer(features, loaded.y, W0, b0, settings, groups, state)
     records, stopped_by = _run(trainer, show_progress=not quiet and sys.stderr.isatty())
 
     _write_train_files(loaded, trainer, records, *targets)
@@ -1110,14 +1121,53 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
     return np.random.default_rng(seed).normal(0.0, 0.01, size=(C, d)), np.zeros(C)
 
 
+def _train_optimiser(
+    key: Any, optimizer: Optimizer | None, momentum: float | None, weight_decay: float | None, adam: dict
+) -> tuple[dict, Any]:
+    """Train's optimiser: the problem's ``optimizer:`` key (an optimstep.Optimiser; None: none) with the options
+    given overriding it, as step's options do. ``--optimizer`` naming another optimiser than the key's takes its
+    place (its settings and state with it): train's defaults (momentum --momentum, else 0; adamw's weight decay
+    --weight-decay, else 0) from a state of zero. The key's own optimiser (``momentum`` is ``--optimizer sgd
+    --momentum μ``) keeps its settings, each option given replacing one, and goes on from its ``state:``.
+    ``--weight-decay`` with sgd or adam is train's λθ added to the gradient (not a setting of the key).
+    Returns Settings' keywords and the state to start from (None: zero)."""
+    from .optimstep import OptimiserSettings
+
+    key_name = None if key is None else key.name
+    if optimizer is not None:
+        name = "momentum" if optimizer is Optimizer.sgd and momentum else optimizer.value
+    else:
+        name = key_name or "sgd"
+        if name == "sgd" and momentum:
+            name = "momentum"
+    own = name == key_name
+    settings = key.settings if own else OptimiserSettings(name=name, weight_decay=0.0)
+    whose = "" if optimizer is not None or key_name is None else " (the problem's optimizer:)"
+    given = {option: value for option, value in adam.items() if value is not None}
+    if given and name not in ("adam", "adamw"):
+        raise NodeclfError(f"applies to --optimizer adam or adamw, not {name}{whose}", f"--{next(iter(given))}")
+    if momentum and name in ("adam", "adamw"):
+        raise NodeclfError(f"applies to --optimizer sgd, not {name}{whose}; Adam's momentum is --beta1", "--momentum")
+    sgd_family = name in ("sgd", "momentum", "nesterov")
+    chosen = {
+        "optimizer": "sgd" if sgd_family else name,
+        "momentum": (momentum if momentum is not None else settings.momentum) if name != "sgd" and sgd_family else 0.0,
+        "dampening": settings.dampening if name == "momentum" else 0.0,
+        "nesterov": name == "nesterov",
+        "weight_decay": weight_decay if weight_decay is not None else settings.weight_decay if name == "adamw" else 0.0,
+        **{option: given.get(option, getattr(settings, option)) for option in ("beta1", "beta2", "eps")},
+    }
+    return chosen, key.state if own and key.state.t > 0 else None
+
+
 def _trained_optimiser(trainer: Any) -> dict:
     """Train's optimiser as step names it (sgd with momentum is step's ``momentum``): ``name``, ``settings``
     as step's options give them, and ``state``, the state after the epochs taken as --save-state writes it."""
     from .optimstep import BUFFERS, OptimiserSettings, state_json
 
     s, state = trainer.settings, trainer.optimizer_state
-    name = "momentum" if s.optimizer == "sgd" and s.momentum else s.optimizer
-    settings = OptimiserSettings(name=name, momentum=s.momentum, dampening=0.0, beta1=s.beta1, beta2=s.beta2,
+    name = ("nesterov" if s.nesterov else "momentum") if s.optimizer == "sgd" and s.momentum else s.optimizer
+    settings = OptimiserSettings(name=name, momentum=s.momentum, dampening=s.dampening, beta1=s.beta1, beta2=s.beta2,
                                  eps=s.eps, weight_decay=s.weight_decay if name == "adamw" else 0.0)
     started = state.t > 0 or not BUFFERS.get(name)  # before the first epoch there are no buffers yet
     saved = state_json(name, state) if started else {"optimizer": name, "t": 0}
@@ -1205,30 +1255,12 @@ def _check_range(option: str, value: float, expected: str, below_one: bool = Fal
         raise NodeclfError(f"must be a finite number {expected}, found {value}", option)
 
 
-def _refuse_double_decay(optimizer: Optimizer, weight_decay: float, convention: Any) -> None:
+def _refuse_double_decay(optimizer: str, weight_decay: float, convention: Any) -> None:
     """--weight-decay with sgd or adam adds λθ to g, as the loss convention's weight-decay form does: both would
     decay twice. (With adamw, --weight-decay is the decoupled decay, apart from g: the two differ.)"""
-    if weight_decay and optimizer is not Optimizer.adamw and convention.penalised \
-            and convention.l2_form == "weight-decay":
-        raise NodeclfError(f"with --optimizer {optimizer.value}, --weight-decay and the loss's l2_form weight-decay "
+    if weight_decay and optimizer != "adamw" and convention.penalised and convention.l2_form == "weight-decay":
+        raise NodeclfError(f"with --optimizer {optimizer}, --weight-decay and the loss's l2_form weight-decay "
                            "both add λθ to the gradient, so θ would decay twice: give one of them", "--weight-decay")
-
-
-def _adam_settings(
-    optimizer: Optimizer, momentum: float, beta1: float | None, beta2: float | None, eps: float | None
-) -> dict[str, float]:
-    """Train's β1, β2, ε as given (the others keep PyTorch's defaults); each checked, and refused
-    with an optimiser they do not belong to."""
-    adam_given = [(name, value) for name, value in (("--beta1", beta1), ("--beta2", beta2), ("--eps", eps))
-                  if value is not None]
-    if optimizer is Optimizer.sgd and adam_given:
-        raise NodeclfError("applies to --optimizer adam or adamw, not sgd", adam_given[0][0])
-    if optimizer is not Optimizer.sgd and momentum:
-        raise NodeclfError(f"applies to --optimizer sgd, not {optimizer.value} (use --beta1)", "--momentum")
-    for name, value in adam_given:
-        _check_range(name, value, "at least 0" if name == "--eps" else "at least 0 and below 1",
-                     below_one=name != "--eps")
-    return {name.lstrip("-"): value for name, value in adam_given}
 
 
 def _diverged(record: Any, settings: Any) -> NodeclfError:
@@ -1312,6 +1344,8 @@ def _train_title(problem: Any, trainer: Any) -> str:
         f"Training on {_name(problem)}: {nodes}, {counted(problem.Z.shape[1], 'feature')}, "
         f"{problem.n_classes} classes{graph}; lr {s.learning_rate}, {s.reduction} loss, {s.dtype}"
         f"{_optimiser_extras(s)}"
+        + (f"; going on from the optimiser's state after {counted(trainer.steps_before, 'step')}"
+           if trainer.steps_before else "")
     )
 
 
@@ -1322,7 +1356,9 @@ def _optimiser_extras(settings: Any) -> str:
     s = settings
     convention = describe(s.convention, s.reduction)
     adam = f", {s.optimizer} (β1 {s.beta1:g}, β2 {s.beta2:g}, ε {s.eps:g})" if s.optimizer != "sgd" else ""
-    return adam + (f", momentum {s.momentum}" if s.momentum else "") + (
+    momentum = (f", momentum {s.momentum}" + (" (Nesterov)" if s.nesterov else "")
+                + (f", dampening {s.dampening}" if s.dampening else "")) if s.momentum else ""
+    return adam + momentum + (
         f", weight decay {s.weight_decay}" if s.weight_decay else ""
     ) + (f", {convention}" if convention else "")
 

@@ -98,8 +98,8 @@ def state_from_mapping(
         raise NodeclfError(f"expected the optimiser that wrote the state, one of {', '.join(STEP_OPTIMIZERS)}, "
                            f"found {written!r}", source, line_of("optimizer"), place)
     if written != name and not ({written, name} <= {"momentum", "nesterov"}):
-        raise NodeclfError(f"the state is {written!r}'s; this step's optimizer is {name}", source,
-                           line_of("optimizer"), place)
+        raise NodeclfError(f"a state of {written}, but the optimizer is {name}: a state goes on only with the "
+                           "optimizer that wrote it", source, line_of("optimizer"), place)
     allowed = ("optimizer", "t", *BUFFERS.get(name, ()))
     unknown = [key for key in data if key not in allowed]
     if unknown:

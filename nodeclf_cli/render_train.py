@@ -1,6 +1,7 @@
 """Presentation of a training run: the epoch table, accuracy per class, confusion
-matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem. With an
-L2 penalty term in the loss, each shows the data loss L and the regularised loss L + R."""
+matrix, loss curve (terminal or PNG), JSON, CSV history and the saved problem (with its
+loss convention and optimiser). With an L2 penalty term in the loss, each shows the data
+loss L and the regularised loss L + R."""
 
 from __future__ import annotations
 
@@ -338,8 +339,11 @@ def trained_problem_yaml(
 ) -> str:
     """A problem file with the trained weights, readable by ``nodeclf step``: its
     embeddings and labels refer to the files they came from (relative to ``path``),
-    or are written inline when they were inline; with ``optimizer``, its ``optimizer:``
-    key (:func:`optimizer_yaml`), so that a step continues from the trained state."""
+    or are written inline when they were inline; its ``loss:`` key where the loss was not the plain
+    one (class weights, smoothing, an L2 penalty: ``generate.loss_line``), and with ``optimizer``, its
+    ``optimizer:`` key (:func:`optimizer_yaml`), so that a step or training goes on with the same loss,
+    from the trained state."""
+    from .generate import loss_line
 
     def ref(kind: str) -> str | None:
         origin = problem.origins.get(kind)
@@ -371,6 +375,7 @@ def trained_problem_yaml(
     lines += [f"    - {_flow(row)}" for row in W.astype(float)]
     lines.append(f"  b: {_flow(b.astype(float))}")
     lines.append(f"learning_rate: {lr!r}")
+    lines += loss_line(problem.convention)
     if optimizer is not None:
         lines += optimizer_yaml(optimizer)
     return "\n".join(lines) + "\n"

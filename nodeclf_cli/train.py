@@ -5,12 +5,17 @@ chunks (the data is read once per epoch), spread over the machine's cores with
 single-threaded BLAS calls: each core takes the next chunk when it is done with one,
 and the chunks' results are added in chunk order, whichever core worked them out.
 Then it updates the weights with one of :mod:`optim`'s rules, as ``torch.optim`` does:
-``sgd`` (the default; ``SGD`` with momentum and weight decay), ``adam`` (``Adam``: weight
-decay joins the gradient) or ``adamw`` (``AdamW``: W and b decay first, apart from it):
+``sgd`` (the default; ``SGD`` with momentum, dampening, Nesterov's momentum and weight
+decay), ``adam`` (``Adam``: weight decay joins the gradient) or ``adamw`` (``AdamW``: W and
+b decay first, apart from it):
 
-    g := dL/dW + weight_decay * W  (sgd, adam)
-    v := momentum * v + g          (sgd; v := g on the first epoch)
-    W := W - lr * v                (sgd; and the same for b)
+    g := dL/dW + weight_decay * W          (sgd, adam)
+    v := momentum * v + (1 - dampening) g  (sgd; v := g on the first step)
+    W := W - lr * v                        (sgd; W - lr (g + momentum v) with Nesterov's; the same for b)
+
+Training starts from an optimiser's state (t steps taken, and its buffers) where one is
+given, as a problem's ``optimizer: state:`` holds it: the epochs then go on from there, as
+one longer run would (Adam's bias corrections use the continued t).
 
 A loss convention (:mod:`conventions`) adds class weights and label smoothing to the
 kernel's loss, and an L2 penalty's share ∂R/∂W (∂R/∂b) to g, or its weight decay
@@ -58,6 +63,8 @@ class Settings:
     beta1: float = 0.9  # Adam's β1, β2 and ε (adam, adamw), PyTorch's defaults
     beta2: float = 0.999
     eps: float = 1e-8
+    dampening: float = 0.0  # τ of torch.optim.SGD (sgd with momentum)
+    nesterov: bool = False  # Nesterov's momentum, as torch.optim.SGD(nesterov=True) (sgd with momentum)
 
 
 CHUNK_BYTES = 4 * 2**20  # a chunk's Z and H^T together: well inside the shared cache
@@ -172,12 +179,34 @@ def split_groups(split: np.ndarray | None, y: np.ndarray) -> np.ndarray | None:
     return groups
 
 
+def initial_state(
+    settings: Settings, state: optim.MomentumState | optim.AdamState | None, W: np.ndarray, b: np.ndarray
+) -> optim.MomentumState | optim.AdamState:
+    """The optimiser's state training starts from: ``state`` (its buffers shaped as W and b, converted to
+    their dtype), or zero (t = 0, no buffers). A state of another optimiser is refused (ValueError)."""
+    kind = optim.MomentumState if settings.optimizer == "sgd" else optim.AdamState
+    if state is None:
+        return kind()
+    if not isinstance(state, kind):
+        raise ValueError(f"a {type(state).__name__} is not the state of {settings.optimizer}")
+    buffers = {}
+    for key in ("velocity",) if kind is optim.MomentumState else ("m", "v"):
+        pair = getattr(state, key)
+        if pair is None:
+            continue
+        if len(pair) != 2 or pair[0].shape != W.shape or pair[1].shape != b.shape:
+            raise ValueError(f"the state's {key} is not shaped as W {W.shape} and b {b.shape}")
+        buffers[key] = tuple(np.array(part, dtype=W.dtype) for part in pair)
+    return kind(t=state.t, **buffers)
+
+
 class Trainer:
     """Trains W (C, d) and b (C,) on Z (N, d) and y (N,); iterate it for epochs.
 
     With ``groups`` (from :func:`split_groups`) only train nodes (0) are trained on;
     val (1) and test (2) nodes are only evaluated. The weights after the last epoch
     taken are ``trainer.W`` and ``trainer.b``, even when iteration stops early.
+    ``state`` is the optimiser's state to start from (:func:`initial_state`; None: zero).
     """
 
     def __init__(
@@ -188,6 +217,7 @@ class Trainer:
         b: np.ndarray,
         settings: Settings,
         groups: np.ndarray | None = None,
+        state: optim.MomentumState | optim.AdamState | None = None,
     ) -> None:
         dtype = np.dtype(settings.dtype)
         self.settings = settings
@@ -204,9 +234,8 @@ class Trainer:
             trained = self.y if groups is None else self.y[groups == 0]
             self.scale = conv.loss_scale(trained, settings.reduction, settings.convention)
         self.epochs_done = 0
-        self._state: optim.MomentumState | optim.AdamState = (
-            optim.MomentumState() if settings.optimizer == "sgd" else optim.AdamState()
-        )
+        self._state = initial_state(settings, state, self.W, self.b)
+        self.steps_before = self._state.t  # the optimiser's t when training started (0: from zero)
         self._scratch = threading.local()  # each worker thread's, for the largest chunk, kept between epochs
         self._cores = cores = settings.threads or min(usable_cores(), 8)
         most = settings.chunk_nodes or chunk_size(self.W.shape[1], len(self.W), dtype)
@@ -276,8 +305,8 @@ class Trainer:
             grad_W, grad_b = grad_W + share_W, grad_b + share_b
         params, grads = (self.W, self.b), (grad_W, grad_b)
         if s.optimizer == "sgd":
-            params, self._state = optim.sgd(params, grads, self._state, s.learning_rate,
-                                            momentum=s.momentum, weight_decay=s.weight_decay)
+            params, self._state = optim.sgd(params, grads, self._state, s.learning_rate, momentum=s.momentum,
+                                            dampening=s.dampening, weight_decay=s.weight_decay, nesterov=s.nesterov)
         else:
             rule = optim.adam if s.optimizer == "adam" else optim.adamw
             params, self._state = rule(params, grads, self._state, s.learning_rate, beta1=s.beta1,

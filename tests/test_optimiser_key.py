@@ -84,7 +84,8 @@ def test_options_override_the_key(tmp_path):
     ("optimizer:\n  name: adam\n  state:\n    t: 1\n    m: {W: [[1]], b: [0, 0, 0]}\n", 4,
      "optimizer.state.m.W: expected finite numbers shaped as W (3, 4)"),
     ("optimizer:\n  name: adam\n  state: {optimizer: momentum, t: 1}\n", 2,
-     "optimizer.state.optimizer: the state is 'momentum''s; this step's optimizer is adam"),
+     "optimizer.state.optimizer: a state of momentum, but the optimizer is adam: a state goes on only with the "
+     "optimizer that wrote it"),
     ("optimizer: [adam]\n", 0, "optimizer: expected an optimiser's name"),
 ])
 def test_a_bad_key_is_one_line_naming_the_file_and_line(tmp_path, key, line, says):

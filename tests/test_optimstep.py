@@ -123,7 +123,8 @@ def test_the_json_keys_are_in_the_readme():
 
 @pytest.mark.parametrize("content, says", [
     ("[1, 2]", "a state file holds a JSON object"),
-    ('{"optimizer": "momentum", "t": 1}', "the state is 'momentum''s; this step's optimizer is adam"),
+    ('{"optimizer": "momentum", "t": 1}',
+     "a state of momentum, but the optimizer is adam: a state goes on only with the optimizer that wrote it"),
     ('{"optimizer": "adam", "t": -1}', "t: expected the steps taken"),
     ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}', "m.W: expected finite numbers shaped as W"),
     ("{nope", "not a JSON state file"),
