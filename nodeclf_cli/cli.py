@@ -934,12 +934,6 @@ class DType(str, enum.Enum):
     float32 = "float32"
 
 
-class Optimizer(str, enum.Enum):
-    sgd = "sgd"
-    adam = "adam"
-    adamw = "adamw"
-
-
 @app.command(short_help="Train for many epochs, watching loss and accuracy.")
 def train(
     problem: Optional[Path] = ProblemArg,
@@ -968,16 +962,20 @@ def train(
     l2_form: Optional[L2Form] = L2FormOpt,
     l2_bias: Optional[bool] = L2BiasOpt,
     dtype: DType = typer.Option(DType.float64, "--dtype", help="float64, or float32 for big data."),
-    optimizer: Optional[Optimizer] = typer.Option(
-        None, "--optimizer", help="sgd, adam or adamw, as torch.optim's SGD, Adam, AdamW [default: the problem's "
-        "optimizer: (going on from its state:), else sgd]."
+    optimizer: Optional[StepOptimizer] = typer.Option(
+        None, "--optimizer", help="sgd, momentum, nesterov, adam or adamw, as torch.optim's SGD, Adam, AdamW "
+        "[default: the problem's optimizer: (going on from its state:), else sgd]."
     ),
     momentum: Optional[float] = typer.Option(
-        None, "--momentum", help="Classical momentum (sgd), at least 0 and below 1 [default: the problem's, else 0]."
+        None, "--momentum", help="μ of momentum and nesterov (sgd --momentum μ is momentum), at least 0 and below 1 "
+        "[default: the problem's, else 0.9]."
+    ),
+    dampening: Optional[float] = typer.Option(
+        None, "--dampening", help="τ of momentum, at least 0 and below 1 [default: the problem's, else 0]."
     ),
     weight_decay: Optional[float] = typer.Option(
-        None, "--weight-decay", help="λθ added to the gradient of W and b (sgd, adam), or decoupled decay (adamw) "
-        "[default: adamw's in the problem's optimizer:, else 0]."
+        None, "--weight-decay", help="λθ added to the gradient of W and b (sgd, momentum, nesterov, adam), or "
+        "adamw's decoupled decay [default: the problem's optimizer:, else 0; adamw 0.01, as PyTorch]."
     ),
     beta1: Optional[float] = typer.Option(None, "--beta1", help="Adam's β1, at least 0 and below 1 [default: 0.9]."),
     beta2: Optional[float] = typer.Option(None, "--beta2", help="Adam's β2, at least 0 and below 1 [default: 0.999]."),
@@ -1041,7 +1039,7 @@ def train(
         loss=_loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias),
     )
     W0, b0 = _initial_weights(loaded, init, seed)
-    chosen, state = _train_optimiser(loaded.optimiser, optimizer, momentum, weight_decay,
+    chosen, state = _train_optimiser(loaded.optimiser, optimizer, momentum, dampening, weight_decay,
                                      {"beta1": beta1, "beta2": beta2, "eps": eps})
     if state is not None and init is not None and init is not Init.file:  # a state needs the problem's weights
         _say(f"nodeclf: note: --init {init.value} starts afresh: the optimiser starts from zero, "
@@ -1122,37 +1120,40 @@ def _initial_weights(loaded: Any, init: Init | None, seed: int) -> tuple:
 
 
 def _train_optimiser(
-    key: Any, optimizer: Optimizer | None, momentum: float | None, weight_decay: float | None, adam: dict
+    key: Any, optimizer: StepOptimizer | None, momentum: float | None, dampening: float | None,
+    weight_decay: float | None, adam: dict,
 ) -> tuple[dict, Any]:
     """Train's optimiser: the problem's ``optimizer:`` key (an optimstep.Optimiser; None: none) with the options
     given overriding it, as step's options do. ``--optimizer`` naming another optimiser than the key's takes its
-    place (its settings and state with it): train's defaults (momentum --momentum, else 0; adamw's weight decay
-    --weight-decay, else 0) from a state of zero. The key's own optimiser (``momentum`` is ``--optimizer sgd
-    --momentum μ``) keeps its settings, each option given replacing one, and goes on from its ``state:``.
-    ``--weight-decay`` with sgd or adam is train's λθ added to the gradient (not a setting of the key).
+    place (its settings and state with it): PyTorch's defaults (μ 0.9, τ 0, β1 0.9, β2 0.999, ε 1e-8, adamw's
+    λ 0.01) from a state of zero; ``sgd --momentum μ`` is ``momentum``. The key's own optimiser keeps its
+    settings, each option given replacing one, and goes on from its ``state:``. ``--weight-decay`` with any
+    optimiser but adamw is train's λθ added to the gradient (not a setting of the key).
     Returns Settings' keywords and the state to start from (None: zero)."""
     from .optimstep import OptimiserSettings
 
     key_name = None if key is None else key.name
-    if optimizer is not None:
-        name = "momentum" if optimizer is Optimizer.sgd and momentum else optimizer.value
-    else:
-        name = key_name or "sgd"
-        if name == "sgd" and momentum:
-            name = "momentum"
+    name = optimizer.value if optimizer is not None else key_name or "sgd"
+    if name == "sgd" and momentum:
+        name = "momentum"
     own = name == key_name
-    settings = key.settings if own else OptimiserSettings(name=name, weight_decay=0.0)
+    settings = key.settings if own else OptimiserSettings(name=name, weight_decay=0.01 if name == "adamw" else 0.0)
     whose = "" if optimizer is not None or key_name is None else " (the problem's optimizer:)"
     given = {option: value for option, value in adam.items() if value is not None}
     if given and name not in ("adam", "adamw"):
         raise NodeclfError(f"applies to --optimizer adam or adamw, not {name}{whose}", f"--{next(iter(given))}")
     if momentum and name in ("adam", "adamw"):
-        raise NodeclfError(f"applies to --optimizer sgd, not {name}{whose}; Adam's momentum is --beta1", "--momentum")
+        raise NodeclfError(f"applies to --optimizer momentum or nesterov, not {name}{whose}; Adam's momentum is "
+                           "--beta1", "--momentum")
+    if dampening is not None and name != "momentum":
+        raise NodeclfError(f"applies to --optimizer momentum, not {name}{whose}", "--dampening")
+    if dampening is not None:
+        _check_range("--dampening", dampening, "at least 0 and below 1", below_one=True)
     sgd_family = name in ("sgd", "momentum", "nesterov")
     chosen = {
         "optimizer": "sgd" if sgd_family else name,
         "momentum": (momentum if momentum is not None else settings.momentum) if name != "sgd" and sgd_family else 0.0,
-        "dampening": settings.dampening if name == "momentum" else 0.0,
+        "dampening": (dampening if dampening is not None else settings.dampening) if name == "momentum" else 0.0,
         "nesterov": name == "nesterov",
         "weight_decay": weight_decay if weight_decay is not None else settings.weight_decay if name == "adamw" else 0.0,
         **{option: given.get(option, getattr(settings, option)) for option in ("beta1", "beta2", "eps")},

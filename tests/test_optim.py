@@ -141,7 +141,7 @@ def test_train_adam_takes_its_betas_and_eps():
 
 @pytest.mark.parametrize("args, says", [
     (["--beta1", "0.8"], "--beta1: applies to --optimizer adam or adamw, not sgd"),
-    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum: applies to --optimizer sgd, not adam"),
+    (["--optimizer", "adam", "--momentum", "0.9"], "--momentum: applies to --optimizer momentum or nesterov, not adam"),
     (["--optimizer", "adam", "--beta1", "1"], "--beta1: must be a finite number at least 0 and below 1"),
     (["--optimizer", "adamw", "--beta2", "-0.1"], "--beta2: must be a finite number at least 0 and below 1"),
     (["--optimizer", "adam", "--eps", "nan"], "--eps: must be a finite number at least 0"),

@@ -177,9 +177,9 @@ def test_a_trained_problem_file_holds_the_optimiser_and_its_state(tmp_path):
         "--save", str(saved), "--save-state", str(state))
     key = yaml.safe_load(saved.read_text())["optimizer"]
     assert {k: v for k, v in key.items() if k != "state"} == {"name": "adamw", "beta1": 0.9, "beta2": 0.9,
-                                                               "eps": 1e-8, "weight_decay": 0.0}
+                                                               "eps": 1e-8, "weight_decay": 0.01}  # PyTorch's
     assert key["state"] == json.loads(state.read_text())  # the same object --save-state writes
-    _, _, expected = optim_steps("adamw", {"beta2": 0.9, "weight_decay": 0.0}, 2)
+    _, _, expected = optim_steps("adamw", {"beta2": 0.9, "weight_decay": 0.01}, 2)
     assert key["state"]["t"] == 2
     assert_allclose(key["state"]["v"]["W"], expected.v[0], rtol=1e-12, atol=1e-18)
 

@@ -172,7 +172,8 @@ def test_options_override_the_key(tmp_path):
         ("optimizer: momentum\n", ["--beta1", "0.5"],
          "--beta1: applies to --optimizer adam or adamw, not momentum (the problem's optimizer:)"),
         ("optimizer: adam\n", ["--momentum", "0.5"],
-         "--momentum: applies to --optimizer sgd, not adam (the problem's optimizer:); Adam's momentum is --beta1"),
+         "--momentum: applies to --optimizer momentum or nesterov, not adam (the problem's optimizer:); "
+         "Adam's momentum is --beta1"),
         ("optimizer: adam\n", ["--optimizer", "sgd", "--beta2", "0.5"], "--beta2: applies to --optimizer adam or "
          "adamw, not sgd\n"),
     ],
@@ -311,3 +312,24 @@ def test_nesterov_and_dampening_going_on_equal_torchs_sgd(tmp_path, key, keyword
         optimizer.step()
     assert_allclose(went_on["W"], W.detach().numpy(), rtol=1e-10, atol=1e-13)
     assert_allclose(went_on["b"], b.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("options, key", [
+    (["--optimizer", "momentum", "--momentum", "0.8", "--dampening", "0.3"],
+     "optimizer: {name: momentum, momentum: 0.8, dampening: 0.3}\n"),
+    (["--optimizer", "nesterov"], "optimizer: {name: nesterov, momentum: 0.9}\n"),  # PyTorch's μ 0.9 by default
+    (["--optimizer", "adamw"], "optimizer: {name: adamw, weight_decay: 0.01}\n"),  # and AdamW's λ 0.01
+])
+def test_trains_options_name_the_optimisers_as_steps_and_the_key_do(tmp_path, options, key):
+    """`train --optimizer momentum|nesterov|adamw` with step's defaults trains as the same key does."""
+    by_options = trained(EXAMPLE, "--epochs", "3", *options)
+    by_key = trained(problem_file(tmp_path, key), "--epochs", "3")
+    assert_allclose(by_options["W"], by_key["W"], rtol=1e-13, atol=1e-15)
+    assert_allclose(by_options["b"], by_key["b"], rtol=1e-13, atol=1e-15)
+    plain = trained(EXAMPLE, "--epochs", "3")
+    assert not np.allclose(by_options["W"], plain["W"])  # the optimiser made a difference
+
+
+def test_dampening_belongs_to_momentum_alone():
+    says = run("train", str(EXAMPLE), "--optimizer", "adam", "--dampening", "0.2", *QUIET, code=2).stderr
+    assert "--dampening: applies to --optimizer momentum, not adam" in says
