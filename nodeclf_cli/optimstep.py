@@ -14,7 +14,6 @@ NodeclfError.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -110,6 +109,10 @@ def state_from_mapping(
         raise NodeclfError(f"expected the steps taken, a whole number at least 0, found {t!r}", source,
                            line_of("t"), prefix + "t")
     if t == 0:
+        held = [key for key in BUFFERS.get(name, ()) if key in data]
+        if held:  # before the first step there are no buffers: t or the buffers are wrong
+            raise NodeclfError(f"t is 0 (no step taken), yet the state holds {held[0]}: give the steps taken, "
+                               f"or leave the buffers out", source, line_of("t"), prefix + "t")
         return empty_state(name)
     buffers = {}
     for key in BUFFERS.get(name, ()):
@@ -117,14 +120,27 @@ def state_from_mapping(
         if not isinstance(pair, dict):
             raise NodeclfError("expected {W: rows, b: numbers}", source, line_of(key), prefix + key)
         for part, like in (("W", W), ("b", b)):
-            try:
-                value = np.array(pair.get(part), dtype=np.float64)
-            except (TypeError, ValueError):
-                value = None
-            if value is None or value.shape != like.shape or not all(math.isfinite(x) for x in value.flat):
-                raise NodeclfError(f"expected finite numbers shaped as {part} {like.shape}", source,
-                                   line_of(key), f"{prefix}{key}.{part}")
+            value = _buffer(pair.get(part), part, like.shape, key, source, line_of(key), f"{prefix}{key}.{part}")
             buffers.setdefault(key, []).append(value)
     if name in ("adam", "adamw"):
         return optim.AdamState(t=t, m=tuple(buffers["m"]), v=tuple(buffers["v"]))
     return optim.MomentumState(t=t, velocity=tuple(buffers["velocity"]) if "velocity" in buffers else None)
+
+
+def _buffer(given: Any, part: str, shape: tuple, key: str, source: Any, line: int | None, place: str) -> np.ndarray:
+    """One buffer of W or b as a state holds it: finite numbers shaped as the parameter, and for Adam's
+    v (a moving average of g²) none below 0. Raises NodeclfError saying what was found."""
+    try:
+        value = np.array(given, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NodeclfError(f"expected numbers shaped as {part} {shape}, found {type(given).__name__}", source, line,
+                           place) from None
+    if value.shape != shape:
+        raise NodeclfError(f"expected numbers shaped as {part} {shape}, found shape {value.shape}", source, line,
+                           place)
+    if not np.isfinite(value).all():
+        raise NodeclfError(f"expected finite numbers, found {value[~np.isfinite(value)][0]}", source, line, place)
+    if key == "v" and (value < 0).any():
+        raise NodeclfError(f"v is a moving average of g², never below 0; found {value[value < 0][0]:g}", source,
+                           line, place)
+    return value

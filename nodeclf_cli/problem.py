@@ -1208,6 +1208,14 @@ def _merged(listed: _EdgeList, node_ids: abc.Sequence, settings: Any, graph_type
     return graph_type(n_nodes, s[first], t[first], listed.weight[first], settings, len(keys) - len(first))
 
 
+def _json_key_line(text: str, key: str) -> int | None:
+    """The line of JSON ``text`` where ``"key":`` first stands (None: nowhere, or no key asked)."""
+    import re
+
+    found = re.search(rf'"{re.escape(key)}"\s*:', text) if key else None
+    return None if found is None else text.count("\n", 0, found.start()) + 1
+
+
 def load_loss(value: Any, source: str, line: int | None, classes: tuple, options: dict | None = None) -> Any:
     """The loss convention: ``loss: {class_weights: {cat: 2, dog: 1} (or [2, 1]), label_smoothing: 0.1,
     l2: 0.01, l2_form: half, l2_bias: false}``, with ``options`` (the same keys, given on
@@ -1374,13 +1382,15 @@ def load_optimiser(value: Any, source: str, line: int | None, W: np.ndarray | No
     if options.get("state") is not None:
         path = Path(options["state"])
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text)
         except OSError as error:
             raise NodeclfError(f"cannot read the state file: {error.strerror or error}", path) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             place = getattr(error, "lineno", None)
             raise NodeclfError(f"not a JSON state file: {getattr(error, 'msg', error)}", path, place) from None
-        state = state_from_mapping(data, name, *_state_shapes(W, b, path, None, "--state"), path)
+        state = state_from_mapping(data, name, *_state_shapes(W, b, path, None, "--state"), path,
+                                   lambda key: _json_key_line(text, key))
     elif "state" in keys:
         written = keys["state"]
         state_line = key_line("state")

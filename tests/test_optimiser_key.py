@@ -82,7 +82,10 @@ def test_options_override_the_key(tmp_path):
     ("optimizer:\n  name: momentum\n  state:\n    t: 1\n", 2, "optimizer.state.velocity: expected {W: rows"),
     ("optimizer:\n  name: momentum\n  state:\n    t: -2\n", 3, "optimizer.state.t: expected the steps taken"),
     ("optimizer:\n  name: adam\n  state:\n    t: 1\n    m: {W: [[1]], b: [0, 0, 0]}\n", 4,
-     "optimizer.state.m.W: expected finite numbers shaped as W (3, 4)"),
+     "optimizer.state.m.W: expected numbers shaped as W (3, 4), found shape (1, 1)"),
+    ("optimizer:\n  name: adam\n  state:\n    t: 1\n    m: {W: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "
+     "b: [0, 0, 0]}\n    v: {W: [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], b: [0, -0.5, 0]}\n", 5,
+     "optimizer.state.v.b: v is a moving average of g², never below 0; found -0.5"),
     ("optimizer:\n  name: adam\n  state: {optimizer: momentum, t: 1}\n", 2,
      "optimizer.state.optimizer: a state of momentum, but the optimizer is adam: a state goes on only with the "
      "optimizer that wrote it"),

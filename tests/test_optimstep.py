@@ -126,16 +126,25 @@ def test_the_json_keys_are_in_the_readme():
     ('{"optimizer": "momentum", "t": 1}',
      "a state of momentum, but the optimizer is adam: a state goes on only with the optimizer that wrote it"),
     ('{"optimizer": "adam", "t": -1}', "t: expected the steps taken"),
-    ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}', "m.W: expected finite numbers shaped as W"),
+    ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}',
+     "state.json:1: m.W: expected numbers shaped as W (3, 4), found shape (1, 1)"),
     ("{nope", "not a JSON state file"),
     ('{"t": 1}', "optimizer: expected the optimiser that wrote the state, one of sgd, momentum"),
     ('{"optimizer": "adam", "t": 2, "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, 0, 0]}, '
-     '"v": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, "x", 0]}}', "v.b: expected finite numbers"),
+     '"v": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, "x", 0]}}', "v.b: expected numbers shaped as b"),
+    ('{"optimizer": "adam",\n "t": 2,\n "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], "b": [0, 0, 0]},\n'
+     ' "v": {"W": [[0, 0, 0, 0], [0, -1, 0, 0], [0, 0, 0, 0]], "b": [0, 0, 0]}}',
+     "state.json:4: v.W: v is a moving average of g², never below 0; found -1"),  # (its update would be NaN)
+    ('{"optimizer": "adam", "t": 1, "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1e999]], "b": [0, 0, 0]}}',
+     "m.W: expected finite numbers, found inf"),
+    ('{"optimizer": "momentum",\n "t": 0,\n "velocity": {"W": [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], '
+     '"b": [0, 0, 0]}}', "state.json:2: t: t is 0 (no step taken), yet the state holds velocity"),
 ])
 def test_a_bad_state_file_is_one_line_and_exit_2(tmp_path, content, says):
     state = tmp_path / "state.json"
     state.write_text(content)
-    result = run("step", str(EXAMPLE), "--optimizer", "adam", "--state", str(state), code=2)
+    optimizer = "momentum" if '"momentum"' in content and '"t": 0' in content else "adam"
+    result = run("step", str(EXAMPLE), "--optimizer", optimizer, "--state", str(state), code=2)
     assert says in result.output and result.output.count("\n") == 1
 
 
