@@ -790,9 +790,10 @@ def generate(
     dim: int = typer.Option(4, "--dim", min=1, max=1000, help="Embedding size."),
     classes: int = typer.Option(3, "--classes", min=2, max=1000, help="Number of classes."),
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: the same seed, the same problem."),
-    decimals: int = typer.Option(
-        2, "--decimals", min=1, max=3,
-        help="Decimals of the weights, and the precision answers must be worked at (the losses 2 more).",
+    decimals: Optional[int] = typer.Option(
+        None, "--decimals", min=1, max=3,
+        help="Decimals of the weights, and the precision answers must be worked at (the losses 2 more) "
+        "[default: 2; with adam or adamw, answers at 3 significant figures].",
     ),
     edges: Optional[int] = typer.Option(
         None, "--edges", min=0, help="Also a connected random graph of this many edges (GCN's Â, one hop)."
@@ -849,6 +850,11 @@ def generate(
             f"not {edges}"
         )
     optimiser = _generated_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
+    if decimals is not None and optimiser is not None and optimiser.name in ("adam", "adamw"):
+        _say(f"nodeclf: note: {optimiser.name}'s answers are asked at 3 significant figures, not {decimals} "
+             "decimals: its v, about (1 − β2) g² ≈ 0.00001, would be 0; the weights keep "
+             f"{counted(decimals, 'decimal')}")
+    decimals = 2 if decimals is None else decimals
     convention = load_loss(None, "command line", None, tuple(range(classes)),
                            _loss_options(class_weights, label_smoothing, l2, l2_form, l2_bias)) or PLAIN
     _note_without_penalty(l2_form, l2_bias, convention)

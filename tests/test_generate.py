@@ -161,3 +161,14 @@ def test_every_students_problem_has_the_loss_key_and_its_key_the_penalty(tmp_pat
         W = np.array(data["weights"]["W"], dtype=float)
         assert float(answers["penalty"]) == pytest.approx((W**2).sum() / (2 * 0.5 * 3), abs=5e-5)  # ΣW²/(2CN)
         assert json.loads(run("check", str(key), "--format", "json", code=0).stdout)["summary"]["wrong"] == 0
+
+
+def test_adams_precision_replacing_given_decimals_is_said(tmp_path):
+    path = tmp_path / "p.yaml"
+    result = run("generate", "--optimizer", "adamw", "--decimals", "3", "-o", str(path))
+    assert "adamw's answers are asked at 3 significant figures, not 3 decimals" in result.stderr
+    data = yaml.safe_load(path.read_text())
+    assert data["precision"] == {"sig_figs": 3, "loss_sig_figs": 5}
+    assert any(len(w.split(".")[1]) == 3 for row in data["weights"]["W"] for w in map(str, row) if "." in w)
+    quiet = run("generate", "--optimizer", "adam", "-o", str(tmp_path / "q.yaml"))  # not asked: nothing to say
+    assert "note" not in quiet.stderr
