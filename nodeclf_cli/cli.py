@@ -500,8 +500,10 @@ def step(
             handwork.find_feature(loaded, feature),
             handwork.LATEX if output_format is StepFormat.latex else handwork.TEXT, show_nodes or None,
         )
+    from .optim import ADAM_FAMILY
+
     requirement = _requirement(decimals, sig_figs, rounding, loaded.requirement)
-    if carry is CarryMode.rounded and loaded.optimiser_name in ("adam", "adamw") and requirement.values.decimals:
+    if carry is CarryMode.rounded and loaded.optimiser_name in ADAM_FAMILY and requirement.values.decimals:
         raise NodeclfError(f"--carry rounded at {requirement.values.decimals} decimals rounds "
                            f"{loaded.optimiser_name}'s second moment v (about (1 − β2) g², near 0.00001) to 0, "
                            "and the update α m̂ / (√v̂ + ε) then blows up: carry at significant figures "
@@ -849,8 +851,10 @@ def generate(
             f"--edges: a connected graph of {nodes} nodes has {nodes - 1} to {nodes * (nodes - 1) // 2} edges, "
             f"not {edges}"
         )
+    from .optim import ADAM_FAMILY
+
     optimiser = _generated_optimiser(optimizer, momentum, dampening, beta1, beta2, eps, weight_decay)
-    if decimals is not None and optimiser is not None and optimiser.name in ("adam", "adamw"):
+    if decimals is not None and optimiser is not None and optimiser.name in ADAM_FAMILY:
         _say(f"nodeclf: note: {optimiser.name}'s answers are asked at 3 significant figures, not {decimals} "
              "decimals: its v, about (1 − β2) g² ≈ 0.00001, would be 0; the weights keep "
              f"{counted(decimals, 'decimal')}")
@@ -1136,6 +1140,7 @@ def _train_optimiser(
     settings, each option given replacing one, and goes on from its ``state:``. ``--weight-decay`` with any
     optimiser but adamw is train's λθ added to the gradient (not a setting of the key).
     Returns Settings' keywords and the state to start from (None: zero)."""
+    from .optim import ADAM_FAMILY
     from .optimstep import OptimiserSettings
 
     key_name = None if key is None else key.name
@@ -1146,16 +1151,16 @@ def _train_optimiser(
     settings = key.settings if own else OptimiserSettings(name=name, weight_decay=0.01 if name == "adamw" else 0.0)
     whose = "" if optimizer is not None or key_name is None else " (the problem's optimizer:)"
     given = {option: value for option, value in adam.items() if value is not None}
-    if given and name not in ("adam", "adamw"):
+    if given and name not in ADAM_FAMILY:
         raise NodeclfError(f"applies to --optimizer adam or adamw, not {name}{whose}", f"--{next(iter(given))}")
-    if momentum and name in ("adam", "adamw"):
+    if momentum and name in ADAM_FAMILY:
         raise NodeclfError(f"applies to --optimizer momentum or nesterov, not {name}{whose}; Adam's momentum is "
                            "--beta1", "--momentum")
     if dampening is not None and name != "momentum":
         raise NodeclfError(f"applies to --optimizer momentum, not {name}{whose}", "--dampening")
     if dampening is not None:
         _check_range("--dampening", dampening, "at least 0 and below 1", below_one=True)
-    sgd_family = name in ("sgd", "momentum", "nesterov")
+    sgd_family = name not in ADAM_FAMILY
     chosen = {
         "optimizer": "sgd" if sgd_family else name,
         "momentum": (momentum if momentum is not None else settings.momentum) if name != "sgd" and sgd_family else 0.0,

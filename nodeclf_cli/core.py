@@ -347,7 +347,7 @@ def optimiser_step(
     out: dict[str, Any] = {}
     for part, theta, g in (("W", W, grad_W), ("b", b, grad_b)):
         k = 0 if part == "W" else 1
-        if s.name in ("momentum", "nesterov"):
+        if s.name in optim.MOMENTUM_FAMILY:
             previous = state.velocity[k] if state.velocity is not None else None
             dampening = s.dampening if s.name == "momentum" else 0.0
             b_t = out[f"velocity_{part}"] = carry(f"velocity_{part}",
@@ -361,7 +361,7 @@ def optimiser_step(
             decay = s.weight_decay if s.name == "adamw" else 0.0
             update = optim.adam_update(theta, m_hat, v_hat, learning_rate, s.eps, decay)
         out[f"update_{part}"] = carry(f"update_{part}", update)
-    if s.name in ("momentum", "nesterov"):
+    if s.name in optim.MOMENTUM_FAMILY:
         out["state"] = optim.MomentumState(t=t, velocity=(out["velocity_W"], out["velocity_b"]))
     else:
         out["state"] = optim.AdamState(t=t, m=(out["m_W"], out["m_b"]), v=(out["v_W"], out["v_b"]))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from .handwork import TEXT, Explanation, Notation, _result
+from .optim import MOMENTUM_FAMILY
 from .optimstep import OptimiserSettings
 from .rounding import Precision, full
 
@@ -92,7 +93,7 @@ def _lines(
 
     lines = [f"g = {n.partial}L/{n.partial}{symbol} = {n.signed(full(g))}"]
     alpha = full(lr)
-    if s.name in ("momentum", "nesterov"):
+    if s.name in MOMENTUM_FAMILY:
         mu, tau = full(s.momentum), full(s.dampening)
         velocity = values["velocity"]
         if t == 1:

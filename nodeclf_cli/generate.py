@@ -17,6 +17,7 @@ import numpy as np
 
 from .conventions import L2_FORMS, PLAIN, LossConvention, describe
 from .core import StepResult, gradient_step
+from .optim import ADAM_FAMILY
 from .optimstep import OptimiserSettings
 from .problem import problem_from_data
 from .quantities import present
@@ -142,7 +143,7 @@ def with_optimiser(problem: dict, settings: OptimiserSettings | None) -> dict:
     """The problem with its ``optimizer`` (None: none) and, for Adam, answers worked at significant figures."""
     if settings is None:
         return problem
-    precision = ADAM_PRECISION if settings.name in ("adam", "adamw") else problem["precision"]
+    precision = ADAM_PRECISION if settings.name in ADAM_FAMILY else problem["precision"]
     return {**problem, "optimizer": settings, "precision": precision}
 
 

@@ -500,7 +500,7 @@ def _optimiser_mistakes() -> list[Mistake]:
             return s(c).momentum * -lr(c) * c.buffer("velocity", p) - lr(c) * w[g]
 
         add("convention", f"right for Sutskever's and CS231n's v_t = μ v_{{t−1}} − α g (θ += v_t); this problem "
-            f"uses {PYTORCH_MOMENTUM}", part, on("momentum", "nesterov"), {"velocity": grad},
+            f"uses {PYTORCH_MOMENTUM}", part, on(*optim.MOMENTUM_FAMILY), {"velocity": grad},
             {"velocity": sutskever})
         # (its update θ += v_t = −α (μ b_{t−1} + g) is PyTorch's −α b_t from the same history where τ = 0:
         # the same numbers, so only the velocity tells the two apart)
@@ -534,7 +534,7 @@ def _optimiser_mistakes() -> list[Mistake]:
             return lr(c) * s(c).weight_decay * c.theta(p) if c.problem.optimiser_name == "adamw" else 0.0
 
         add("convention", f"right for ε inside the root, m̂_t / √(v̂_t + ε); this problem uses {PYTORCH_ADAM}", part,
-            on("adam", "adamw"), {"update": m_hat},
+            on(*optim.ADAM_FAMILY), {"update": m_hat},
             {"update": lambda c, w, mh=m_hat, vh=v_hat: -decay(c) - lr(c) * w[mh] / np.sqrt(w[vh] + s(c).eps)})
 
         def efficient(c: Context, w: World, mm=m, vv=v) -> np.ndarray:
@@ -544,13 +544,13 @@ def _optimiser_mistakes() -> list[Mistake]:
 
         add("convention", "right for Kingma and Ba's efficient form α_t = α √(1 − β2^t) / (1 − β1^t), "
             f"θ −= α_t m_t / (√v_t + ε) (TensorFlow, Keras); this problem uses {PYTORCH_ADAM}", part,
-            on("adam", "adamw"), {"update": m}, {"update": efficient})
+            on(*optim.ADAM_FAMILY), {"update": m}, {"update": efficient})
 
         # No bias correction is its own cause, not a convention: the Adam courses teach corrects m and v
         # (Kingma and Ba's Algorithm 1, PyTorch, Keras; BERT's AdamWeightDecay is a rare exception);
         # leaving it out is a step of the algorithm left out, which a marker calls a mistake.
         add("no_bias_correction", "the bias correction left out: m̂_t = m_t / (1 − β1^t), v̂_t = v_t / (1 − β2^t)",
-            part, on("adam", "adamw"), {"m_hat": m, "v_hat": v, "update": m},
+            part, on(*optim.ADAM_FAMILY), {"m_hat": m, "v_hat": v, "update": m},
             {"m_hat": lambda c, w, mm=m: w[mm], "v_hat": lambda c, w, vv=v: w[vv],
              "update": lambda c, w, mm=m, vv=v: -decay(c) - lr(c) * w[mm] / (np.sqrt(w[vv]) + s(c).eps)})
 

@@ -21,7 +21,11 @@ import numpy as np
 
 Arrays = tuple[np.ndarray, ...]
 
-OPTIMIZERS = ("sgd", "adam", "adamw")
+# the optimisers by the state they keep: SGD's momentum buffer b (momentum, Nesterov's), Adam's moments m, v
+MOMENTUM_FAMILY = ("momentum", "nesterov")
+ADAM_FAMILY = ("adam", "adamw")
+OPTIMIZERS = ("sgd", *MOMENTUM_FAMILY, *ADAM_FAMILY)  # as torch.optim works them: SGD, Adam, AdamW
+TRAINER_RULES = ("sgd", *ADAM_FAMILY)  # the trainer's rules (momentum and Nesterov's are SGD's settings)
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,9 @@ import numpy as np
 from . import optim
 from .errors import NodeclfError
 
-STEP_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
-BUFFERS = {"momentum": ("velocity",), "nesterov": ("velocity",), "adam": ("m", "v"), "adamw": ("m", "v")}
+STEP_OPTIMIZERS = optim.OPTIMIZERS
+BUFFERS = {**{name: ("velocity",) for name in optim.MOMENTUM_FAMILY},  # the state's buffers of each optimiser
+           **{name: ("m", "v") for name in optim.ADAM_FAMILY}}
 # the settings of each optimiser (the keys of a problem's optimizer:, the options without their --)
 SETTINGS = {"sgd": (), "momentum": ("momentum", "dampening"), "nesterov": ("momentum",),
             "adam": ("beta1", "beta2", "eps"), "adamw": ("beta1", "beta2", "eps", "weight_decay")}
@@ -47,7 +48,7 @@ class OptimiserSettings:
 
 
 def empty_state(name: str) -> optim.MomentumState | optim.AdamState:
-    return optim.AdamState() if name in ("adam", "adamw") else optim.MomentumState()
+    return optim.AdamState() if name in optim.ADAM_FAMILY else optim.MomentumState()
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def state_from_mapping(
     if written not in STEP_OPTIMIZERS:
         raise NodeclfError(f"expected the optimiser that wrote the state, one of {', '.join(STEP_OPTIMIZERS)}, "
                            f"found {written!r}", source, line_of("optimizer"), place)
-    if written != name and not ({written, name} <= {"momentum", "nesterov"}):
+    if written != name and not ({written, name} <= set(optim.MOMENTUM_FAMILY)):
         raise NodeclfError(f"a state of {written}, but the optimizer is {name}: a state goes on only with the "
                            "optimizer that wrote it", source, line_of("optimizer"), place)
     allowed = ("optimizer", "t", *BUFFERS.get(name, ()))
@@ -122,7 +123,7 @@ def state_from_mapping(
         for part, like in (("W", W), ("b", b)):
             value = _buffer(pair.get(part), part, like.shape, key, source, line_of(key), f"{prefix}{key}.{part}")
             buffers.setdefault(key, []).append(value)
-    if name in ("adam", "adamw"):
+    if name in optim.ADAM_FAMILY:
         return optim.AdamState(t=t, m=tuple(buffers["m"]), v=tuple(buffers["v"]))
     return optim.MomentumState(t=t, velocity=tuple(buffers["velocity"]) if "velocity" in buffers else None)
 

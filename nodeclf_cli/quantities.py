@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .optim import ADAM_FAMILY, MOMENTUM_FAMILY
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -89,7 +91,7 @@ class Quantity:
         return self.formula, self.latex
 
 
-MOMENTUM, ADAM = ("momentum", "nesterov"), ("adam", "adamw")
+MOMENTUM, ADAM = MOMENTUM_FAMILY, ADAM_FAMILY
 # (key, symbol ({p}: w or b), called, title, formula, LaTeX, parents, optimisers) of each optimiser
 # quantity; θ is W or b, g its gradient, and each is one entry per parameter: key_W (class x feature),
 # key_b (one per class)

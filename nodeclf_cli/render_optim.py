@@ -8,6 +8,7 @@ from typing import Any
 
 from .core import StepResult
 from .handwork import latex_escape
+from .optim import ADAM_FAMILY
 from .problem import Problem
 from .quantities import BY_NAME, new_weights_formula, present
 from .render import Cells, Section, per_class_section
@@ -30,7 +31,7 @@ def _settings_words(problem: Problem, key: str) -> tuple[str, str]:
         "v_hat": [("1 − β2^t", r"1 - \beta_2^t", 1 - s.beta2**t)],
         "update": [("α", r"\alpha", problem.learning_rate), *([("μ", r"\mu", s.momentum)] if s.name == "nesterov"
                                                               else []),
-                   *([("ε", r"\epsilon", s.eps)] if s.name in ("adam", "adamw") else []),
+                   *([("ε", r"\epsilon", s.eps)] if s.name in ADAM_FAMILY else []),
                    *([("λ", r"\lambda", s.weight_decay)] if s.name == "adamw" else [])],
     }[key]
     return (", ".join(f"{a} = {x:g}" for a, _, x in values),

@@ -59,7 +59,7 @@ class Settings:
     dtype: str = "float64"  # float32 halves memory and time on big data
     chunk_nodes: int | None = None  # at most this many nodes per chunk; None: see chunk_size
     threads: int | None = None  # cores to use; None: each core this process may run on (at most 8)
-    optimizer: str = "sgd"  # one of optim.OPTIMIZERS
+    optimizer: str = "sgd"  # one of optim.TRAINER_RULES
     beta1: float = 0.9  # Adam's β1, β2 and ε (adam, adamw), PyTorch's defaults
     beta2: float = 0.999
     eps: float = 1e-8
