@@ -17,7 +17,7 @@ from nodeclf_cli import core, optim
 from nodeclf_cli.problem import load_problem
 
 from .conftest import EXAMPLE, ROOT
-from .test_optimstep import run, step_json
+from .test_optimstep import run, step_json, torch_steps
 
 SETTINGS = {  # step's options and the same settings as optim.py's keywords
     "momentum": (["--momentum", "0.8", "--dampening", "0.3"], {"momentum": 0.8, "dampening": 0.3}),
@@ -157,18 +157,10 @@ def test_train_then_step_equals_torchs_next_epoch(tmp_path):
     run("train", str(EXAMPLE), "--epochs", "5", "--quiet", "--no-plot", "--optimizer", "adam", "--save", str(saved),
         "--save-state", str(state))
     nxt = step_json("--optimizer", "adam", "--weights", str(saved), "--state", str(state))
-    problem = load_problem(EXAMPLE)
-    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
-    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.Adam([W, b], lr=problem.learning_rate, foreach=False)
-    for _ in range(6):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
-        optimizer.step()
-    assert_allclose(nxt["W_new"], W.detach().numpy(), rtol=1e-12, atol=1e-14)
-    assert_allclose(nxt["b_new"], b.detach().numpy(), rtol=1e-12, atol=1e-14)
-    assert_allclose(nxt["v_W"], optimizer.state[W]["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-18)
+    W, b, state_W, _ = torch_steps(torch, "adam", {}, 6)
+    assert_allclose(nxt["W_new"], W, rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["b_new"], b, rtol=1e-12, atol=1e-14)
+    assert_allclose(nxt["v_W"], state_W["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-18)
 
 
 def test_a_trained_problem_file_holds_the_optimiser_and_its_state(tmp_path):

@@ -20,6 +20,7 @@ from nodeclf_cli.cli import app
 from nodeclf_cli.problem import load_problem
 
 from .conftest import EXAMPLE, ROOT
+from .test_optimstep import torch_steps
 
 runner = CliRunner()
 ARTICLE = EXAMPLE.read_text(encoding="utf-8")
@@ -301,17 +302,9 @@ def test_nesterov_and_dampening_going_on_equal_torchs_sgd(tmp_path, key, keyword
     saved = tmp_path / "trained.yaml"
     run("train", str(problem_file(tmp_path, key)), "--epochs", "3", *QUIET, "--save", str(saved))
     went_on = trained(saved, "--epochs", "5")
-    problem = load_problem(EXAMPLE)
-    Z, y = torch.tensor(problem.Z, dtype=torch.float64), torch.tensor(problem.y)
-    W = torch.tensor(problem.W, dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(problem.b, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.SGD([W, b], lr=problem.learning_rate, **keywords)
-    for _ in range(8):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(Z @ W.T + b, y).backward()
-        optimizer.step()
-    assert_allclose(went_on["W"], W.detach().numpy(), rtol=1e-10, atol=1e-13)
-    assert_allclose(went_on["b"], b.detach().numpy(), rtol=1e-10, atol=1e-13)
+    W, b, *_ = torch_steps(torch, "momentum", keywords, 8)  # torch.optim.SGD with these keywords
+    assert_allclose(went_on["W"], W, rtol=1e-10, atol=1e-13)
+    assert_allclose(went_on["b"], b, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("options, key", [
