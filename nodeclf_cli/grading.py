@@ -485,6 +485,17 @@ class Grader:
                       if q in self.written and self.wrong_taint.get(q, np.zeros(0, bool)).any()), None)
         return BY_NAME[wrong or self._nearest_written(name) or BY_NAME[name].parents[0]].called
 
+    def _made_in_source(self, mistake: Mistake) -> bool:
+        """Whether the student's own values that ``mistake`` is worked from already hold it (a mistake
+        made on its source's value, :attr:`Mistake.on_source`, named with the same words in its source
+        or before; for a convention, any convention): worked from them, it would be made twice, or on
+        top of another convention (a λ/2 gradient given a share once more), so it is not."""
+        if mistake.source is None or not mistake.on_source:
+            return False
+        what = mistake.message(self.context)
+        return any(cause == mistake.cause and (cause == "convention" or message.startswith(what))
+                   for q in (mistake.source, *upstream(mistake.source)) for cause, message in self.named.get(q, []))
+
     def _nearest_written(self, name: str) -> str | None:
         """The nearest quantity ``name`` is computed from that the student wrote any of."""
         return next((q for q in reversed(upstream(name)) if q in self.written), None)
@@ -551,9 +562,9 @@ class Grader:
                                                   for cause, message in said))
             if (q := next(found, None)) is not None:
                 repeated[j] = q
-        for b in range(len(bases)):
+        for b, (basis, _) in enumerate(bases):
             for j, mistake in enumerate(mistakes):
-                if j in repeated:
+                if j in repeated and not (basis == "own" and self._made_in_source(mistake)):
                     value = values_of(b, j, mistake)[r, c]
                     where = BY_NAME[repeated[j]].called
                     same = "the same convention as in your " + where if mistake.cause == "convention" else \
@@ -562,7 +573,7 @@ class Grader:
                                     f"{same}, carried on: {shown(value, d)} (exact: {exact_shown})")
         for b, (basis, _) in enumerate(bases):
             for j, mistake in enumerate(mistakes):
-                if j not in repeated:
+                if j not in repeated and not (basis == "own" and self._made_in_source(mistake)):
                     yield Candidate(values_of(b, j, mistake)[r, c], "wrong", mistake.cause,
                                     self._mistake_message(mistake, basis, name, r, c, d, upstream_wrong))
         swapped = self._swapped(row, k)
@@ -677,6 +688,8 @@ class Grader:
         name = wrong[0].quantity
         for basis, world in self._bases(name, [self.requirement.values]):
             for mistake in mistakes_for(name, self.context):
+                if basis == "own" and self._made_in_source(mistake):
+                    continue
                 values = mistake.compute(self.context, world.basis(name))
                 if all(within(e.written, values[e.row, e.column], e.decimals) for e in wrong):
                     for e in wrong:
@@ -698,9 +711,9 @@ class Grader:
         for k, e in enumerate(entries):
             if e.cause != "slip":
                 continue
-            for _, world in self._bases(e.quantity, []):
+            for basis, world in self._bases(e.quantity, []):
                 for mistake in mistakes_for(e.quantity, self.context):
-                    if mistake.cause != cause:
+                    if mistake.cause != cause or basis == "own" and self._made_in_source(mistake):
                         continue
                     values = mistake.compute(self.context, world.basis(e.quantity))
                     if any(within(row.written[j], values[row.row, row.columns[j]], x.decimals) for j, x in explained):

@@ -132,6 +132,9 @@ class Mistake:
     source: str | None
     compute: Callable[[Context, World], np.ndarray]
     applies: Callable[[Context], bool] = lambda context: True
+    # made on the source's value itself (θ − α(g + a share), g + λθ): worked from a student's own source
+    # that already holds it, it would be made twice, so the grader works it from exact or carried values only
+    on_source: bool = False
 
     def message(self, context: Context) -> str:
         return self.what(context) if callable(self.what) else self.what
@@ -382,10 +385,10 @@ def _convention_mistakes() -> list[Mistake]:
                     lambda c, w, theirs=theirs: theirs(c, w, "grad_b", 1), applies),
             Mistake("convention", "W_new", says(other_of), "grad_W",
                     lambda c, w, share=share: c.problem.W - lr(c) * (w["grad_W"] + share(c)[0]),
-                    lambda c, applies=applies: c.sgd and applies(c)),
+                    lambda c, applies=applies: c.sgd and applies(c), on_source=True),
             Mistake("convention", "b_new", says(other_of), "grad_b",
                     lambda c, w, share=share: c.problem.b[None, :] - lr(c) * (w["grad_b"] + share(c)[1]),
-                    lambda c, applies=applies: c.sgd and applies(c)),
+                    lambda c, applies=applies: c.sgd and applies(c), on_source=True),
         ]
 
     def weighted(c: Context) -> bool:
@@ -475,14 +478,14 @@ def _optimiser_mistakes() -> list[Mistake]:
     found: list[Mistake] = []
 
     def add(cause: str, what: str | Callable, part: str, applies: Callable, sources: dict[str, str | None],
-            values: dict[str, Callable[[Context, World], np.ndarray]]) -> None:
+            values: dict[str, Callable[[Context, World], np.ndarray]], on_source: bool = False) -> None:
         """One alternative's values: ``values[key]`` (velocity, m, ..., update) of ``part``,
         each worked from ``sources[key]``; the new weights θ + Δθ follow from its update."""
         for key, compute in values.items():
-            found.append(Mistake(cause, f"{key}_{part}", what, sources[key], compute, applies))
+            found.append(Mistake(cause, f"{key}_{part}", what, sources[key], compute, applies, on_source))
         if "update" in values:
             found.append(Mistake(cause, f"{part}_new", what, sources["update"],
-                                 lambda c, w, u=values["update"], p=part: c.theta(p) + u(c, w), applies))
+                                 lambda c, w, u=values["update"], p=part: c.theta(p) + u(c, w), applies, on_source))
 
     def alternatives(part: str) -> None:
         """Each alternative's values for W or b (a function per part, so that the functions inside close over it)."""
@@ -583,7 +586,7 @@ def _optimiser_mistakes() -> list[Mistake]:
         add("convention", DECOUPLED, part, on("adam", also=decay_in_gradient), {"grad": "grad_logits"},
             {"grad": lambda c, w, p=part: c.gradient(f"grad_{p}", w["grad_logits"], w)})
         add("convention", L2_IN_GRADIENT, part, decoupled, {key: grad for key in keys},
-            {key: lambda c, w, key=key: as_adam_l2(c, w, key) for key in keys})
+            {key: lambda c, w, key=key: as_adam_l2(c, w, key) for key in keys}, on_source=True)
         add("convention", L2_IN_GRADIENT, part, decoupled, {"update": m_hat},  # from their own m̂ and v̂
             {"update": lambda c, w, mh=m_hat, vh=v_hat: -lr(c) * w[mh] / (np.sqrt(w[vh]) + s(c).eps)})
 
@@ -596,7 +599,7 @@ def _optimiser_mistakes() -> list[Mistake]:
 
         # Adam's L2 weight decay (the loss convention weight-decay) written as AdamW's decoupled decay
         add("convention", DECOUPLED, part, on("adam", also=decay_in_gradient), {key: grad for key in keys},
-            {key: lambda c, w, key=key: as_adamw(c, w, key) for key in keys})
+            {key: lambda c, w, key=key: as_adamw(c, w, key) for key in keys}, on_source=True)
 
     for part in ("W", "b"):
         alternatives(part)

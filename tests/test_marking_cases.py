@@ -103,3 +103,31 @@ def test_a_number_that_is_the_exact_value_is_never_coarse(tmp_path):
     head = f"problem: {ROOT / 'data' / 'example-graph.yaml'}\nprecision: {{sig_figs: 3}}\n"
     result = sheet(tmp_path, "adjacency: {5: [0, 0, 0, 0.408, 0.5]}", head, "--format", "json")
     assert [(e["verdict"], e["coarse"]) for e in entries(result)] == [("correct", False)] * 5
+
+
+CASES = ROOT / "tests" / "cases"
+
+
+def marked(name: str) -> list[dict]:
+    return json.loads(run("check", str(CASES / name), "--format", "json", code=1).stdout)["entries"]
+
+
+def test_a_different_mistake_after_a_convention_is_not_passed_as_the_same():
+    """Sheet 22's ½λΣW² for λΣW² (named in R and ∂L/∂W), then the update left without any penalty:
+    W − α·(∂L/∂H)ᵀZ, e.g. 0.6 − 0.2·0.061 = 0.5878 → 0.59, where their own ∂L/∂W gives 0.58. That is no
+    repetition of ½λ (worked from their ½λ gradient, it would be ½λ's share given twice): each such
+    W_new is wrong, none follows through as "the same convention"."""
+    found = marked("penalty_half_then_left_out_of_the_update.yaml")
+    assert {e["cause"] for e in found if e["quantity"] == "grad_W"} == {"convention"}
+    W_new = [e for e in found if e["quantity"] == "W_new"]
+    assert W_new and not [e for e in W_new if "the same convention" in e["message"]]
+    assert [e["verdict"] for e in W_new].count("wrong") >= 5
+
+
+def test_weight_decay_added_twice_is_not_the_convention_carried_on():
+    """AdamW's problem: λθ in the gradient (Adam's L2, named), then λθ added once more before the moments:
+    m = 0.1·(−0.169 + 0.06) = −0.0109 where their own gradient gives −0.0169. Wrong, not following through."""
+    found = marked("adamw_decay_added_twice.yaml")
+    assert {e["cause"] for e in found if e["quantity"] == "grad_W"} == {"convention"}
+    m_W = [e for e in found if e["quantity"] == "m_W"]
+    assert m_W and all(e["verdict"] == "wrong" for e in m_W)
