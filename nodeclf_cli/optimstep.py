@@ -23,6 +23,7 @@ from . import optim
 from .errors import NodeclfError
 
 STEP_OPTIMIZERS = optim.OPTIMIZERS
+MOST_STEPS = 10**12  # steps a state may have taken (β^t is 0 in floats long before; t is a float's exponent)
 BUFFERS = {**{name: ("velocity",) for name in optim.MOMENTUM_FAMILY},  # the state's buffers of each optimiser
            **{name: ("m", "v") for name in optim.ADAM_FAMILY}}
 # the settings of each optimiser (the keys of a problem's optimizer:, the options without their --)
@@ -106,9 +107,10 @@ def state_from_mapping(
         raise NodeclfError(f"unknown key {unknown[0]!r}: a state of {name} has {', '.join(allowed)}", source,
                            line_of(unknown[0]), prefix + str(unknown[0]))
     t = data.get("t")
-    if not isinstance(t, int) or isinstance(t, bool) or t < 0:
-        raise NodeclfError(f"expected the steps taken, a whole number at least 0, found {t!r}", source,
-                           line_of("t"), prefix + "t")
+    if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t <= MOST_STEPS:
+        shown = f"{t!r}" if not isinstance(t, int) or len(str(t)) <= 20 else f"a whole number of {len(str(t))} digits"
+        raise NodeclfError(f"expected the steps taken, a whole number from 0 to {MOST_STEPS:,}, found {shown}",
+                           source, line_of("t"), prefix + "t")
     if t == 0:
         held = [key for key in BUFFERS.get(name, ()) if key in data]
         if held:  # before the first step there are no buffers: t or the buffers are wrong
