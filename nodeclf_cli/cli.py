@@ -1186,6 +1186,23 @@ def _trained_optimiser(trainer: Any) -> dict:
     return {"name": name, "settings": settings.as_dict(), "state": saved}
 
 
+def _with_trained_decay(loaded: Any, s: Any) -> Any:
+    """The problem as a saved file holds it: train's ``--weight-decay λ`` with any optimiser but adamw
+    (λθ added to the gradient of W and b) is the loss's weight decay, ``l2: λ, l2_form: weight-decay,
+    l2_bias: true``, the same numbers, so that going on from the file decays as the run did. A loss that
+    has an L2 penalty of its own cannot hold both: the file keeps the loss's, and a note says so."""
+    from dataclasses import replace
+
+    if not s.weight_decay or s.optimizer == "adamw":
+        return loaded
+    if loaded.convention.penalised:
+        _say(f"nodeclf: note: the saved problem keeps the loss's L2 penalty; train's --weight-decay "
+             f"{s.weight_decay:g} is not in it: give it again to go on training")
+        return loaded
+    decay = replace(loaded.convention, l2=s.weight_decay, l2_form="weight-decay", l2_bias=True)
+    return replace(loaded, loss=decay)
+
+
 def _write_train_files(
     loaded: Any, trainer: Any, records: list, save: Any, history: Any, plot: Any, save_state: Any = None
 ) -> None:
@@ -1215,8 +1232,10 @@ def _write_train_files(
                 )
             )
 
+            kept = _with_trained_decay(loaded, s)
+
             def saved(where: Path) -> str:  # its data files are named relative to where it is written
-                return render_train.trained_problem_yaml(loaded, trainer.W, trainer.b, s.learning_rate, where, note,
+                return render_train.trained_problem_yaml(kept, trainer.W, trainer.b, s.learning_rate, where, note,
                                                          None if optimizer["name"] == "sgd" else optimizer)
 
         try:

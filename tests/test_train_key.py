@@ -326,3 +326,16 @@ def test_trains_options_name_the_optimisers_as_steps_and_the_key_do(tmp_path, op
 def test_dampening_belongs_to_momentum_alone():
     says = run("train", str(EXAMPLE), "--optimizer", "adam", "--dampening", "0.2", *QUIET, code=2).stderr
     assert "--dampening: applies to --optimizer momentum, not adam" in says
+
+
+@pytest.mark.parametrize("options", [["--optimizer", "adam", "--weight-decay", "0.1"],
+                                     ["--optimizer", "momentum", "--weight-decay", "0.05"],
+                                     ["--weight-decay", "0.1"]])
+def test_trains_weight_decay_is_kept_by_save_so_going_on_is_one_run(tmp_path, options):
+    """train's --weight-decay λ (λθ in the gradient) is saved as the loss's weight decay, the same numbers."""
+    saved = tmp_path / "t.yaml"
+    run("train", str(EXAMPLE), "--epochs", "3", *QUIET, *options, "--save", str(saved))
+    assert yaml.safe_load(saved.read_text())["loss"]["l2_form"] == "weight-decay"
+    went_on, whole = trained(saved, "--epochs", "2"), trained(EXAMPLE, "--epochs", "5", *options)
+    assert_allclose(went_on["W"], whole["W"], rtol=1e-12, atol=1e-15)
+    assert_allclose(went_on["b"], whole["b"], rtol=1e-12, atol=1e-15)
