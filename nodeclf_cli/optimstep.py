@@ -133,6 +133,8 @@ def state_from_mapping(
 def _buffer(given: Any, part: str, shape: tuple, key: str, source: Any, line: int | None, place: str) -> np.ndarray:
     """One buffer of W or b as a state holds it: finite numbers shaped as the parameter, and for Adam's
     v (a moving average of g²) none below 0. Raises NodeclfError saying what was found."""
+    if given is None:
+        raise NodeclfError(f"missing {part}: expected numbers shaped as {part} {shape}", source, line, place)
     try:
         value = np.array(given, dtype=np.float64)
     except (TypeError, ValueError):

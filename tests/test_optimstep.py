@@ -126,6 +126,8 @@ def test_the_json_keys_are_in_the_readme():
     ('{"optimizer": "momentum", "t": 1}',
      "a state of momentum, but the optimizer is adam: a state goes on only with the optimizer that wrote it"),
     ('{"optimizer": "adam", "t": -1}', "t: expected the steps taken"),
+    ('{"optimizer": "adam", "t": 1, "m": {"W": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]}}',
+     "m.b: missing b: expected numbers shaped as b (3,)"),
     ('{"optimizer": "adam", "t": 1' + "0" * 400 + "}",  # (β^t of it overflowed, an internal error)
      "t: expected the steps taken, a whole number from 0 to 1,000,000,000,000, found a whole number of 401 digits"),
     ('{"optimizer": "adam", "t": 1, "m": {"W": [[1]], "b": [0, 0, 0]}}',
