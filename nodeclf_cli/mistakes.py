@@ -43,6 +43,7 @@ CAUSES = {
     "not_normalized": "not normalised",
     "wrong_hops": "wrong hops",
     "no_bias_correction": "no bias correction",
+    "penalty_left_out": "penalty left out",
     "convention": "another convention",
     "swapped": "swapped",
     "rounding_drift": "rounding drift",
@@ -440,6 +441,25 @@ def _convention_mistakes() -> list[Mistake]:
                 lambda c, w: plain_mean(c, w) + w["penalty"],
                 lambda c: weighted(c) and c.problem.convention.has_penalty_term),
     ]
+    # the penalty's share left out of the gradient, or of the update (a mistake, not a convention: the
+    # problem's loss has the penalty; with Adam, weight decay kept out of g is AdamW's convention instead)
+    def share_missing(c: Context) -> bool:
+        convention = c.problem.convention
+        return convention.penalised and not (convention.l2_form == "weight-decay"
+                                             and c.problem.optimiser_name in optim.ADAM_FAMILY)
+
+    def left_out(where: str) -> Callable[[Context], str]:
+        return lambda c: (f"the penalty's share ({conv.share_terms(c.problem.convention, c.reduction)}) "
+                          f"left out of {where}")
+
+    found += [Mistake("penalty_left_out", name, left_out("the gradient"), "grad_logits",
+                      lambda c, w, name=name: c.gradient(name, w["grad_logits"], w), share_missing)
+              for name in ("grad_W", "grad_b")]
+    found += [Mistake("penalty_left_out", f"{part}_new", left_out("the update"), "grad_logits",
+                      lambda c, w, part=part: c.theta(part) - c.problem.learning_rate
+                      * c.gradient(f"grad_{part}", w["grad_logits"], w),
+                      lambda c: c.sgd and share_missing(c))
+              for part in ("W", "b")]
     return found
 
 

@@ -131,3 +131,28 @@ def test_weight_decay_added_twice_is_not_the_convention_carried_on():
     assert {e["cause"] for e in found if e["quantity"] == "grad_W"} == {"convention"}
     m_W = [e for e in found if e["quantity"] == "m_W"]
     assert m_W and all(e["verdict"] == "wrong" for e in m_W)
+
+
+def test_the_penalty_left_out_of_the_gradient_or_the_update_is_named(tmp_path):
+    """R = λΣW² (λ = 0.1): ∂(L + R)/∂W = (P − Y)ᵀZ/N + 2λW. Worked here with numpy from the problem's
+    numbers: the data's gradient alone written for ∂L/∂W, and (on another sheet) the right gradient
+    but the update W − α (P − Y)ᵀZ/N: each is `penalty_left_out`."""
+    import numpy as np
+    import yaml
+
+    problem = ROOT / "tests" / "sheets" / "problems" / "l2_sum.yaml"
+    data = yaml.safe_load(problem.read_text())
+    Z = np.array([data["embeddings"][k] for k in (1, 2, 3)])
+    W, b = np.array(data["weights"]["W"]), np.array(data["weights"]["b"])
+    H = Z @ W.T + b
+    P = np.exp(H) / np.exp(H).sum(axis=1, keepdims=True)
+    grad_data = (P - np.eye(3)[[0, 1, 2]]).T @ Z / 3
+    rows = lambda M: "\n".join(f"  {c}: [{', '.join(f'{x:.4f}' for x in row)}]" for c, row in enumerate(M))  # noqa: E731
+    head = f"problem: {problem}\nprecision: {{decimals: 4}}\n"
+    for answers, name in ((f"grad_W:\n{rows(grad_data)}", "grad_W"),
+                          (f"grad_W:\n{rows(grad_data + 0.2 * W)}\nW_new:\n{rows(W - 0.2 * grad_data)}", "W_new")):
+        sheet_path = tmp_path / f"{name}.yaml"
+        sheet_path.write_text(head + "answers:\n" + textwrap.indent(answers, "  ") + "\n")
+        found = json.loads(run("check", str(sheet_path), "--format", "json", code=1).stdout)["entries"]
+        wrong = [e for e in found if e["verdict"] != "correct"]
+        assert wrong and {(e["quantity"], e["cause"]) for e in wrong} == {(name, "penalty_left_out")}, wrong[:2]
