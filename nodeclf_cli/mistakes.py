@@ -361,35 +361,28 @@ def _convention_mistakes() -> list[Mistake]:
             other = other_of(c.problem.convention)
             return np.array([[conv.penalty(c.problem.W, c.problem.b, other, scale(c, other))]])
 
-        def share(c: Context, other_of=other_of) -> tuple[np.ndarray, np.ndarray]:
-            """The other convention's penalty share less the problem's (both on the inputs)."""
-            other, ours = other_of(c.problem.convention), c.problem.convention
-            theirs_W, theirs_b = conv.penalty_gradients(c.problem.W, c.problem.b, other, scale(c, other))
-            ours_W, ours_b = conv.penalty_gradients(c.problem.W, c.problem.b, ours, scale(c, ours))
-            return theirs_W - ours_W, (theirs_b - ours_b)[None, :]
+        def other_share(c: Context, part: str, other_of=other_of) -> np.ndarray:
+            """The other convention's penalty share of W or b (b as one row)."""
+            return penalty_share(c, part, other_of(c.problem.convention))
 
-        def theirs(c: Context, w: World, name: str, which: int, share=share) -> np.ndarray:
+        def theirs(c: Context, w: World, part: str, other_share=other_share) -> np.ndarray:
             """The data's gradient from the world's ∂L/∂H plus the other convention's penalty share."""
-            ours_W, ours_b = conv.penalty_gradients(c.problem.W, c.problem.b, c.problem.convention,
-                                                    scale(c, c.problem.convention))
-            data = c.gradient(name, w["grad_logits"], w)
-            return data + (ours_W if which == 0 else ours_b[None, :]) + share(c)[which]
+            return c.gradient(f"grad_{part}", w["grad_logits"], w) + other_share(c, part)
 
-        lr = lambda c: c.problem.learning_rate  # noqa: E731
+        def updated(c: Context, w: World, part: str, other_share=other_share) -> np.ndarray:
+            """θ − α (the world's gradient with the other convention's share in place of the problem's)."""
+            gradient = w[f"grad_{part}"] - penalty_share(c, part) + other_share(c, part)
+            return c.theta(part) - c.problem.learning_rate * gradient
+
         found += [
             Mistake("convention", "penalty", says(other_of), None, penalty, has_term),
             Mistake("convention", "regularized_loss", says(other_of), "loss",
                     lambda c, w, penalty=penalty: w["loss"] + penalty(c, w), has_term),
-            Mistake("convention", "grad_W", says(other_of), "grad_logits",
-                    lambda c, w, theirs=theirs: theirs(c, w, "grad_W", 0), applies),
-            Mistake("convention", "grad_b", says(other_of), "grad_logits",
-                    lambda c, w, theirs=theirs: theirs(c, w, "grad_b", 1), applies),
-            Mistake("convention", "W_new", says(other_of), "grad_W",
-                    lambda c, w, share=share: c.problem.W - lr(c) * (w["grad_W"] + share(c)[0]),
-                    lambda c, applies=applies: c.sgd and applies(c), on_source=True),
-            Mistake("convention", "b_new", says(other_of), "grad_b",
-                    lambda c, w, share=share: c.problem.b[None, :] - lr(c) * (w["grad_b"] + share(c)[1]),
-                    lambda c, applies=applies: c.sgd and applies(c), on_source=True),
+            *(Mistake("convention", f"grad_{part}", says(other_of), "grad_logits",
+                      lambda c, w, part=part, theirs=theirs: theirs(c, w, part), applies) for part in ("W", "b")),
+            *(Mistake("convention", f"{part}_new", says(other_of), f"grad_{part}",
+                      lambda c, w, part=part, updated=updated: updated(c, w, part),
+                      lambda c, applies=applies: c.sgd and applies(c), on_source=True) for part in ("W", "b")),
         ]
 
     def weighted(c: Context) -> bool:
@@ -476,9 +469,10 @@ def decay_in_gradient(c: Context) -> bool:
     return c.problem.convention.penalised and c.problem.convention.l2_form == "weight-decay"
 
 
-def penalty_share(c: Context, part: str) -> np.ndarray:
-    """The penalty's share of the gradient of W or b (b as one row): ∂R/∂θ, λθ for weight decay."""
-    convention = c.problem.convention
+def penalty_share(c: Context, part: str, convention: conv.LossConvention | None = None) -> np.ndarray:
+    """The penalty's share of the gradient of W or b (b as one row): ∂R/∂θ, λθ for weight decay; under
+    the problem's convention, or the one given."""
+    convention = c.problem.convention if convention is None else convention
     shares = conv.penalty_gradients(c.problem.W, c.problem.b, convention,
                                     conv.loss_scale(c.problem.y, c.reduction, convention))
     return shares[0] if part == "W" else shares[1][None, :]
