@@ -80,6 +80,11 @@ def adam_update(
     return -(lr * decoupled_decay * theta + step) if decoupled_decay else -step
 
 
+def with_weight_decay(grads: Arrays, params: Arrays, weight_decay: float) -> Arrays:
+    """g := g + λ θ, PyTorch's (coupled) weight_decay of SGD and Adam (λ = 0: g as it is)."""
+    return tuple(g + weight_decay * p for g, p in zip(grads, params)) if weight_decay else grads
+
+
 def sgd(
     params: Arrays,
     grads: Arrays,
@@ -96,15 +101,13 @@ def sgd(
         b_t := μ b_{t−1} + (1 − τ) g,   b_1 := g   (where μ ≠ 0)
         θ   := θ + Δθ,  Δθ = −α b_t,  or −α (g + μ b_t) (Nesterov),  or −α g (μ = 0)
     """
-    if weight_decay:
-        grads = tuple(g + weight_decay * p for g, p in zip(grads, params))
+    grads = with_weight_decay(grads, params, weight_decay)
     if not momentum:
         return tuple(p - lr * g for p, g in zip(params, grads)), MomentumState(t=state.t + 1)
     previous = state.velocity or (None,) * len(grads)
     velocity = tuple(momentum_buffer(b, g, momentum, dampening) for b, g in zip(previous, grads))
     params = tuple(p + momentum_update(g, b, lr, momentum, nesterov) for p, g, b in zip(params, grads, velocity))
     return params, MomentumState(t=state.t + 1, velocity=velocity)
-
 
 
 def adam(
@@ -126,8 +129,7 @@ def adam(
         v̂_t := v_t / (1 − β2^t)
         θ   := θ + Δθ,  Δθ = −α m̂_t / (√v̂_t + ε)
     """
-    if weight_decay:
-        grads = tuple(g + weight_decay * p for g, p in zip(grads, params))
+    grads = with_weight_decay(grads, params, weight_decay)
     return _adam_step(params, grads, state, lr, beta1, beta2, eps, 0.0)
 
 
