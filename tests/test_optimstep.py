@@ -263,3 +263,11 @@ def test_adam_from_a_problems_state_equals_torch(tmp_path):
     assert_allclose(data["b_new"], b.detach().numpy(), rtol=1e-12, atol=1e-15)
     assert_allclose(data["v_W"], optimizer.state[W]["exp_avg_sq"].numpy(), rtol=1e-12, atol=1e-18)
     assert data["optimizer"]["t"] == 5
+
+
+def test_the_commands_name_the_optimisers_the_rules_have():
+    """--optimizer's choices (declared in the CLI, which must not import numpy first) are optim's names."""
+    from nodeclf_cli import optim
+    from nodeclf_cli.cli import StepOptimizer
+
+    assert tuple(choice.value for choice in StepOptimizer) == optim.OPTIMIZERS
